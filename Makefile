@@ -1,0 +1,46 @@
+# Vireo: progressive delivery for Kubernetes.
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+CONTROLLER_GEN := go run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.20.1
+CRD_DIR := config/crd/bases
+GO_TEST_FLAGS ?=
+
+.PHONY: build generate verify-generated fmt vet test unit-test integration-test e2e-test bench demo cluster-up cluster-down clean
+
+build: ## bin/vireo-controller and bin/kubectl-vireo
+	go build -o bin/vireo-controller ./cmd/vireo-controller
+	go build -o bin/kubectl-vireo ./cmd/kubectl-vireo
+
+generate: ## deepcopy code and CRD manifests from api/
+	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
+	rm -f $(CRD_DIR)/*.yaml
+	$(CONTROLLER_GEN) crd:generateEmbeddedObjectMeta=true paths=./api/... output:crd:dir=$(CRD_DIR)
+	go run ./hack/crdpatch $(CRD_DIR)/*.yaml
+
+verify-generated: ## fails when generated files differ from what the types produce
+	@hack/verify-generated
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+vet:
+	go vet ./...
+
+test: ## every test: generated files, unit, integration against a real control plane, e2e
+	@hack/test
+
+bench:
+	go test -run '^$$' -bench . -benchmem ./...
+
+demo: ## control plane up, Vireo installed and running, a sample Rollout applied
+	@hack/demo
+
+cluster-up:
+	@hack/cluster/up
+
+cluster-down:
+	@hack/cluster/down
+
+clean:
+	rm -rf bin

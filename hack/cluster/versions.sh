@@ -1,0 +1,5 @@
+# Pinned versions of the local control plane. Changing one rebuilds that binary.
+K8S_VERSION=v1.35.4          # kube-apiserver, kube-controller-manager, kube-scheduler, kubectl
+K8S_STAGING_VERSION=v0.35.4  # the k8s.io/<staging> modules matching K8S_VERSION
+ETCD_VERSION=v3.6.5
+KWOK_VERSION=v0.7.0

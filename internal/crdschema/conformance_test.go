@@ -1,0 +1,98 @@
+package crdschema_test
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+
+	"github.com/vireo-dev/vireo/internal/crdschema"
+)
+
+// repoRoot is the repository's top directory, found from this file's location.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("cannot locate the test file")
+	}
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// referenceDir holds the Argo Rollouts reference CRDs: ../shared/reference beside
+// the repository, or VIREO_REFERENCE_DIR.
+func referenceDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("VIREO_REFERENCE_DIR")
+	if dir == "" {
+		dir = filepath.Join(repoRoot(t), "..", "shared", "reference", "argo-rollouts-crds")
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("reference CRDs not found at %s (set VIREO_REFERENCE_DIR): %v", dir, err)
+	}
+	return dir
+}
+
+func vireoCRDDir(t *testing.T) string {
+	t.Helper()
+	if d := os.Getenv("VIREO_CRD_DIR"); d != "" {
+		return d
+	}
+	return filepath.Join(repoRoot(t), "config", "crd", "bases")
+}
+
+func TestReferenceConformance(t *testing.T) {
+	kinds := []struct{ kind, ref, ours string }{
+		{"Rollout", "rollout-crd.yaml", "argoproj.io_rollouts.yaml"},
+		{"AnalysisTemplate", "analysis-template-crd.yaml", "argoproj.io_analysistemplates.yaml"},
+		{"ClusterAnalysisTemplate", "cluster-analysis-template-crd.yaml", "argoproj.io_clusteranalysistemplates.yaml"},
+		{"AnalysisRun", "analysis-run-crd.yaml", "argoproj.io_analysisruns.yaml"},
+		{"Experiment", "experiment-crd.yaml", "argoproj.io_experiments.yaml"},
+	}
+	refDir, ourDir := referenceDir(t), vireoCRDDir(t)
+	for _, k := range kinds {
+		t.Run(k.kind, func(t *testing.T) {
+			ref := readOne(t, filepath.Join(refDir, k.ref))
+			ours := readOne(t, filepath.Join(ourDir, k.ours))
+			if ref.Spec.Names.Kind != k.kind || ours.Spec.Names.Kind != k.kind {
+				t.Fatalf("kinds: reference %q, Vireo %q, want %q", ref.Spec.Names.Kind, ours.Spec.Names.Kind, k.kind)
+			}
+			if ours.Spec.Group != ref.Spec.Group || ours.Spec.Scope != ref.Spec.Scope {
+				t.Errorf("group/scope %s/%s, want %s/%s", ours.Spec.Group, ours.Spec.Scope, ref.Spec.Group, ref.Spec.Scope)
+			}
+			if ours.Spec.Names.Plural != ref.Spec.Names.Plural || strings.Join(ours.Spec.Names.ShortNames, ",") != strings.Join(ref.Spec.Names.ShortNames, ",") {
+				t.Errorf("names %s %v, want %s %v", ours.Spec.Names.Plural, ours.Spec.Names.ShortNames, ref.Spec.Names.Plural, ref.Spec.Names.ShortNames)
+			}
+			for _, rv := range ref.Spec.Versions {
+				refSchema, err := crdschema.Schema(&ref, rv.Name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ourSchema, err := crdschema.Schema(&ours, rv.Name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rep := crdschema.Compare(refSchema, ourSchema)
+				t.Logf("%s %s: %d of %d reference paths present", k.kind, rv.Name, rep.Present, rep.Total)
+				for _, m := range rep.Mismatches {
+					t.Errorf("%s %s: %s", k.kind, rv.Name, m)
+				}
+			}
+		})
+	}
+}
+
+func readOne(t *testing.T, path string) apiextv1.CustomResourceDefinition {
+	t.Helper()
+	crds, err := crdschema.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(crds) != 1 {
+		t.Fatalf("%s holds %d CRDs, want 1", path, len(crds))
+	}
+	return crds[0]
+}
