@@ -1,0 +1,118 @@
+// Command vireo-controller runs Vireo's controllers: progressive delivery for
+// Kubernetes, serving the argoproj.io/v1alpha1 Rollout API.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+
+	"go.uber.org/zap/zapcore"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/vireo-dev/vireo/internal/controller"
+	"github.com/vireo-dev/vireo/internal/version"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintf(os.Stderr, "vireo-controller: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("vireo-controller", flag.ContinueOnError)
+	var (
+		kubeconfig = fs.String("kubeconfig", "", "path to a kubeconfig; without it, $KUBECONFIG, ~/.kube/config or the in-cluster ServiceAccount")
+		opts       controller.Options
+		qps        = fs.Float64("qps", 50, "queries per second to the API server")
+		burst      = fs.Int("burst", 100, "burst of queries to the API server")
+		logLevel   = fs.String("log-level", "info", "debug, info, warn, error, or a verbosity number (4 shows how things happen)")
+		showVer    = fs.Bool("version", false, "print the version and exit")
+	)
+	fs.StringVar(&opts.Namespace, "namespace", "", "watch only this namespace (default: all namespaces)")
+	fs.StringVar(&opts.InstanceID, "instance-id", "", "reconcile only objects labelled "+controller.InstanceIDLabel+"=ID; without it, only objects without that label")
+	fs.BoolVar(&opts.LeaderElect, "leader-elect", false, "elect one active controller through a Lease")
+	fs.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election Lease (default: --namespace, or the pod's namespace in a cluster)")
+	fs.StringVar(&opts.MetricsBindAddress, "metrics-bind-address", ":8090", "address of the Prometheus metrics endpoint; 0 turns it off")
+	fs.StringVar(&opts.HealthProbeBindAddress, "health-probe-bind-address", ":8080", "address of /healthz and /readyz; 0 turns them off")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *showVer {
+		fmt.Println("vireo-controller", version.String())
+		return nil
+	}
+	level, err := parseLogLevel(*logLevel)
+	if err != nil {
+		return err
+	}
+	ctrl.SetLogger(zap.New(zap.Level(level)))
+	if *qps <= 0 {
+		return fmt.Errorf("--qps must be positive, got %v", *qps)
+	}
+	if *burst <= 0 {
+		return fmt.Errorf("--burst must be positive, got %d", *burst)
+	}
+
+	cfg, err := restConfig(*kubeconfig)
+	if err != nil {
+		return err
+	}
+	cfg.QPS, cfg.Burst = float32(*qps), *burst
+	cfg.UserAgent = "vireo-controller/" + version.Version
+
+	if err := controller.CheckCRDs(cfg); err != nil {
+		return err
+	}
+	mgr, err := controller.NewManager(cfg, opts)
+	if err != nil {
+		return err
+	}
+	ctrl.Log.WithName("setup").Info("starting vireo-controller", "version", version.String(),
+		"namespace", opts.Namespace, "instanceID", opts.InstanceID, "leaderElect", opts.LeaderElect)
+	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig != "" {
+		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+		if err != nil {
+			return nil, fmt.Errorf("--kubeconfig %s: %w", kubeconfig, err)
+		}
+		return cfg, nil
+	}
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return nil, fmt.Errorf("no Kubernetes configuration found (give --kubeconfig): %w", err)
+	}
+	return cfg, nil
+}
+
+// parseLogLevel reads a level name or a verbosity number into a zap level;
+// verbosity N shows logger.V(N) lines.
+func parseLogLevel(s string) (zapcore.Level, error) {
+	switch s {
+	case "debug":
+		return zapcore.Level(-4), nil
+	case "info":
+		return zapcore.InfoLevel, nil
+	case "warn":
+		return zapcore.WarnLevel, nil
+	case "error":
+		return zapcore.ErrorLevel, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 || n > 10 {
+		return 0, fmt.Errorf("--log-level %q: want debug, info, warn, error or a verbosity from 0 to 10", s)
+	}
+	return zapcore.Level(-n), nil
+}

@@ -1,0 +1,130 @@
+// Package controller assembles Vireo's controllers into a controller-runtime
+// manager: caches scoped to the objects this instance owns, leader election,
+// metrics and health probes.
+package controller
+
+import (
+	"fmt"
+	"net/http"
+
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/vireo-dev/vireo/api/v1alpha1"
+	rolloutctrl "github.com/vireo-dev/vireo/internal/controller/rollout"
+)
+
+// InstanceIDLabel marks objects that belong to one controller instance. Argo
+// Rollouts uses the same label, so existing manifests keep their meaning.
+const InstanceIDLabel = "argo-rollouts.argoproj.io/controller-instance-id"
+
+// LeaderElectionID is the name of the Lease that elects the active controller.
+const LeaderElectionID = "vireo-controller-leader"
+
+// Options configure a manager.
+type Options struct {
+	// Namespace limits the controller to one namespace; empty means all.
+	Namespace string
+	// InstanceID selects the objects labelled with this instance id; empty
+	// selects the objects that carry no instance id at all.
+	InstanceID string
+	// LeaderElect turns on leader election through a Lease.
+	LeaderElect bool
+	// LeaderElectionNamespace holds the Lease; defaults to Namespace, or to the
+	// pod's namespace when running in a cluster.
+	LeaderElectionNamespace string
+	// MetricsBindAddress serves Prometheus metrics; "0" turns them off.
+	MetricsBindAddress string
+	// HealthProbeBindAddress serves /healthz and /readyz; "0" turns them off.
+	HealthProbeBindAddress string
+}
+
+// Scheme knows Kubernetes' built-in kinds and Vireo's.
+func Scheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	if err := v1alpha1.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// InstanceSelector selects the objects that an instance with the given id
+// reconciles: those labelled with the id, or, without an id, those with no
+// instance-id label.
+func InstanceSelector(instanceID string) (labels.Selector, error) {
+	op, vals := selection.DoesNotExist, []string(nil)
+	if instanceID != "" {
+		op, vals = selection.Equals, []string{instanceID}
+	}
+	req, err := labels.NewRequirement(InstanceIDLabel, op, vals)
+	if err != nil {
+		return nil, fmt.Errorf("--instance-id %q: %w", instanceID, err)
+	}
+	return labels.NewSelector().Add(*req), nil
+}
+
+// NewManager builds a manager with every Vireo controller registered.
+func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
+	scheme, err := Scheme()
+	if err != nil {
+		return nil, fmt.Errorf("building scheme: %w", err)
+	}
+	sel, err := InstanceSelector(opts.InstanceID)
+	if err != nil {
+		return nil, err
+	}
+	cacheOpts := cache.Options{
+		ByObject: map[client.Object]cache.ByObject{
+			&v1alpha1.Rollout{}: {Label: sel},
+		},
+	}
+	if opts.Namespace != "" {
+		cacheOpts.DefaultNamespaces = map[string]cache.Config{opts.Namespace: {}}
+	}
+	leNamespace := opts.LeaderElectionNamespace
+	if leNamespace == "" {
+		leNamespace = opts.Namespace
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                        scheme,
+		Cache:                         cacheOpts,
+		Metrics:                       metricsserver.Options{BindAddress: opts.MetricsBindAddress},
+		HealthProbeBindAddress:        opts.HealthProbeBindAddress,
+		LeaderElection:                opts.LeaderElect,
+		LeaderElectionID:              LeaderElectionID,
+		LeaderElectionNamespace:       leNamespace,
+		LeaderElectionResourceLock:    "leases",
+		LeaderElectionReleaseOnCancel: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating manager: %w", err)
+	}
+	if opts.HealthProbeBindAddress != "" && opts.HealthProbeBindAddress != "0" {
+		if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+			return nil, fmt.Errorf("adding health check: %w", err)
+		}
+		if err := mgr.AddReadyzCheck("cache", func(req *http.Request) error {
+			if !mgr.GetCache().WaitForCacheSync(req.Context()) {
+				return fmt.Errorf("informer caches not synced")
+			}
+			return nil
+		}); err != nil {
+			return nil, fmt.Errorf("adding readiness check: %w", err)
+		}
+	}
+	if err := (&rolloutctrl.Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("registering the rollout controller: %w", err)
+	}
+	return mgr, nil
+}

@@ -1,0 +1,38 @@
+package controller
+
+import (
+	"fmt"
+
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/rest"
+
+	"github.com/vireo-dev/vireo/api/v1alpha1"
+)
+
+// CheckCRDs reports a clear error when the API server does not serve Vireo's
+// kinds, instead of the manager's failure to map them.
+func CheckCRDs(cfg *rest.Config) error {
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("creating discovery client: %w", err)
+	}
+	gv := v1alpha1.GroupVersion.String()
+	list, err := dc.ServerResourcesForGroupVersion(gv)
+	if err != nil {
+		return fmt.Errorf("the API server at %s does not serve %s (install Vireo's CRDs: kubectl apply -k config/crd): %w", cfg.Host, gv, err)
+	}
+	have := map[string]bool{}
+	for _, r := range list.APIResources {
+		have[r.Name] = true
+	}
+	var missing []string
+	for _, name := range []string{"rollouts", "analysisruns", "analysistemplates", "clusteranalysistemplates", "experiments"} {
+		if !have[name] {
+			missing = append(missing, name+"."+v1alpha1.GroupVersion.Group)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("the API server at %s lacks the CRDs %v (install them: kubectl apply -k config/crd)", cfg.Host, missing)
+	}
+	return nil
+}
