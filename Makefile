@@ -31,7 +31,7 @@ test: ## every test: generated files, unit, integration against a real control p
 	@hack/test
 
 bench:
-	go test -run '^$$' -bench . -benchmem ./...
+	go test -run '^$$' -bench . -benchmem ./internal/... ./api/...
 
 demo: ## control plane up, Vireo installed and running, a sample Rollout applied
 	@hack/demo

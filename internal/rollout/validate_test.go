@@ -183,3 +183,23 @@ func FuzzParseDuration(f *testing.F) {
 		}
 	})
 }
+
+// Validation runs on every reconcile of every Rollout.
+func BenchmarkValidate(b *testing.B) {
+	valid := validCanary()
+	invalid := validCanary()
+	invalid.Spec.Strategy.Canary.Steps[0].SetWeight = ptr.To[int32](150)
+	invalid.Spec.Selector.MatchLabels["app"] = "other"
+	b.Run("valid", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			Validate(valid)
+		}
+	})
+	b.Run("invalid", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			Validate(invalid)
+		}
+	})
+}

@@ -3,6 +3,7 @@
 package manifests
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,6 +14,8 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/vireo-dev/vireo/api/v1alpha1"
+	"github.com/vireo-dev/vireo/internal/rollout"
 	"github.com/vireo-dev/vireo/internal/testenv"
 )
 
@@ -83,4 +86,40 @@ func TestControllerDeployment(t *testing.T) {
 	if d.Spec.Template.Spec.ServiceAccountName != "vireo-controller" {
 		t.Errorf("serviceAccountName %q", d.Spec.Template.Spec.ServiceAccountName)
 	}
+}
+
+// The samples are what users copy: the valid ones must validate, and the
+// invalid one must fail on the fields it says it gets wrong.
+func TestSamples(t *testing.T) {
+	for file, wantFields := range map[string][]string{
+		"config/samples/canary-rollout.yaml":    nil,
+		"config/samples/bluegreen-rollout.yaml": nil,
+		"config/samples/invalid-rollout.yaml":   {"spec.strategy.canary.steps[0].setWeight", "spec.strategy.canary.steps[1].pause.duration"},
+	} {
+		ro := firstRollout(t, file)
+		var got []string
+		for _, e := range rollout.Validate(ro) {
+			got = append(got, e.Field)
+		}
+		if !reflect.DeepEqual(got, wantFields) {
+			t.Errorf("%s: invalid fields %v, want %v", file, got, wantFields)
+		}
+	}
+}
+
+func firstRollout(t *testing.T, rel string) *v1alpha1.Rollout {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, _, _ := bytes.Cut(data, []byte("\n---\n"))
+	var ro v1alpha1.Rollout
+	if err := yaml.UnmarshalStrict(doc, &ro); err != nil {
+		t.Fatalf("%s: %v", rel, err)
+	}
+	if ro.Kind != "Rollout" {
+		t.Fatalf("%s: first document is a %s", rel, ro.Kind)
+	}
+	return &ro
 }
