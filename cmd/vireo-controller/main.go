@@ -62,6 +62,9 @@ func run(args []string) error {
 	if *burst <= 0 {
 		return fmt.Errorf("--burst must be positive, got %d", *burst)
 	}
+	if _, err := controller.InstanceSelector(opts.InstanceID); err != nil {
+		return err
+	}
 
 	cfg, err := restConfig(*kubeconfig)
 	if err != nil {
