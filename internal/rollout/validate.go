@@ -187,13 +187,7 @@ func validateCanary(c *v1alpha1.CanaryStrategy, p *field.Path) field.ErrorList {
 			}
 		}
 		for i, r := range tr.ManagedRoutes {
-			rp := p.Child("trafficRouting", "managedRoutes").Index(i).Child("name")
-			if r.Name == "" {
-				errs = append(errs, field.Required(rp, ""))
-			} else if managed[r.Name] {
-				errs = append(errs, field.Duplicate(rp, r.Name))
-			}
-			managed[r.Name] = true
+			errs = append(errs, uniqueName(p.Child("trafficRouting", "managedRoutes").Index(i).Child("name"), r.Name, managed)...)
 		}
 	}
 	for i := range c.Steps {
@@ -295,6 +289,18 @@ func validateManagedRoute(p *field.Path, name string, routed bool, managed map[s
 	return nil
 }
 
+// uniqueName reports an empty name, or one already in seen, and records it.
+func uniqueName(p *field.Path, name string, seen map[string]bool) field.ErrorList {
+	switch {
+	case name == "":
+		return field.ErrorList{field.Required(p, "")}
+	case seen[name]:
+		return field.ErrorList{field.Duplicate(p, name)}
+	}
+	seen[name] = true
+	return nil
+}
+
 func validateStringMatch(p *field.Path, m *v1alpha1.StringMatch) field.ErrorList {
 	if m == nil {
 		return field.ErrorList{field.Required(p, "one of exact, prefix, regex")}
@@ -327,12 +333,7 @@ func validateAnalysis(p *field.Path, a *v1alpha1.RolloutAnalysis) field.ErrorLis
 	seen := map[string]bool{}
 	for i, arg := range a.Args {
 		ap := p.Child("args").Index(i)
-		if arg.Name == "" {
-			errs = append(errs, field.Required(ap.Child("name"), ""))
-		} else if seen[arg.Name] {
-			errs = append(errs, field.Duplicate(ap.Child("name"), arg.Name))
-		}
-		seen[arg.Name] = true
+		errs = append(errs, uniqueName(ap.Child("name"), arg.Name, seen)...)
 		if vf := arg.ValueFrom; vf != nil {
 			if vf.PodTemplateHashValue != nil && vf.FieldRef != nil {
 				errs = append(errs, field.Forbidden(ap.Child("valueFrom"), "only one of podTemplateHashValue and fieldRef may be set"))
@@ -353,12 +354,7 @@ func validateExperimentStep(p *field.Path, e *v1alpha1.RolloutExperimentStep) fi
 	names := map[string]bool{}
 	for i, t := range e.Templates {
 		tp := p.Child("templates").Index(i)
-		if t.Name == "" {
-			errs = append(errs, field.Required(tp.Child("name"), ""))
-		} else if names[t.Name] {
-			errs = append(errs, field.Duplicate(tp.Child("name"), t.Name))
-		}
-		names[t.Name] = true
+		errs = append(errs, uniqueName(tp.Child("name"), t.Name, names)...)
 		if t.SpecRef != v1alpha1.StableSpecRef && t.SpecRef != v1alpha1.CanarySpecRef {
 			errs = append(errs, field.NotSupported(tp.Child("specRef"), string(t.SpecRef), []string{string(v1alpha1.StableSpecRef), string(v1alpha1.CanarySpecRef)}))
 		}

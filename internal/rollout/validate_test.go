@@ -203,3 +203,24 @@ func BenchmarkValidate(b *testing.B) {
 		}
 	})
 }
+
+func TestValidateDuplicateNames(t *testing.T) {
+	ro := validCanary()
+	ro.Spec.Strategy.Canary.TrafficRouting = &v1alpha1.RolloutTrafficRouting{ManagedRoutes: []v1alpha1.MangedRoutes{{Name: "h"}, {Name: "h"}, {}}}
+	ro.Spec.Strategy.Canary.Steps[1] = v1alpha1.CanaryStep{Analysis: &v1alpha1.RolloutAnalysis{
+		Templates: []v1alpha1.AnalysisTemplateRef{{TemplateName: "t"}},
+		Args:      []v1alpha1.AnalysisRunArgument{{Name: "a"}, {Name: "a"}},
+	}}
+	var got []string
+	for _, e := range Validate(ro) {
+		got = append(got, e.Field+" "+e.Type.String())
+	}
+	want := []string{
+		"spec.strategy.canary.trafficRouting.managedRoutes[1].name Duplicate value",
+		"spec.strategy.canary.trafficRouting.managedRoutes[2].name Required value",
+		"spec.strategy.canary.steps[1].analysis.args[1].name Duplicate value",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
