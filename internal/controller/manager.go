@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 
+	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/selection"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	rolloutctrl "github.com/vireo-dev/vireo/internal/controller/rollout"
+	rolloutpkg "github.com/vireo-dev/vireo/internal/rollout"
 )
 
 // InstanceIDLabel marks objects that belong to one controller instance. Argo
@@ -89,9 +91,16 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Only the ReplicaSets a Rollout made carry the hash label; Deployments'
+	// ReplicaSets stay out of the cache.
+	rolloutOwned, err := labels.Parse(rolloutpkg.PodTemplateHashLabel)
+	if err != nil {
+		return nil, err
+	}
 	cacheOpts := cache.Options{
 		ByObject: map[client.Object]cache.ByObject{
-			&v1alpha1.Rollout{}: {Label: sel},
+			&v1alpha1.Rollout{}:  {Label: sel},
+			&appsv1.ReplicaSet{}: {Label: rolloutOwned},
 		},
 	}
 	if opts.Namespace != "" {

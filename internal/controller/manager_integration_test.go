@@ -93,7 +93,7 @@ func TestManagerAgainstRealAPIServer(t *testing.T) {
 			t.Fatal(err)
 		}
 		if after.ResourceVersion != settled.ResourceVersion {
-			t.Errorf("rollout rewritten with nothing to change: resourceVersion %s -> %s", settled.ResourceVersion, after.ResourceVersion)
+			t.Errorf("rollout rewritten with nothing to change: resourceVersion %s -> %s\nbefore %+v\nafter  %+v", settled.ResourceVersion, after.ResourceVersion, settled.Status, after.Status)
 		}
 	})
 

@@ -6,7 +6,6 @@ import (
 	"hash/fnv"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/util/dump"
 	"k8s.io/apimachinery/pkg/util/rand"
 )
@@ -28,14 +27,6 @@ func PodTemplateHash(t *corev1.PodTemplateSpec, collisionCount *int32) string {
 		_, _ = h.Write(b[:])
 	}
 	return rand.SafeEncodeString(fmt.Sprint(h.Sum32()))
-}
-
-// SameTemplate reports whether two pod templates are equal once the
-// rollouts-pod-template-hash label is set aside. A ReplicaSet whose template
-// matches the Rollout's is its current one, whatever hash it carries: that is how
-// ReplicaSets created by another controller, or before a collision, are adopted.
-func SameTemplate(a, b *corev1.PodTemplateSpec) bool {
-	return equality.Semantic.DeepEqual(withoutHashLabel(a), withoutHashLabel(b))
 }
 
 func withoutHashLabel(t *corev1.PodTemplateSpec) *corev1.PodTemplateSpec {

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/conditions"
@@ -14,13 +15,13 @@ import (
 // of the status message of an invalid Rollout.
 const ReasonInvalidSpec = "InvalidSpec"
 
-// ObserveSpec records in status what Vireo makes of the Rollout's spec: an
-// invalid spec gets an InvalidSpec condition whose message names every wrong
-// field, and the phase Degraded; a valid one loses the condition. Either way the
-// generation is recorded as observed. It reports whether the spec is valid.
-func ObserveSpec(status *v1alpha1.RolloutStatus, ro *v1alpha1.Rollout, now metav1.Time) bool {
+// recordSpec records in status what Vireo makes of the Rollout's spec, given
+// the problems found in it: with problems, an InvalidSpec condition whose
+// message names every wrong field, and the phase Degraded; without, the
+// condition goes. Either way the generation is recorded as observed. It reports
+// whether the spec can be acted on.
+func recordSpec(status *v1alpha1.RolloutStatus, ro *v1alpha1.Rollout, errs field.ErrorList, now metav1.Time) bool {
 	status.ObservedGeneration = strconv.FormatInt(ro.Generation, 10)
-	errs := Validate(ro)
 	if len(errs) == 0 {
 		if conditions.Get(status.Conditions, v1alpha1.RolloutInvalidSpec) != nil {
 			status.Conditions = conditions.Remove(status.Conditions, v1alpha1.RolloutInvalidSpec)

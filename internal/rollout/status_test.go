@@ -13,14 +13,14 @@ import (
 	"github.com/vireo-dev/vireo/internal/conditions"
 )
 
-func TestObserveSpecInvalidThenFixed(t *testing.T) {
+func TestRecordSpecInvalidThenFixed(t *testing.T) {
 	now := metav1.NewTime(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	ro := validCanary()
 	ro.Generation = 3
 	ro.Spec.Strategy.Canary.Steps[0].SetWeight = ptr.To[int32](150)
 
 	var st v1alpha1.RolloutStatus
-	if ObserveSpec(&st, ro, now) {
+	if recordSpec(&st, ro, Validate(ro), now) {
 		t.Fatal("invalid spec reported valid")
 	}
 	c := conditions.Get(st.Conditions, v1alpha1.RolloutInvalidSpec)
@@ -36,14 +36,14 @@ func TestObserveSpecInvalidThenFixed(t *testing.T) {
 
 	// Observing the same spec again changes nothing, so the controller writes nothing.
 	again := *st.DeepCopy()
-	ObserveSpec(&again, ro, metav1.NewTime(now.Add(time.Minute)))
+	recordSpec(&again, ro, Validate(ro), metav1.NewTime(now.Add(time.Minute)))
 	if !equality.Semantic.DeepEqual(st, again) {
 		t.Fatalf("second observation changed status:\n%+v\n%+v", st, again)
 	}
 
 	ro.Generation = 4
 	ro.Spec.Strategy.Canary.Steps[0].SetWeight = ptr.To[int32](50)
-	if !ObserveSpec(&st, ro, now) {
+	if !recordSpec(&st, ro, Validate(ro), now) {
 		t.Fatal("fixed spec still invalid")
 	}
 	if conditions.Get(st.Conditions, v1alpha1.RolloutInvalidSpec) != nil || st.Phase != "" || st.Message != "" {

@@ -1,12 +1,7 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
-	"net"
-	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -27,9 +22,7 @@ const (
 // token of the vireo-controller ServiceAccount.
 func TestInstallDefaultAndRunAsServiceAccount(t *testing.T) {
 	c := requireCluster(t)
-	c.must(t, "", "apply", "-k", filepath.Join(testenv.RepoRoot(), "config", "default"))
-	c.must(t, "", "wait", "--for=condition=Established", "crd", "--all", "--timeout=30s")
-	c.must(t, "", "scale", "deployment/vireo-controller", "-n", systemNamespace, "--replicas=0")
+	c.installDefault(t)
 
 	t.Run("RBAC is least privilege", func(t *testing.T) {
 		for _, tc := range []struct {
@@ -53,45 +46,7 @@ func TestInstallDefaultAndRunAsServiceAccount(t *testing.T) {
 		}
 	})
 
-	kubeconfig := c.serviceAccountKubeconfig(t)
-	probe := freeAddr(t)
-	logPath := filepath.Join(t.TempDir(), "controller.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctrl := exec.Command(filepath.Join(c.binDir, "vireo-controller"),
-		"--kubeconfig", kubeconfig, "--leader-elect", "--leader-election-namespace", systemNamespace,
-		"--metrics-bind-address", "0", "--health-probe-bind-address", probe, "--log-level", "debug")
-	ctrl.Stdout, ctrl.Stderr = logFile, logFile
-	if err := ctrl.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- ctrl.Wait() }()
-	stopped := false
-	t.Cleanup(func() {
-		if !stopped {
-			_ = ctrl.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			data, _ := os.ReadFile(logPath)
-			t.Logf("controller log:\n%s", data)
-		}
-	})
-
-	eventually(t, 30*time.Second, "controller /readyz", func() error {
-		resp, err := http.Get("http://" + probe + "/readyz")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("status %d", resp.StatusCode)
-		}
-		return nil
-	})
+	ctrl := c.startController(t, "--leader-elect", "--leader-election-namespace", systemNamespace)
 	eventually(t, 30*time.Second, "leader-election Lease held", func() error {
 		if h := c.jsonpath(t, systemNamespace, "lease/vireo-controller-leader", ".spec.holderIdentity"); h == "" || strings.HasPrefix(h, "error") {
 			return fmt.Errorf("holder %q", h)
@@ -170,57 +125,17 @@ spec:
 	})
 
 	// The installed RBAC was enough: nothing was forbidden.
-	if data, _ := os.ReadFile(logPath); bytes.Contains(bytes.ToLower(data), []byte("forbidden")) {
-		t.Errorf("the controller hit RBAC denials; log:\n%s", data)
+	if log := ctrl.log(); strings.Contains(strings.ToLower(log), "forbidden") {
+		t.Errorf("the controller hit RBAC denials; log:\n%s", log)
 	}
 
 	// A graceful stop releases the Lease so a successor takes over at once.
-	if err := ctrl.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := ctrl.stop(syscall.SIGTERM, 20*time.Second); err != nil {
 		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		stopped = true
-		if err != nil {
-			t.Errorf("controller exited with %v after SIGTERM", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("controller did not stop within 20s of SIGTERM")
 	}
 	if h := c.jsonpath(t, systemNamespace, "lease/vireo-controller-leader", ".spec.holderIdentity"); h != "" {
 		t.Errorf("Lease still held by %q after a graceful stop", h)
 	}
-}
-
-// serviceAccountKubeconfig writes a kubeconfig that authenticates as the
-// vireo-controller ServiceAccount with a short-lived token.
-func (c *cluster) serviceAccountKubeconfig(t *testing.T) string {
-	t.Helper()
-	token := strings.TrimSpace(c.must(t, "", "create", "token", "vireo-controller", "-n", systemNamespace, "--duration=1h"))
-	server := c.must(t, "", "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}")
-	ca := c.must(t, "", "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.certificate-authority}")
-	path := filepath.Join(t.TempDir(), "controller.kubeconfig")
-	kc := fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters: [{name: local, cluster: {server: %q, certificate-authority: %q}}]
-users: [{name: vireo-controller, user: {token: %q}}]
-contexts: [{name: vireo-controller, context: {cluster: local, user: vireo-controller}}]
-current-context: vireo-controller
-`, server, ca, token)
-	if err := os.WriteFile(path, []byte(kc), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // lastWord is the last word kubectl printed: `auth can-i` may print warnings

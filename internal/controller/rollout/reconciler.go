@@ -1,13 +1,20 @@
-// Package rollout is the Rollout controller: it reads a Rollout, lets the pure
-// planner in internal/rollout decide, and writes the result.
+// Package rollout is the Rollout controller: it reads a Rollout and the objects
+// it owns, lets the pure planner in internal/rollout decide, and applies the
+// plan. All rollout state lives in the Rollout's status, so a restart or a new
+// leader continues where the last one stopped.
 package rollout
 
 import (
 	"context"
 	"fmt"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -20,47 +27,240 @@ import (
 	planner "github.com/vireo-dev/vireo/internal/rollout"
 )
 
-// Reconciler brings a Rollout's status in line with its spec.
+// ManagedByAnnotation marks the Services whose selectors a Rollout manages.
+const ManagedByAnnotation = "argo-rollouts.argoproj.io/managed-by-rollouts"
+
+// Reconciler drives Rollouts.
 type Reconciler struct {
 	Client client.Client
-	Clock  clock.PassiveClock
+	// APIReader reads past the cache, to tell a name collision from cache lag.
+	APIReader client.Reader
+	Recorder  record.EventRecorder
+	Clock     clock.PassiveClock
 }
 
-// SetupWithManager registers the reconciler to watch Rollouts.
+// SetupWithManager registers the reconciler: it watches Rollouts and the
+// ReplicaSets they own.
 func (r *Reconciler) SetupWithManager(mgr manager.Manager) error {
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
 	}
+	if r.Recorder == nil {
+		r.Recorder = mgr.GetEventRecorderFor("vireo-controller")
+	}
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
 	return builder.ControllerManagedBy(mgr).
 		For(&v1alpha1.Rollout{}).
+		Owns(&appsv1.ReplicaSet{}).
 		Named("rollout").
 		Complete(r)
 }
 
-// Reconcile reads the Rollout, records what its spec means in status, and
-// patches the status only when it changed.
+// Reconcile observes a Rollout and what it owns, plans, and applies the plan.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	logger := log.FromContext(ctx)
 	var ro v1alpha1.Rollout
 	if err := r.Client.Get(ctx, req.NamespacedName, &ro); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
-
-	status := ro.Status.DeepCopy()
-	valid := planner.ObserveSpec(status, &ro, metav1.NewTime(r.Clock.Now()))
-	if equality.Semantic.DeepEqual(status, &ro.Status) {
-		return reconcile.Result{}, nil
+	if ro.DeletionTimestamp != nil {
+		return reconcile.Result{}, nil // owned objects go with it
 	}
 
-	before := ro.DeepCopy()
-	ro.Status = *status
-	if err := r.Client.Status().Patch(ctx, &ro, client.MergeFrom(before)); err != nil {
-		return reconcile.Result{}, fmt.Errorf("patching status of rollout %s: %w", klog.KObj(&ro), err)
+	sets, err := r.replicaSets(ctx, &ro)
+	if err != nil {
+		return reconcile.Result{}, err
 	}
-	if valid {
-		logger.V(1).Info("Rollout spec observed", "rollout", klog.KObj(&ro), "generation", ro.Generation)
-	} else {
-		logger.Info("Rollout spec is invalid", "rollout", klog.KObj(&ro), "message", ro.Status.Message)
+	services, err := r.services(ctx, &ro)
+	if err != nil {
+		return reconcile.Result{}, err
 	}
-	return reconcile.Result{}, nil
+	plan := planner.Decide(planner.Observed{Rollout: &ro, ReplicaSets: sets, Services: services, Now: r.Clock.Now()})
+
+	if plan.Create != nil {
+		switch outcome, err := r.create(ctx, &ro, plan.Create); {
+		case err != nil:
+			return reconcile.Result{}, err
+		case outcome == cacheLag:
+			// Created by an earlier pass; the cache will show it soon and its
+			// watch event brings the Rollout back.
+			return reconcile.Result{}, nil
+		case outcome == collision:
+			// Another object holds the name: move to the next hash, and write
+			// nothing else from a plan built on the wrong name.
+			c := int32(1)
+			if ro.Status.CollisionCount != nil {
+				c = *ro.Status.CollisionCount + 1
+			}
+			plan.Status = *ro.Status.DeepCopy()
+			plan.Status.CollisionCount = &c
+			plan.Events = []planner.Event{{Type: corev1.EventTypeWarning, Reason: "HashCollision",
+				Message: fmt.Sprintf("ReplicaSet %s exists and is not this Rollout's; collision count %d", plan.Create.Name, c)}}
+			plan.Scale, plan.Revisions, plan.Services, plan.Delete = nil, nil, nil, nil
+		}
+	}
+	if err := r.apply(ctx, &ro, plan, sets, services); err != nil {
+		return reconcile.Result{}, err
+	}
+	for _, e := range plan.Events {
+		r.Recorder.Event(&ro, e.Type, e.Reason, e.Message)
+		logger.V(1).Info(e.Message, "rollout", klog.KObj(&ro), "reason", e.Reason)
+	}
+	if !equality.Semantic.DeepEqual(plan.Status, ro.Status) {
+		before := ro.DeepCopy()
+		ro.Status = plan.Status
+		if err := r.Client.Status().Patch(ctx, &ro, client.MergeFrom(before)); err != nil {
+			return reconcile.Result{}, fmt.Errorf("patching status of rollout %s: %w", klog.KObj(&ro), err)
+		}
+		logger.V(2).Info("status written", "rollout", klog.KObj(&ro), "phase", ro.Status.Phase, "message", ro.Status.Message)
+	}
+	return reconcile.Result{RequeueAfter: plan.RequeueAfter}, nil
+}
+
+// replicaSets lists the Rollout's ReplicaSets: those it controls, and orphans
+// its selector matches, which it adopts.
+func (r *Reconciler) replicaSets(ctx context.Context, ro *v1alpha1.Rollout) ([]*appsv1.ReplicaSet, error) {
+	if ro.Spec.Selector == nil {
+		return nil, nil
+	}
+	sel, err := metav1.LabelSelectorAsSelector(ro.Spec.Selector)
+	if err != nil || sel.Empty() {
+		return nil, nil // validation reports it
+	}
+	var list appsv1.ReplicaSetList
+	if err := r.Client.List(ctx, &list, client.InNamespace(ro.Namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+		return nil, fmt.Errorf("listing ReplicaSets of rollout %s: %w", klog.KObj(ro), err)
+	}
+	var out []*appsv1.ReplicaSet
+	for i := range list.Items {
+		rs := &list.Items[i]
+		owner := metav1.GetControllerOf(rs)
+		switch {
+		case owner != nil && owner.UID == ro.UID:
+			out = append(out, rs)
+		case owner == nil && rs.DeletionTimestamp == nil:
+			if err := r.adopt(ctx, ro, rs); err != nil {
+				return nil, err
+			}
+			out = append(out, rs)
+		}
+	}
+	return out, nil
+}
+
+func (r *Reconciler) adopt(ctx context.Context, ro *v1alpha1.Rollout, rs *appsv1.ReplicaSet) error {
+	before := rs.DeepCopy()
+	rs.OwnerReferences = append(rs.OwnerReferences, *metav1.NewControllerRef(ro, v1alpha1.GroupVersion.WithKind("Rollout")))
+	if err := r.Client.Patch(ctx, rs, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("adopting ReplicaSet %s into rollout %s: %w", klog.KObj(rs), klog.KObj(ro), err)
+	}
+	r.Recorder.Eventf(ro, corev1.EventTypeNormal, "ReplicaSetAdopted", "Adopted ReplicaSet %s", rs.Name)
+	return nil
+}
+
+// services reads the Services the spec names; a missing one maps to nil.
+func (r *Reconciler) services(ctx context.Context, ro *v1alpha1.Rollout) (map[string]*corev1.Service, error) {
+	out := map[string]*corev1.Service{}
+	c := ro.Spec.Strategy.Canary
+	if c == nil {
+		return out, nil
+	}
+	for _, name := range []string{c.CanaryService, c.StableService} {
+		if name == "" {
+			continue
+		}
+		var svc corev1.Service
+		err := r.Client.Get(ctx, types.NamespacedName{Namespace: ro.Namespace, Name: name}, &svc)
+		switch {
+		case apierrors.IsNotFound(err):
+			out[name] = nil
+		case err != nil:
+			return nil, fmt.Errorf("reading Service %s/%s of rollout %s: %w", ro.Namespace, name, ro.Name, err)
+		default:
+			out[name] = &svc
+		}
+	}
+	return out, nil
+}
+
+type createOutcome int
+
+const (
+	created createOutcome = iota
+	cacheLag
+	collision
+)
+
+// create makes the plan's new ReplicaSet. When the name is taken it tells
+// whether by this Rollout (the cache has not caught up) or by another object.
+func (r *Reconciler) create(ctx context.Context, ro *v1alpha1.Rollout, rs *appsv1.ReplicaSet) (createOutcome, error) {
+	err := r.Client.Create(ctx, rs)
+	if err == nil {
+		return created, nil
+	}
+	if !apierrors.IsAlreadyExists(err) {
+		return created, fmt.Errorf("creating ReplicaSet %s for rollout %s: %w", rs.Name, klog.KObj(ro), err)
+	}
+	var existing appsv1.ReplicaSet
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(rs), &existing); err != nil {
+		return created, fmt.Errorf("reading ReplicaSet %s that already exists: %w", klog.KObj(rs), err)
+	}
+	if owner := metav1.GetControllerOf(&existing); owner != nil && owner.UID == ro.UID {
+		return cacheLag, nil
+	}
+	return collision, nil
+}
+
+// apply carries out a plan after the create: revisions, scale, Services,
+// delete. The status is written by the caller last, so that it never claims
+// more than was done.
+func (r *Reconciler) apply(ctx context.Context, ro *v1alpha1.Rollout, plan *planner.Plan, sets []*appsv1.ReplicaSet, services map[string]*corev1.Service) error {
+	byName := map[string]*appsv1.ReplicaSet{}
+	for _, rs := range sets {
+		byName[rs.Name] = rs
+	}
+	for name, rev := range plan.Revisions {
+		rs := byName[name]
+		if rs == nil {
+			continue
+		}
+		patch := client.RawPatch(types.MergePatchType, fmt.Appendf(nil, `{"metadata":{"annotations":{%q:%q}}}`, planner.RevisionAnnotation, rev))
+		if err := r.Client.Patch(ctx, rs, patch); err != nil {
+			return fmt.Errorf("setting revision of ReplicaSet %s: %w", klog.KObj(rs), err)
+		}
+	}
+	for name, n := range plan.Scale {
+		rs := byName[name]
+		if rs == nil {
+			continue
+		}
+		patch := client.RawPatch(types.MergePatchType, fmt.Appendf(nil, `{"spec":{"replicas":%d}}`, n))
+		if err := r.Client.Patch(ctx, rs, patch); err != nil {
+			return fmt.Errorf("scaling ReplicaSet %s to %d: %w", klog.KObj(rs), n, err)
+		}
+	}
+	for name, hash := range plan.Services {
+		svc := services[name]
+		if svc == nil || (svc.Spec.Selector[planner.PodTemplateHashLabel] == hash && svc.Annotations[ManagedByAnnotation] == ro.Name) {
+			continue
+		}
+		patch := client.RawPatch(types.MergePatchType, fmt.Appendf(nil,
+			`{"metadata":{"annotations":{%q:%q}},"spec":{"selector":{%q:%q}}}`,
+			ManagedByAnnotation, ro.Name, planner.PodTemplateHashLabel, hash))
+		if err := r.Client.Patch(ctx, svc, patch); err != nil {
+			return fmt.Errorf("pointing Service %s at %s: %w", klog.KObj(svc), hash, err)
+		}
+	}
+	for _, name := range plan.Delete {
+		rs := byName[name]
+		if rs == nil {
+			continue
+		}
+		if err := r.Client.Delete(ctx, rs, client.Preconditions{UID: &rs.UID}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting old ReplicaSet %s: %w", klog.KObj(rs), err)
+		}
+	}
+	return nil
 }

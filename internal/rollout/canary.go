@@ -1,0 +1,329 @@
+package rollout
+
+import (
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/utils/ptr"
+
+	"github.com/vireo-dev/vireo/api/v1alpha1"
+)
+
+// desiredReplicas is spec.replicas, 1 when unset.
+func desiredReplicas(ro *v1alpha1.Rollout) int32 {
+	if ro.Spec.Replicas == nil {
+		return 1
+	}
+	return *ro.Spec.Replicas
+}
+
+// stepsHash identifies the canary steps, so that editing them mid-rollout
+// starts the steps over.
+func stepsHash(steps []v1alpha1.CanaryStep) string {
+	data, _ := json.Marshal(steps)
+	h := fnv.New32a()
+	_, _ = h.Write(data)
+	return rand.SafeEncodeString(fmt.Sprint(h.Sum32()))
+}
+
+// planCanary moves a canary Rollout: it walks the steps as far as the observed
+// ReplicaSets allow, then scales towards the current step's weight.
+func planCanary(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv1.ReplicaSet, hash string, now metav1.Time) {
+	st := &plan.Status
+	c := ro.Spec.Strategy.Canary
+	steps := c.Steps
+	rev := newRS.Annotations[RevisionAnnotation]
+	if r, ok := plan.Revisions[newRS.Name]; ok {
+		rev = r
+	}
+
+	sh := stepsHash(steps)
+	if st.CurrentPodHash != hash || st.CurrentStepHash != sh {
+		// A new template or new steps: whatever was in flight (a canary step, a
+		// pause, an abort) belonged to the old ones. Start over.
+		if st.CurrentPodHash != "" && st.CurrentPodHash != hash {
+			plan.event(corev1.EventTypeNormal, "RolloutUpdated", "Rollout updated to revision %s", rev)
+		}
+		st.CurrentPodHash, st.CurrentStepHash = hash, sh
+		st.CurrentStepIndex = nil
+		if len(steps) > 0 {
+			st.CurrentStepIndex = ptr.To[int32](0)
+		}
+		st.PauseConditions, st.ControllerPause = nil, false
+		st.Abort, st.AbortedAt, st.PromoteFull = false, nil, false
+	}
+	if st.StableRS == "" {
+		// The very first version has nothing to be careful about.
+		st.StableRS = hash
+	}
+
+	switch {
+	case hash == st.StableRS:
+		// Promoted, the first version, or a fast rollback to the stable template.
+		complete(st, len(steps))
+	case st.Abort:
+		if st.AbortedAt == nil {
+			st.AbortedAt = &now
+			plan.event(corev1.EventTypeWarning, "RolloutAborted", "Rollout aborted update to revision %s", rev)
+		}
+		// A retry (abort back to false) walks the steps again from the first.
+		if len(steps) > 0 {
+			st.CurrentStepIndex = ptr.To[int32](0)
+		}
+		st.PauseConditions, st.ControllerPause = nil, false
+	case st.PromoteFull:
+		st.StableRS = hash
+		complete(st, len(steps))
+		plan.event(corev1.EventTypeNormal, "RolloutPromoted", "Rollout fully promoted to revision %s, skipping the remaining steps", rev)
+	default:
+		walkSteps(plan, ro, sets, newRS, now)
+		if len(steps) == 0 || int(*st.CurrentStepIndex) >= len(steps) {
+			st.StableRS = hash
+			complete(st, len(steps))
+			if len(steps) == 0 {
+				plan.event(corev1.EventTypeNormal, "RolloutPromoted", "Revision %s is now stable; with no canary steps it rolls out directly", rev)
+			} else {
+				plan.event(corev1.EventTypeNormal, "RolloutPromoted", "Revision %s is now stable after all %d canary steps", rev, len(steps))
+			}
+		}
+	}
+
+	targets := canaryTargets(ro, st, sets, newRS)
+	scaleTowards(plan, ro, sets, targets)
+
+	if c.CanaryService != "" {
+		plan.Services[c.CanaryService] = hash
+	}
+	if c.StableService != "" {
+		plan.Services[c.StableService] = st.StableRS
+	}
+	summarize(plan, ro, sets, newRS, rev, now)
+}
+
+// complete marks every step done and clears what only a rollout in flight has.
+func complete(st *v1alpha1.RolloutStatus, steps int) {
+	if steps > 0 {
+		st.CurrentStepIndex = ptr.To(int32(steps))
+	}
+	st.PauseConditions, st.ControllerPause = nil, false
+	st.Abort, st.AbortedAt, st.PromoteFull = false, nil, false
+}
+
+// walkSteps advances status.currentStepIndex through every step that is done,
+// stopping at the first that is not.
+func walkSteps(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv1.ReplicaSet, now metav1.Time) {
+	st := &plan.Status
+	steps := ro.Spec.Strategy.Canary.Steps
+	if len(steps) == 0 {
+		return
+	}
+	if st.CurrentStepIndex == nil {
+		st.CurrentStepIndex = ptr.To[int32](0)
+	}
+	for int(*st.CurrentStepIndex) < len(steps) {
+		if ro.Spec.Paused {
+			return
+		}
+		i := *st.CurrentStepIndex
+		step := steps[i]
+		switch {
+		case step.SetWeight != nil:
+			if !atTargets(canaryTargets(ro, st, sets, newRS), sets) {
+				return
+			}
+		case step.Pause != nil:
+			if !pauseDone(plan, step.Pause, int(i), now) {
+				return
+			}
+		default:
+			return // validation refuses kinds this version cannot run
+		}
+		*st.CurrentStepIndex = i + 1
+		plan.event(corev1.EventTypeNormal, "RolloutStepCompleted", "Rollout step %d/%d completed (%s)", i+1, len(steps), describeStep(step))
+	}
+}
+
+// pauseDone reports whether a pause step is over, starting it when it is new.
+// A pause the controller started (controllerPause) whose condition is gone was
+// released by the user: `promote` clears status.pauseConditions.
+func pauseDone(plan *Plan, pause *v1alpha1.RolloutPause, index int, now metav1.Time) bool {
+	st := &plan.Status
+	cond := pauseCondition(st, v1alpha1.PauseReasonCanaryPauseStep)
+	if cond == nil {
+		if st.ControllerPause {
+			st.ControllerPause = false
+			plan.event(corev1.EventTypeNormal, "RolloutResumed", "Rollout resumed from step %d", index+1)
+			return true
+		}
+		st.PauseConditions = append(st.PauseConditions, v1alpha1.PauseCondition{Reason: v1alpha1.PauseReasonCanaryPauseStep, StartTime: wholeSecondUp(now)})
+		st.ControllerPause = true
+		cond = &st.PauseConditions[len(st.PauseConditions)-1]
+		plan.event(corev1.EventTypeNormal, "RolloutPaused", "Rollout paused at step %d (%s)", index+1, describePause(pause))
+	}
+	if pause.Duration == nil {
+		return false // until promoted
+	}
+	d, err := PauseDuration(*pause.Duration)
+	if err != nil {
+		return false // validation reports it
+	}
+	left := cond.StartTime.Add(d).Sub(now.Time)
+	if left > 0 {
+		plan.requeue(left)
+		return false
+	}
+	removePauseCondition(st, v1alpha1.PauseReasonCanaryPauseStep)
+	st.ControllerPause = len(st.PauseConditions) > 0
+	return true
+}
+
+// wholeSecondUp rounds a time up to the whole second. Status times are stored
+// to the second; rounding a pause's start up, not down, means a pause never
+// ends before its duration has passed.
+func wholeSecondUp(t metav1.Time) metav1.Time {
+	if r := t.Truncate(time.Second); !r.Equal(t.Time) {
+		return metav1.NewTime(r.Add(time.Second))
+	}
+	return t
+}
+
+func pauseCondition(st *v1alpha1.RolloutStatus, reason v1alpha1.PauseReason) *v1alpha1.PauseCondition {
+	for i := range st.PauseConditions {
+		if st.PauseConditions[i].Reason == reason {
+			return &st.PauseConditions[i]
+		}
+	}
+	return nil
+}
+
+func removePauseCondition(st *v1alpha1.RolloutStatus, reason v1alpha1.PauseReason) {
+	var kept []v1alpha1.PauseCondition
+	for _, c := range st.PauseConditions {
+		if c.Reason != reason {
+			kept = append(kept, c)
+		}
+	}
+	st.PauseConditions = kept
+}
+
+func describeStep(s v1alpha1.CanaryStep) string {
+	switch {
+	case s.SetWeight != nil:
+		return "setWeight " + strconv.Itoa(int(*s.SetWeight))
+	case s.Pause != nil:
+		return "pause " + describePause(s.Pause)
+	}
+	return "step"
+}
+
+func describePause(p *v1alpha1.RolloutPause) string {
+	if p.Duration == nil {
+		return "until promoted"
+	}
+	if d, err := PauseDuration(*p.Duration); err == nil {
+		return d.String()
+	}
+	return p.Duration.String()
+}
+
+// CurrentWeight is the canary weight in force at the current step: that of the
+// last setWeight step at or before it, 100 once every step is done, 0 on abort.
+func CurrentWeight(ro *v1alpha1.Rollout, st *v1alpha1.RolloutStatus) int32 {
+	c := ro.Spec.Strategy.Canary
+	if c == nil {
+		return 0
+	}
+	if st.Abort {
+		return 0
+	}
+	if st.CurrentPodHash != "" && st.CurrentPodHash == st.StableRS {
+		return 100
+	}
+	if st.CurrentStepIndex == nil {
+		return 0
+	}
+	idx := int(*st.CurrentStepIndex)
+	if idx >= len(c.Steps) {
+		return 100
+	}
+	var w int32
+	for i := 0; i <= idx; i++ {
+		if c.Steps[i].SetWeight != nil {
+			w = *c.Steps[i].SetWeight
+		}
+	}
+	return w
+}
+
+// canaryTargets is the replica count each ReplicaSet should end up with at the
+// current weight: the canary its share, the stable the rest, others nothing.
+func canaryTargets(ro *v1alpha1.Rollout, st *v1alpha1.RolloutStatus, sets *replicaSets, newRS *appsv1.ReplicaSet) map[string]int32 {
+	replicas := desiredReplicas(ro)
+	targets := map[string]int32{}
+	for _, rs := range sets.all {
+		targets[rs.Name] = 0
+	}
+	stable := sets.byHash(st.StableRS)
+	if stable == nil || stable == newRS {
+		targets[newRS.Name] = replicas
+		return targets
+	}
+	canary := canaryReplicas(replicas, CurrentWeight(ro, st))
+	targets[newRS.Name] = canary
+	targets[stable.Name] = replicas - canary
+	return targets
+}
+
+// atTargets reports whether every ReplicaSet has exactly its target replicas,
+// all of them available, as last reported by the ReplicaSet controller.
+func atTargets(targets map[string]int32, sets *replicaSets) bool {
+	for _, rs := range sets.all {
+		want := targets[rs.Name]
+		if specReplicas(rs) != want || rs.Status.ObservedGeneration < rs.Generation {
+			return false
+		}
+		if want > 0 && rs.Status.AvailableReplicas < want {
+			return false
+		}
+	}
+	return true
+}
+
+// scaleTowards plans one safe scaling move of every ReplicaSet towards its
+// target, within maxSurge and maxUnavailable. The ReplicaSet that must grow
+// goes first: the new one, or the stable one on abort.
+func scaleTowards(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, targets map[string]int32) {
+	c := ro.Spec.Strategy.Canary
+	replicas := desiredReplicas(ro)
+	surge, unavailable := surgeAndUnavailable(replicas, c.MaxSurge, c.MaxUnavailable)
+
+	ordered := append([]*appsv1.ReplicaSet(nil), sets.all...)
+	growing := func(rs *appsv1.ReplicaSet) bool { return targets[rs.Name] > specReplicas(rs) }
+	// Stable sort: growing ReplicaSets first, newest revision first within each group.
+	for i := 1; i < len(ordered); i++ {
+		for j := i; j > 0 && growing(ordered[j]) && !growing(ordered[j-1]); j-- {
+			ordered[j], ordered[j-1] = ordered[j-1], ordered[j]
+		}
+	}
+	in := make([]rsScale, len(ordered))
+	for i, rs := range ordered {
+		in[i] = rsScale{current: specReplicas(rs), available: rs.Status.AvailableReplicas, target: targets[rs.Name]}
+	}
+	for i, n := range nextReplicas(replicas, surge, unavailable, in) {
+		rs := ordered[i]
+		if n != specReplicas(rs) || (plan.Create != nil && rs == plan.Create) {
+			plan.Scale[rs.Name] = n
+		}
+	}
+	if plan.Create != nil {
+		plan.Create.Spec.Replicas = ptr.To(plan.Scale[plan.Create.Name])
+		delete(plan.Scale, plan.Create.Name)
+	}
+}

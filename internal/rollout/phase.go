@@ -1,0 +1,104 @@
+package rollout
+
+import (
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/vireo-dev/vireo/api/v1alpha1"
+	"github.com/vireo-dev/vireo/internal/conditions"
+)
+
+// Messages of status.message while progressing; tools and people read them.
+const (
+	msgWaitingForSteps   = "waiting for all steps to complete"
+	msgMoreReplicas      = "more replicas need to be updated"
+	msgUpdatedAvailable  = "updated replicas are still becoming available"
+	msgOldPendingRemoval = "old replicas are pending termination"
+	msgManuallyPaused    = "manually paused"
+)
+
+// summarize fills the replica counts, the phase and message, and the
+// conditions, from the ReplicaSets as they are now (the ReplicaSet controller
+// reports; Vireo only scales).
+func summarize(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv1.ReplicaSet, rev string, now metav1.Time) {
+	st := &plan.Status
+	replicas := desiredReplicas(ro)
+
+	st.Replicas, st.ReadyReplicas, st.AvailableReplicas = 0, 0, 0
+	for _, rs := range sets.all {
+		st.Replicas += rs.Status.Replicas
+		st.ReadyReplicas += rs.Status.ReadyReplicas
+		st.AvailableReplicas += rs.Status.AvailableReplicas
+	}
+	st.UpdatedReplicas = newRS.Status.Replicas
+	st.HPAReplicas = st.Replicas
+	st.Selector = metav1.FormatLabelSelector(ro.Spec.Selector)
+
+	promoted := st.CurrentPodHash == st.StableRS
+	paused := ro.Spec.Paused || len(st.PauseConditions) > 0
+	done := promoted && newRS.Status.Replicas == replicas && newRS.Status.AvailableReplicas == replicas && st.Replicas == replicas &&
+		newRS.Status.ObservedGeneration >= newRS.Generation && specReplicas(newRS) == replicas
+	switch {
+	case st.Abort:
+		st.Phase, st.Message = v1alpha1.RolloutPhaseDegraded, "RolloutAborted: Rollout aborted update to revision "+rev
+	case ro.Spec.Paused:
+		st.Phase, st.Message = v1alpha1.RolloutPhasePaused, msgManuallyPaused
+	case len(st.PauseConditions) > 0:
+		st.Phase, st.Message = v1alpha1.RolloutPhasePaused, string(st.PauseConditions[0].Reason)
+	case !promoted:
+		st.Phase, st.Message = v1alpha1.RolloutPhaseProgressing, msgWaitingForSteps
+	case newRS.Status.Replicas < replicas || specReplicas(newRS) < replicas:
+		st.Phase, st.Message = v1alpha1.RolloutPhaseProgressing, msgMoreReplicas
+	case newRS.Status.AvailableReplicas < replicas:
+		st.Phase, st.Message = v1alpha1.RolloutPhaseProgressing, msgUpdatedAvailable
+	case !done:
+		st.Phase, st.Message = v1alpha1.RolloutPhaseProgressing, msgOldPendingRemoval
+	default:
+		st.Phase, st.Message = v1alpha1.RolloutPhaseHealthy, ""
+	}
+
+	set := func(t string, s metav1.ConditionStatus, reason, msg string) {
+		st.Conditions = conditions.Set(st.Conditions, t, s, reason, msg, now)
+	}
+	switch {
+	case st.Abort:
+		set(v1alpha1.RolloutProgressing, metav1.ConditionFalse, "RolloutAborted", "Rollout aborted update to revision "+rev)
+	case paused:
+		set(v1alpha1.RolloutProgressing, metav1.ConditionUnknown, "RolloutPaused", "Rollout is paused")
+	case done:
+		set(v1alpha1.RolloutProgressing, metav1.ConditionTrue, "NewReplicaSetAvailable", fmt.Sprintf("ReplicaSet %q has successfully progressed.", newRS.Name))
+	default:
+		set(v1alpha1.RolloutProgressing, metav1.ConditionTrue, "ReplicaSetUpdated", fmt.Sprintf("ReplicaSet %q is progressing.", newRS.Name))
+	}
+
+	c := ro.Spec.Strategy.Canary
+	_, unavailable := surgeAndUnavailable(replicas, c.MaxSurge, c.MaxUnavailable)
+	if st.AvailableReplicas >= replicas-unavailable {
+		set(v1alpha1.RolloutAvailable, metav1.ConditionTrue, "AvailableReason", "Rollout has minimum availability")
+	} else {
+		set(v1alpha1.RolloutAvailable, metav1.ConditionFalse, "AvailableReason", "Rollout does not have minimum availability")
+	}
+
+	if paused {
+		set(v1alpha1.RolloutPaused, metav1.ConditionTrue, "RolloutPaused", "Rollout is paused")
+	} else if conditions.Get(st.Conditions, v1alpha1.RolloutPaused) != nil {
+		set(v1alpha1.RolloutPaused, metav1.ConditionFalse, "RolloutResumed", "Rollout is resumed")
+	}
+
+	if done && !conditions.IsTrue(st.Conditions, v1alpha1.RolloutCompleted) {
+		plan.event(corev1.EventTypeNormal, "RolloutCompleted", "Rollout completed update to revision %s", rev)
+	}
+	if done {
+		set(v1alpha1.RolloutCompleted, metav1.ConditionTrue, "RolloutCompleted", "Rollout completed update to revision "+rev)
+	} else {
+		set(v1alpha1.RolloutCompleted, metav1.ConditionFalse, "RolloutCompleted", "Rollout not completed, started update to revision "+rev)
+	}
+	if st.Phase == v1alpha1.RolloutPhaseHealthy {
+		set(v1alpha1.RolloutHealthy, metav1.ConditionTrue, "RolloutHealthy", "Rollout is healthy")
+	} else {
+		set(v1alpha1.RolloutHealthy, metav1.ConditionFalse, "RolloutHealthy", "Rollout is not healthy")
+	}
+}

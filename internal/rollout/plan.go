@@ -1,0 +1,283 @@
+package rollout
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/vireo-dev/vireo/api/v1alpha1"
+)
+
+// RevisionAnnotation numbers a Rollout's ReplicaSets in the order they became current.
+const RevisionAnnotation = "rollout.argoproj.io/revision"
+
+// DefaultRevisionHistoryLimit applies when spec.revisionHistoryLimit is unset.
+const DefaultRevisionHistoryLimit = 10
+
+// Observed is everything the planner reads about one Rollout.
+type Observed struct {
+	Rollout *v1alpha1.Rollout
+	// ReplicaSets owned by the Rollout.
+	ReplicaSets []*appsv1.ReplicaSet
+	// Services the spec names, by name; a name mapped to nil does not exist.
+	Services map[string]*corev1.Service
+	Now      time.Time
+}
+
+// Event is a Kubernetes Event the applier records on the Rollout.
+type Event struct {
+	Type    string // corev1.EventTypeNormal or EventTypeWarning
+	Reason  string
+	Message string
+}
+
+// Plan is what the planner decided; the applier carries it out in order:
+// create, revisions, scale, services, delete, then status.
+//
+// If Create fails because another object holds the name (a hash collision),
+// the applier writes only the status with CollisionCount raised by one; the
+// next plan then uses the next hash.
+type Plan struct {
+	// Create is a new ReplicaSet to create, already counted in Scale.
+	Create *appsv1.ReplicaSet
+	// Revisions sets the revision annotation of existing ReplicaSets, by name.
+	Revisions map[string]string
+	// Scale sets spec.replicas of ReplicaSets, by name.
+	Scale map[string]int32
+	// Services points each named Service's selector at a pod-template hash.
+	Services map[string]string
+	// Delete names old ReplicaSets beyond the revision history limit.
+	Delete []string
+	// Status is the Rollout's new status.
+	Status v1alpha1.RolloutStatus
+	Events []Event
+	// RequeueAfter is when to look again though nothing changes, e.g. a pause's end.
+	RequeueAfter time.Duration
+}
+
+func (p *Plan) event(typ, reason, format string, args ...any) {
+	p.Events = append(p.Events, Event{Type: typ, Reason: reason, Message: fmt.Sprintf(format, args...)})
+}
+
+func (p *Plan) requeue(d time.Duration) {
+	if d > 0 && (p.RequeueAfter == 0 || d < p.RequeueAfter) {
+		p.RequeueAfter = d
+	}
+}
+
+// Decide plans the next move of a Rollout from what is observed. It performs
+// no I/O and is deterministic in its input.
+func Decide(obs Observed) *Plan {
+	ro := obs.Rollout
+	now := metav1.NewTime(obs.Now)
+	plan := &Plan{Status: *ro.Status.DeepCopy(), Scale: map[string]int32{}, Services: map[string]string{}, Revisions: map[string]string{}}
+	st := &plan.Status
+
+	errs := Validate(ro)
+	errs = append(errs, unsupported(ro)...)
+	errs = append(errs, missingServices(ro, obs.Services)...)
+	if !recordSpec(st, ro, errs, now) {
+		return plan
+	}
+	if ro.Spec.Strategy.Canary == nil {
+		return plan // blue-green is planned by its own file; not yet here
+	}
+
+	sets := classify(obs.ReplicaSets)
+	template := &ro.Spec.Template
+	// The hash is computed from the Rollout's own template, so it is stable; the
+	// API server defaults fields in a ReplicaSet's copy, so templates are never
+	// compared directly.
+	hash := PodTemplateHash(template, st.CollisionCount)
+	newRS := sets.byHash(hash)
+	if newRS == nil {
+		newRS = newReplicaSet(ro, template, hash, sets.maxRevision()+1)
+		plan.Create = newRS
+		plan.event(corev1.EventTypeNormal, "NewReplicaSetCreated", "Created ReplicaSet %s (revision %s)", newRS.Name, newRS.Annotations[RevisionAnnotation])
+		sets.all = append(sets.all, newRS)
+	} else if top := sets.maxRevision(); revision(newRS) < top {
+		// A ReplicaSet that becomes current again (a rollback) becomes the newest revision.
+		plan.Revisions[newRS.Name] = strconv.FormatInt(top+1, 10)
+	}
+
+	planCanary(plan, ro, sets, newRS, hash, now)
+	plan.Delete = sets.beyondHistory(ro, newRS, sets.byHash(st.StableRS), plan.Scale)
+	return plan
+}
+
+// unsupported lists the parts of a valid spec this version of Vireo cannot act
+// on yet, so that a Rollout using them is reported, not half-run.
+func unsupported(ro *v1alpha1.Rollout) field.ErrorList {
+	notYet := func(p *field.Path) *field.Error {
+		return field.Forbidden(p, "not supported yet by this version of Vireo")
+	}
+	var errs field.ErrorList
+	p := field.NewPath("spec")
+	if ro.Spec.WorkloadRef != nil {
+		errs = append(errs, notYet(p.Child("workloadRef")))
+	}
+	if ro.Spec.Strategy.BlueGreen != nil {
+		errs = append(errs, notYet(p.Child("strategy", "blueGreen")))
+	}
+	c := ro.Spec.Strategy.Canary
+	if c == nil {
+		return errs
+	}
+	cp := p.Child("strategy", "canary")
+	if c.TrafficRouting != nil {
+		errs = append(errs, notYet(cp.Child("trafficRouting")))
+	}
+	if c.Analysis != nil {
+		errs = append(errs, notYet(cp.Child("analysis")))
+	}
+	for i, s := range c.Steps {
+		sp := cp.Child("steps").Index(i)
+		switch {
+		case s.Analysis != nil:
+			errs = append(errs, notYet(sp.Child("analysis")))
+		case s.Experiment != nil:
+			errs = append(errs, notYet(sp.Child("experiment")))
+		case s.SetCanaryScale != nil:
+			errs = append(errs, notYet(sp.Child("setCanaryScale")))
+		case s.Plugin != nil:
+			errs = append(errs, notYet(sp.Child("plugin")))
+		}
+	}
+	return errs
+}
+
+// missingServices reports Services the spec names that do not exist.
+func missingServices(ro *v1alpha1.Rollout, services map[string]*corev1.Service) field.ErrorList {
+	var errs field.ErrorList
+	c := ro.Spec.Strategy.Canary
+	if c == nil {
+		return nil
+	}
+	p := field.NewPath("spec", "strategy", "canary")
+	for _, ref := range []struct{ name, field string }{{c.CanaryService, "canaryService"}, {c.StableService, "stableService"}} {
+		if ref.name == "" {
+			continue
+		}
+		if svc, ok := services[ref.name]; ok && svc == nil {
+			errs = append(errs, field.NotFound(p.Child(ref.field), ref.name))
+		}
+	}
+	return errs
+}
+
+// replicaSets is a Rollout's ReplicaSets, newest revision first.
+type replicaSets struct{ all []*appsv1.ReplicaSet }
+
+func classify(list []*appsv1.ReplicaSet) *replicaSets {
+	out := &replicaSets{}
+	for _, rs := range list {
+		if rs.DeletionTimestamp == nil {
+			out.all = append(out.all, rs)
+		}
+	}
+	sort.SliceStable(out.all, func(i, j int) bool { return revision(out.all[i]) > revision(out.all[j]) })
+	return out
+}
+
+func revision(rs *appsv1.ReplicaSet) int64 {
+	n, _ := strconv.ParseInt(rs.Annotations[RevisionAnnotation], 10, 64)
+	return n
+}
+
+func (s *replicaSets) maxRevision() int64 {
+	var m int64
+	for _, rs := range s.all {
+		m = max(m, revision(rs))
+	}
+	return m
+}
+
+func (s *replicaSets) byHash(hash string) *appsv1.ReplicaSet {
+	if hash == "" {
+		return nil
+	}
+	for _, rs := range s.all {
+		if rs.Labels[PodTemplateHashLabel] == hash {
+			return rs
+		}
+	}
+	return nil
+}
+
+// beyondHistory lists the ReplicaSets to delete: those scaled to zero (and
+// staying there), neither current nor stable, past the newest
+// revisionHistoryLimit of them.
+func (s *replicaSets) beyondHistory(ro *v1alpha1.Rollout, current, stable *appsv1.ReplicaSet, scale map[string]int32) []string {
+	limit := int32(DefaultRevisionHistoryLimit)
+	if ro.Spec.RevisionHistoryLimit != nil {
+		limit = *ro.Spec.RevisionHistoryLimit
+	}
+	var out []string
+	kept := int32(0)
+	for _, rs := range s.all { // newest first
+		if rs == current || rs == stable || rs.CreationTimestamp.IsZero() {
+			continue
+		}
+		replicas := specReplicas(rs)
+		if n, ok := scale[rs.Name]; ok {
+			replicas = n
+		}
+		if replicas != 0 || rs.Status.Replicas != 0 {
+			continue
+		}
+		if kept < limit {
+			kept++
+			continue
+		}
+		out = append(out, rs.Name)
+	}
+	return out
+}
+
+func specReplicas(rs *appsv1.ReplicaSet) int32 {
+	if rs.Spec.Replicas == nil {
+		return 1
+	}
+	return *rs.Spec.Replicas
+}
+
+// newReplicaSet builds the ReplicaSet for a template: named after the Rollout
+// and the hash, labelled and selected by the hash, owned by the Rollout.
+func newReplicaSet(ro *v1alpha1.Rollout, t *corev1.PodTemplateSpec, hash string, rev int64) *appsv1.ReplicaSet {
+	tmpl := t.DeepCopy()
+	if tmpl.Labels == nil {
+		tmpl.Labels = map[string]string{}
+	}
+	tmpl.Labels[PodTemplateHashLabel] = hash
+	sel := ro.Spec.Selector.DeepCopy()
+	if sel.MatchLabels == nil {
+		sel.MatchLabels = map[string]string{}
+	}
+	sel.MatchLabels[PodTemplateHashLabel] = hash
+	labels := map[string]string{}
+	for k, v := range tmpl.Labels {
+		labels[k] = v
+	}
+	zero := int32(0)
+	return &appsv1.ReplicaSet{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:            ro.Name + "-" + hash,
+			Namespace:       ro.Namespace,
+			Labels:          labels,
+			Annotations:     map[string]string{RevisionAnnotation: strconv.FormatInt(rev, 10)},
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(ro, v1alpha1.GroupVersion.WithKind("Rollout"))},
+		},
+		Spec: appsv1.ReplicaSetSpec{
+			Replicas:        &zero,
+			MinReadySeconds: ro.Spec.MinReadySeconds,
+			Selector:        sel,
+			Template:        *tmpl,
+		},
+	}
+}

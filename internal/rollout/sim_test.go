@@ -1,0 +1,403 @@
+package rollout
+
+import (
+	"flag"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	"github.com/vireo-dev/vireo/api/v1alpha1"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files of the rollout simulations")
+
+// world is a tiny cluster for the planner: Vireo's Rollout, a ReplicaSet
+// controller whose pods become available readyAfter seconds after they are
+// created, and a clock. It applies plans exactly as the controller's applier
+// does.
+type world struct {
+	t          *testing.T
+	ro         *v1alpha1.Rollout
+	rss        map[string]*appsv1.ReplicaSet
+	pods       map[string][]time.Time // creation times of each ReplicaSet's pods
+	now        time.Time
+	readyAfter time.Duration
+	// lag, when set, delays the ReplicaSet controller's status updates by a
+	// random number of ticks, to shuffle the order in which things are seen.
+	lag     *rand.Rand
+	log     []string
+	last    string
+	steps   []int32 // every currentStepIndex the rollout passed through
+	created int
+	action  string // the last user action, for the timeline
+}
+
+func newWorld(t *testing.T, ro *v1alpha1.Rollout) *world {
+	return &world{
+		t: t, ro: ro,
+		rss:  map[string]*appsv1.ReplicaSet{},
+		pods: map[string][]time.Time{},
+		now:  time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+	}
+}
+
+// syncReplicaSets plays the ReplicaSet controller: pods follow spec.replicas
+// (unready ones removed first), and status reports them.
+func (w *world) syncReplicaSets() {
+	for _, name := range w.names() {
+		rs := w.rss[name]
+		if w.lag != nil && w.lag.Intn(3) == 0 {
+			continue // the ReplicaSet controller has not got to it yet
+		}
+		pods := w.pods[name]
+		want := int(specReplicas(rs))
+		for len(pods) < want {
+			pods = append(pods, w.now)
+		}
+		if len(pods) > want {
+			sort.Slice(pods, func(i, j int) bool { return pods[i].Before(pods[j]) })
+			pods = pods[:want] // the newest, least ready pods go first
+		}
+		w.pods[name] = pods
+		var avail int32
+		for _, created := range pods {
+			if !w.now.Before(created.Add(w.readyAfter)) {
+				avail++
+			}
+		}
+		rs.Status = appsv1.ReplicaSetStatus{
+			Replicas: int32(len(pods)), ReadyReplicas: avail, AvailableReplicas: avail,
+			ObservedGeneration: rs.Generation,
+		}
+	}
+}
+
+func (w *world) names() []string {
+	var names []string
+	for n := range w.rss {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// reconcile runs the planner once and applies its plan.
+func (w *world) reconcile() *Plan {
+	var list []*appsv1.ReplicaSet
+	for _, n := range w.names() {
+		list = append(list, w.rss[n].DeepCopy())
+	}
+	plan := Decide(Observed{Rollout: w.ro.DeepCopy(), ReplicaSets: list, Services: map[string]*corev1.Service{}, Now: w.now})
+	if c := plan.Create; c != nil {
+		if _, dup := w.rss[c.Name]; dup {
+			w.t.Fatalf("%s: plan creates %s, which exists", w.now.Format(time.TimeOnly), c.Name)
+		}
+		w.created++
+		c = c.DeepCopy()
+		c.CreationTimestamp = metav1.NewTime(w.now)
+		c.Generation = 1
+		w.rss[c.Name] = c
+	}
+	for name, rev := range plan.Revisions {
+		w.rss[name].Annotations[RevisionAnnotation] = rev
+	}
+	for name, n := range plan.Scale {
+		rs := w.rss[name]
+		if rs == nil {
+			w.t.Fatalf("plan scales unknown ReplicaSet %s", name)
+		}
+		rs.Spec.Replicas = ptr.To(n)
+		rs.Generation++
+	}
+	for _, name := range plan.Delete {
+		delete(w.rss, name)
+		delete(w.pods, name)
+	}
+	w.ro.Status = plan.Status
+	if i := plan.Status.CurrentStepIndex; i != nil && (len(w.steps) == 0 || w.steps[len(w.steps)-1] != *i) {
+		w.steps = append(w.steps, *i)
+	}
+	w.record(plan)
+	return plan
+}
+
+// record adds a timeline line when anything visible changed.
+func (w *world) record(plan *Plan) {
+	st := &w.ro.Status
+	step := "-"
+	if st.CurrentStepIndex != nil {
+		step = fmt.Sprintf("%d/%d", *st.CurrentStepIndex, len(w.ro.Spec.Strategy.Canary.Steps))
+	}
+	var sets []string
+	for _, n := range w.names() {
+		rs := w.rss[n]
+		role := ""
+		switch rs.Labels[PodTemplateHashLabel] {
+		case st.StableRS:
+			role = " stable"
+			if st.StableRS == st.CurrentPodHash {
+				role = " stable,current"
+			}
+		case st.CurrentPodHash:
+			role = " canary"
+		}
+		sets = append(sets, fmt.Sprintf("%s=%d/%d%s", image(rs), rs.Status.AvailableReplicas, specReplicas(rs), role))
+	}
+	phase := string(st.Phase)
+	if st.Message != "" {
+		phase += " (" + st.Message + ")"
+	}
+	line := fmt.Sprintf("step %-5s weight %3d  %-55s %s", step, CurrentWeight(w.ro, st), phase, strings.Join(sets, " "))
+	var evs []string
+	for _, e := range plan.Events {
+		evs = append(evs, e.Reason+": "+e.Message)
+	}
+	if line == w.last && len(evs) == 0 {
+		return
+	}
+	w.last = line
+	w.log = append(w.log, fmt.Sprintf("%5s  %s", w.clock(), line))
+	for _, e := range evs {
+		w.log = append(w.log, "       event "+e)
+	}
+}
+
+func (w *world) clock() string {
+	return fmt.Sprintf("%ds", int(w.now.Sub(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)).Seconds()))
+}
+
+func image(rs *appsv1.ReplicaSet) string {
+	img := rs.Spec.Template.Spec.Containers[0].Image
+	if i := strings.LastIndex(img, ":"); i >= 0 {
+		return img[i+1:]
+	}
+	return img
+}
+
+// run advances the world second by second, reconciling every second, with the
+// user's actions at their times, until the given time.
+func (w *world) run(until time.Duration, actions map[time.Duration]func(ro *v1alpha1.Rollout, w *world)) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for w.now.Sub(start) <= until {
+		if act, ok := actions[w.now.Sub(start)]; ok {
+			act(w.ro, w)
+			w.log = append(w.log, fmt.Sprintf("%5s  >> %s", w.clock(), w.action))
+		}
+		w.syncReplicaSets()
+		w.reconcile()
+		w.now = w.now.Add(time.Second)
+	}
+}
+
+// The user's actions: the same patches the kubectl plugin sends.
+func setImage(img string) func(*v1alpha1.Rollout, *world) {
+	return func(ro *v1alpha1.Rollout, w *world) {
+		ro.Spec.Template.Spec.Containers[0].Image = "demo:" + img
+		ro.Generation++
+		w.action = "set image " + img
+	}
+}
+
+func promote(ro *v1alpha1.Rollout, w *world) {
+	w.action = "promote"
+	if ro.Spec.Paused {
+		ro.Spec.Paused = false
+	}
+	if len(ro.Status.PauseConditions) > 0 {
+		ro.Status.PauseConditions = nil
+	} else if c := ro.Spec.Strategy.Canary; c != nil && ro.Status.CurrentStepIndex != nil && int(*ro.Status.CurrentStepIndex) < len(c.Steps) {
+		ro.Status.CurrentStepIndex = ptr.To(*ro.Status.CurrentStepIndex + 1)
+	}
+}
+
+func promoteFull(ro *v1alpha1.Rollout, w *world) {
+	w.action = "promote --full"
+	ro.Status.PromoteFull = true
+}
+
+func abort(ro *v1alpha1.Rollout, w *world) {
+	w.action = "abort"
+	ro.Status.Abort = true
+}
+
+func retry(ro *v1alpha1.Rollout, w *world) {
+	w.action = "retry"
+	ro.Status.Abort = false
+}
+
+func pause(ro *v1alpha1.Rollout, w *world) {
+	w.action = "pause"
+	ro.Spec.Paused = true
+	ro.Generation++
+}
+
+func seedRollout(replicas int32, steps ...v1alpha1.CanaryStep) *v1alpha1.Rollout {
+	return &v1alpha1.Rollout{
+		ObjectMeta: metav1.ObjectMeta{Name: "demo", Namespace: "default", UID: "uid-demo", Generation: 1},
+		Spec: v1alpha1.RolloutSpec{
+			Replicas: ptr.To(replicas),
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "demo"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "demo"}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "demo", Image: "demo:blue"}}},
+			},
+			Strategy: v1alpha1.RolloutStrategy{Canary: &v1alpha1.CanaryStrategy{Steps: steps}},
+		},
+	}
+}
+
+func weight(w int32) v1alpha1.CanaryStep { return v1alpha1.CanaryStep{SetWeight: ptr.To(w)} }
+func pauseFor(s int32) v1alpha1.CanaryStep {
+	return v1alpha1.CanaryStep{Pause: &v1alpha1.RolloutPause{Duration: ptr.To(intstr.FromInt32(s))}}
+}
+func pauseIndefinitely() v1alpha1.CanaryStep {
+	return v1alpha1.CanaryStep{Pause: &v1alpha1.RolloutPause{}}
+}
+
+// The seed tutorials' rollout: 5 replicas, 20% then a manual gate, then
+// 40/60/80 ten seconds apart.
+func seed002() *v1alpha1.Rollout {
+	return seedRollout(5, weight(20), pauseIndefinitely(), weight(40), pauseFor(10), weight(60), pauseFor(10), weight(80), pauseFor(10))
+}
+
+type scenario struct {
+	name       string
+	ro         *v1alpha1.Rollout
+	readyAfter time.Duration
+	until      time.Duration
+	actions    map[time.Duration]func(*v1alpha1.Rollout, *world)
+	// end is the phase and image the rollout must finish with.
+	endPhase v1alpha1.RolloutPhase
+	endImage string
+}
+
+func scenarios() []scenario {
+	s := time.Second
+	return []scenario{
+		{name: "seed002-promote", ro: seed002(), until: 60 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
+			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green"), 15 * s: promote}},
+		{name: "seed002-slow-pods", ro: seed002(), readyAfter: 3 * s, until: 80 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
+			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){10 * s: setImage("green"), 25 * s: promote}},
+		{name: "seed002-abort-retry", ro: seed002(), until: 70 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
+			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green"), 12 * s: abort, 20 * s: retry, 28 * s: promote}},
+		{name: "seed002-abort-then-stable-reapplied", ro: seed002(), until: 30 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "blue",
+			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green"), 12 * s: abort, 18 * s: setImage("blue")}},
+		{name: "fast-rollback-mid-rollout", ro: seed002(), until: 30 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "blue",
+			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green"), 12 * s: promote, 15 * s: setImage("blue")}},
+		{name: "supersede", ro: seed002(), until: 70 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "yellow",
+			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green"), 10 * s: promote, 16 * s: setImage("yellow"), 25 * s: promote}},
+		{name: "promote-full", ro: seed002(), until: 25 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
+			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green"), 10 * s: promoteFull}},
+		{name: "manual-pause", ro: seedRollout(4, weight(25), pauseFor(5), weight(50), pauseFor(5), weight(75), pauseFor(5)), until: 45 * s,
+			endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
+			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green"), 9 * s: pause, 20 * s: promote}},
+		{name: "no-steps-rolling-update", ro: seedRollout(5), readyAfter: 2 * s, until: 30 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
+			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green")}},
+	}
+}
+
+// TestSimulations runs whole rollouts through the planner and compares their
+// timelines with golden files (go test -run TestSimulations -update rewrites them).
+func TestSimulations(t *testing.T) {
+	for _, sc := range scenarios() {
+		t.Run(sc.name, func(t *testing.T) {
+			w := newWorld(t, sc.ro)
+			w.readyAfter = sc.readyAfter
+			w.run(sc.until, sc.actions)
+			checkEnd(t, w, sc)
+			golden := filepath.Join("testdata", "sim", sc.name+".golden")
+			got := strings.Join(w.log, "\n") + "\n"
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("timeline differs from %s (run with -update after checking the change):\n%s", golden, diffLines(string(want), got))
+			}
+		})
+	}
+}
+
+// The same scenarios with the ReplicaSet controller lagging at random: the
+// timelines differ, but every rollout ends where it must, without skipping or
+// repeating a step.
+func TestSimulationsWithShuffledEvents(t *testing.T) {
+	for seed := int64(1); seed <= 20; seed++ {
+		for _, sc := range scenarios() {
+			w := newWorld(t, sc.ro.DeepCopy())
+			w.readyAfter = sc.readyAfter
+			w.lag = rand.New(rand.NewSource(seed))
+			w.run(sc.until*2, sc.actions)
+			t.Run(fmt.Sprintf("%s/seed%d", sc.name, seed), func(t *testing.T) { checkEnd(t, w, sc) })
+		}
+	}
+}
+
+func checkEnd(t *testing.T, w *world, sc scenario) {
+	t.Helper()
+	st := w.ro.Status
+	if st.Phase != sc.endPhase {
+		t.Errorf("ended %s (%s), want %s\n%s", st.Phase, st.Message, sc.endPhase, strings.Join(w.log, "\n"))
+	}
+	replicas := desiredReplicas(w.ro)
+	for _, n := range w.names() {
+		rs := w.rss[n]
+		want := int32(0)
+		if image(rs) == sc.endImage {
+			want = replicas
+		}
+		if specReplicas(rs) != want || rs.Status.AvailableReplicas != want {
+			t.Errorf("ReplicaSet %s (%s) ends at %d/%d, want %d", n, image(rs), rs.Status.AvailableReplicas, specReplicas(rs), want)
+		}
+	}
+	// Steps are walked one by one: an index only grows by one, or restarts at 0
+	// (new template, retry), or jumps to the end (promote --full, rollback).
+	n := int32(len(w.ro.Spec.Strategy.Canary.Steps))
+	for i := 1; i < len(w.steps); i++ {
+		prev, cur := w.steps[i-1], w.steps[i]
+		if cur != prev+1 && cur != 0 && cur != n {
+			t.Errorf("step index went %d -> %d: skipped or repeated (all: %v)", prev, cur, w.steps)
+		}
+	}
+}
+
+func diffLines(want, got string) string {
+	wl, gl := strings.Split(want, "\n"), strings.Split(got, "\n")
+	var b strings.Builder
+	for i := 0; i < len(wl) || i < len(gl); i++ {
+		var a, c string
+		if i < len(wl) {
+			a = wl[i]
+		}
+		if i < len(gl) {
+			c = gl[i]
+		}
+		if a != c {
+			fmt.Fprintf(&b, "line %d\n  want: %s\n  got:  %s\n", i+1, a, c)
+			if b.Len() > 3000 {
+				break
+			}
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,131 @@
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vireo-dev/vireo/internal/testenv"
+)
+
+// controllerProcess is vireo-controller running as a separate process with the
+// vireo-controller ServiceAccount's token: exactly the RBAC config/ installs.
+type controllerProcess struct {
+	cmd     *exec.Cmd
+	logPath string
+	exited  chan error
+	done    bool
+}
+
+// installDefault applies config/default and scales its Deployment to zero: no
+// container runtime runs here, so tests run the binary as a process instead.
+func (c *cluster) installDefault(t *testing.T) {
+	t.Helper()
+	c.must(t, "", "apply", "-k", filepath.Join(testenv.RepoRoot(), "config", "default"))
+	c.must(t, "", "wait", "--for=condition=Established", "crd", "--all", "--timeout=30s")
+	c.must(t, "", "scale", "deployment/vireo-controller", "-n", systemNamespace, "--replicas=0")
+}
+
+// startController runs the controller until the test ends, and waits until it
+// is ready. Its log is printed if the test fails.
+func (c *cluster) startController(t *testing.T, args ...string) *controllerProcess {
+	t.Helper()
+	probe := freeAddr(t)
+	p := &controllerProcess{logPath: filepath.Join(t.TempDir(), "controller.log"), exited: make(chan error, 1)}
+	logFile, err := os.Create(p.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := append([]string{"--kubeconfig", c.serviceAccountKubeconfig(t), "--metrics-bind-address", "0",
+		"--health-probe-bind-address", probe, "--log-level", "debug"}, args...)
+	p.cmd = exec.Command(filepath.Join(c.binDir, "vireo-controller"), all...)
+	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.exited <- p.cmd.Wait(); logFile.Close() }()
+	t.Cleanup(func() {
+		if !p.done {
+			_ = p.stop(syscall.SIGKILL, 10*time.Second)
+		}
+		if t.Failed() {
+			t.Logf("controller log:\n%s", p.log())
+		}
+	})
+	eventually(t, 30*time.Second, "controller /readyz", func() error {
+		resp, err := http.Get("http://" + probe + "/readyz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	})
+	return p
+}
+
+// stop signals the controller and waits for it to exit; after SIGTERM it must
+// exit cleanly.
+func (p *controllerProcess) stop(sig syscall.Signal, timeout time.Duration) error {
+	if p.done {
+		return nil
+	}
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		return err
+	}
+	select {
+	case err := <-p.exited:
+		p.done = true
+		if sig == syscall.SIGTERM && err != nil {
+			return fmt.Errorf("controller exited with %v after SIGTERM", err)
+		}
+		return nil
+	case <-time.After(timeout):
+		return fmt.Errorf("controller did not stop within %s of %v", timeout, sig)
+	}
+}
+
+func (p *controllerProcess) log() string {
+	data, _ := os.ReadFile(p.logPath)
+	return string(data)
+}
+
+// serviceAccountKubeconfig writes a kubeconfig that authenticates as the
+// vireo-controller ServiceAccount with a short-lived token.
+func (c *cluster) serviceAccountKubeconfig(t *testing.T) string {
+	t.Helper()
+	token := strings.TrimSpace(c.must(t, "", "create", "token", "vireo-controller", "-n", systemNamespace, "--duration=1h"))
+	server := c.must(t, "", "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}")
+	ca := c.must(t, "", "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.certificate-authority}")
+	path := filepath.Join(t.TempDir(), "controller.kubeconfig")
+	kc := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters: [{name: local, cluster: {server: %q, certificate-authority: %q}}]
+users: [{name: vireo-controller, user: {token: %q}}]
+contexts: [{name: vireo-controller, context: {cluster: local, user: vireo-controller}}]
+current-context: vireo-controller
+`, server, ca, token)
+	if err := os.WriteFile(path, []byte(kc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
