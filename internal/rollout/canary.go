@@ -39,30 +39,8 @@ func planCanary(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *apps
 	st := &plan.Status
 	c := ro.Spec.Strategy.Canary
 	steps := c.Steps
-	rev := newRS.Annotations[RevisionAnnotation]
-	if r, ok := plan.Revisions[newRS.Name]; ok {
-		rev = r
-	}
-
-	sh := stepsHash(steps)
-	if st.CurrentPodHash != hash || st.CurrentStepHash != sh {
-		// A new template or new steps: whatever was in flight (a canary step, a
-		// pause, an abort) belonged to the old ones. Start over.
-		if st.CurrentPodHash != "" && st.CurrentPodHash != hash {
-			plan.event(corev1.EventTypeNormal, "RolloutUpdated", "Rollout updated to revision %s", rev)
-		}
-		st.CurrentPodHash, st.CurrentStepHash = hash, sh
-		st.CurrentStepIndex = nil
-		if len(steps) > 0 {
-			st.CurrentStepIndex = ptr.To[int32](0)
-		}
-		st.PauseConditions, st.ControllerPause = nil, false
-		st.Abort, st.AbortedAt, st.PromoteFull = false, nil, false
-	}
-	if st.StableRS == "" {
-		// The very first version has nothing to be careful about.
-		st.StableRS = hash
-	}
+	rev := currentRevision(plan, newRS)
+	observeTemplate(plan, hash, stepsHash(steps), len(steps), rev)
 
 	switch {
 	case hash == st.StableRS:
@@ -104,7 +82,7 @@ func planCanary(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *apps
 	if c.StableService != "" {
 		plan.Services[c.StableService] = st.StableRS
 	}
-	summarize(plan, ro, sets, newRS, rev, now)
+	summarize(plan, ro, sets, newRS, rev, c.MaxUnavailable, msgWaitingForSteps, now)
 }
 
 // complete marks every step done and clears what only a rollout in flight has.

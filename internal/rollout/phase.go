@@ -6,6 +6,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/conditions"
@@ -23,15 +24,22 @@ const (
 // summarize fills the replica counts, the phase and message, and the
 // conditions, from the ReplicaSets as they are now (the ReplicaSet controller
 // reports; Vireo only scales).
-func summarize(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv1.ReplicaSet, rev string, now metav1.Time) {
+func summarize(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv1.ReplicaSet, rev string,
+	maxUnavailable *intstr.IntOrString, notPromotedMsg string, now metav1.Time) {
 	st := &plan.Status
 	replicas := desiredReplicas(ro)
 
 	st.Replicas, st.ReadyReplicas, st.AvailableReplicas = 0, 0, 0
+	// Pods of old ReplicaSets still to go, leaving aside those retired on a
+	// deadline (kept up for a while after a blue-green switch, then scaled down).
+	var pendingOld int32
 	for _, rs := range sets.all {
 		st.Replicas += rs.Status.Replicas
 		st.ReadyReplicas += rs.Status.ReadyReplicas
 		st.AvailableReplicas += rs.Status.AvailableReplicas
+		if _, retiring := scaleDownDeadline(rs, plan); rs != newRS && !retiring {
+			pendingOld += max(rs.Status.Replicas, specReplicasAfter(rs, plan))
+		}
 	}
 	st.UpdatedReplicas = newRS.Status.Replicas
 	st.HPAReplicas = st.Replicas
@@ -39,7 +47,7 @@ func summarize(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv
 
 	promoted := st.CurrentPodHash == st.StableRS
 	paused := ro.Spec.Paused || len(st.PauseConditions) > 0
-	done := promoted && newRS.Status.Replicas == replicas && newRS.Status.AvailableReplicas == replicas && st.Replicas == replicas &&
+	done := promoted && newRS.Status.Replicas == replicas && newRS.Status.AvailableReplicas == replicas && pendingOld == 0 &&
 		newRS.Status.ObservedGeneration >= newRS.Generation && specReplicas(newRS) == replicas
 	switch {
 	case st.Abort:
@@ -49,7 +57,7 @@ func summarize(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv
 	case len(st.PauseConditions) > 0:
 		st.Phase, st.Message = v1alpha1.RolloutPhasePaused, string(st.PauseConditions[0].Reason)
 	case !promoted:
-		st.Phase, st.Message = v1alpha1.RolloutPhaseProgressing, msgWaitingForSteps
+		st.Phase, st.Message = v1alpha1.RolloutPhaseProgressing, notPromotedMsg
 	case newRS.Status.Replicas < replicas || specReplicas(newRS) < replicas:
 		st.Phase, st.Message = v1alpha1.RolloutPhaseProgressing, msgMoreReplicas
 	case newRS.Status.AvailableReplicas < replicas:
@@ -74,8 +82,7 @@ func summarize(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv
 		set(v1alpha1.RolloutProgressing, metav1.ConditionTrue, "ReplicaSetUpdated", fmt.Sprintf("ReplicaSet %q is progressing.", newRS.Name))
 	}
 
-	c := ro.Spec.Strategy.Canary
-	_, unavailable := surgeAndUnavailable(replicas, c.MaxSurge, c.MaxUnavailable)
+	_, unavailable := surgeAndUnavailable(replicas, nil, maxUnavailable)
 	if st.AvailableReplicas >= replicas-unavailable {
 		set(v1alpha1.RolloutAvailable, metav1.ConditionTrue, "AvailableReason", "Rollout has minimum availability")
 	} else {
@@ -101,4 +108,12 @@ func summarize(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv
 	} else {
 		set(v1alpha1.RolloutHealthy, metav1.ConditionFalse, "RolloutHealthy", "Rollout is not healthy")
 	}
+}
+
+// specReplicasAfter is a ReplicaSet's spec.replicas once the plan is applied.
+func specReplicasAfter(rs *appsv1.ReplicaSet, plan *Plan) int32 {
+	if n, ok := plan.Scale[rs.Name]; ok {
+		return n
+	}
+	return specReplicas(rs)
 }

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/ptr"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 )
@@ -46,8 +47,9 @@ type Event struct {
 type Plan struct {
 	// Create is a new ReplicaSet to create, already counted in Scale.
 	Create *appsv1.ReplicaSet
-	// Revisions sets the revision annotation of existing ReplicaSets, by name.
-	Revisions map[string]string
+	// Annotate sets annotations of existing ReplicaSets: name -> key -> value,
+	// where an empty value removes the annotation.
+	Annotate map[string]map[string]string
 	// Scale sets spec.replicas of ReplicaSets, by name.
 	Scale map[string]int32
 	// Services points each named Service's selector at a pod-template hash.
@@ -65,6 +67,13 @@ func (p *Plan) event(typ, reason, format string, args ...any) {
 	p.Events = append(p.Events, Event{Type: typ, Reason: reason, Message: fmt.Sprintf(format, args...)})
 }
 
+func (p *Plan) annotate(rs, key, value string) {
+	if p.Annotate[rs] == nil {
+		p.Annotate[rs] = map[string]string{}
+	}
+	p.Annotate[rs][key] = value
+}
+
 func (p *Plan) requeue(d time.Duration) {
 	if d > 0 && (p.RequeueAfter == 0 || d < p.RequeueAfter) {
 		p.RequeueAfter = d
@@ -76,7 +85,7 @@ func (p *Plan) requeue(d time.Duration) {
 func Decide(obs Observed) *Plan {
 	ro := obs.Rollout
 	now := metav1.NewTime(obs.Now)
-	plan := &Plan{Status: *ro.Status.DeepCopy(), Scale: map[string]int32{}, Services: map[string]string{}, Revisions: map[string]string{}}
+	plan := &Plan{Status: *ro.Status.DeepCopy(), Scale: map[string]int32{}, Services: map[string]string{}, Annotate: map[string]map[string]string{}}
 	st := &plan.Status
 
 	errs := Validate(ro)
@@ -84,9 +93,6 @@ func Decide(obs Observed) *Plan {
 	errs = append(errs, missingServices(ro, obs.Services)...)
 	if !recordSpec(st, ro, errs, now) {
 		return plan
-	}
-	if ro.Spec.Strategy.Canary == nil {
-		return plan // blue-green is planned by its own file; not yet here
 	}
 
 	sets := classify(obs.ReplicaSets)
@@ -103,12 +109,47 @@ func Decide(obs Observed) *Plan {
 		sets.all = append(sets.all, newRS)
 	} else if top := sets.maxRevision(); revision(newRS) < top {
 		// A ReplicaSet that becomes current again (a rollback) becomes the newest revision.
-		plan.Revisions[newRS.Name] = strconv.FormatInt(top+1, 10)
+		plan.annotate(newRS.Name, RevisionAnnotation, strconv.FormatInt(top+1, 10))
 	}
 
-	planCanary(plan, ro, sets, newRS, hash, now)
+	if ro.Spec.Strategy.BlueGreen != nil {
+		planBlueGreen(plan, ro, sets, newRS, hash, now)
+	} else {
+		planCanary(plan, ro, sets, newRS, hash, now)
+	}
 	plan.Delete = sets.beyondHistory(ro, newRS, sets.byHash(st.StableRS), plan.Scale)
 	return plan
+}
+
+// currentRevision is the revision the current ReplicaSet has, or is getting.
+func currentRevision(plan *Plan, rs *appsv1.ReplicaSet) string {
+	if r, ok := plan.Annotate[rs.Name][RevisionAnnotation]; ok {
+		return r
+	}
+	return rs.Annotations[RevisionAnnotation]
+}
+
+// observeTemplate starts over when the template (or the canary steps) changed
+// since the last pass: whatever was in flight, a step, a pause, an abort,
+// belonged to the old ones. The very first template becomes stable at once:
+// there is nothing to be careful about.
+func observeTemplate(plan *Plan, hash, stepsHash string, steps int, rev string) {
+	st := &plan.Status
+	if st.CurrentPodHash != hash || st.CurrentStepHash != stepsHash {
+		if st.CurrentPodHash != "" && st.CurrentPodHash != hash {
+			plan.event(corev1.EventTypeNormal, "RolloutUpdated", "Rollout updated to revision %s", rev)
+		}
+		st.CurrentPodHash, st.CurrentStepHash = hash, stepsHash
+		st.CurrentStepIndex = nil
+		if steps > 0 {
+			st.CurrentStepIndex = ptr.To[int32](0)
+		}
+		st.PauseConditions, st.ControllerPause = nil, false
+		st.Abort, st.AbortedAt, st.PromoteFull = false, nil, false
+	}
+	if st.StableRS == "" {
+		st.StableRS = hash
+	}
 }
 
 // unsupported lists the parts of a valid spec this version of Vireo cannot act
@@ -122,8 +163,14 @@ func unsupported(ro *v1alpha1.Rollout) field.ErrorList {
 	if ro.Spec.WorkloadRef != nil {
 		errs = append(errs, notYet(p.Child("workloadRef")))
 	}
-	if ro.Spec.Strategy.BlueGreen != nil {
-		errs = append(errs, notYet(p.Child("strategy", "blueGreen")))
+	if bg := ro.Spec.Strategy.BlueGreen; bg != nil {
+		bp := p.Child("strategy", "blueGreen")
+		if bg.PrePromotionAnalysis != nil {
+			errs = append(errs, notYet(bp.Child("prePromotionAnalysis")))
+		}
+		if bg.PostPromotionAnalysis != nil {
+			errs = append(errs, notYet(bp.Child("postPromotionAnalysis")))
+		}
 	}
 	c := ro.Spec.Strategy.Canary
 	if c == nil {
@@ -155,20 +202,50 @@ func unsupported(ro *v1alpha1.Rollout) field.ErrorList {
 // missingServices reports Services the spec names that do not exist.
 func missingServices(ro *v1alpha1.Rollout, services map[string]*corev1.Service) field.ErrorList {
 	var errs field.ErrorList
-	c := ro.Spec.Strategy.Canary
-	if c == nil {
-		return nil
-	}
-	p := field.NewPath("spec", "strategy", "canary")
-	for _, ref := range []struct{ name, field string }{{c.CanaryService, "canaryService"}, {c.StableService, "stableService"}} {
+	for _, ref := range serviceRefs(ro) {
 		if ref.name == "" {
 			continue
 		}
 		if svc, ok := services[ref.name]; ok && svc == nil {
-			errs = append(errs, field.NotFound(p.Child(ref.field), ref.name))
+			errs = append(errs, field.NotFound(ref.path, ref.name))
 		}
 	}
 	return errs
+}
+
+// serviceRef is a Service a Rollout's spec names, with the field that names it.
+type serviceRef struct {
+	name string
+	path *field.Path
+}
+
+// serviceRefs lists the Services the strategy names.
+func serviceRefs(ro *v1alpha1.Rollout) []serviceRef {
+	var refs []serviceRef
+	add := func(name string, p *field.Path) {
+		if name != "" {
+			refs = append(refs, serviceRef{name, p})
+		}
+	}
+	s := field.NewPath("spec", "strategy")
+	if c := ro.Spec.Strategy.Canary; c != nil {
+		add(c.CanaryService, s.Child("canary", "canaryService"))
+		add(c.StableService, s.Child("canary", "stableService"))
+	}
+	if bg := ro.Spec.Strategy.BlueGreen; bg != nil {
+		add(bg.ActiveService, s.Child("blueGreen", "activeService"))
+		add(bg.PreviewService, s.Child("blueGreen", "previewService"))
+	}
+	return refs
+}
+
+// ServiceNames lists the names of the Services a Rollout's strategy names.
+func ServiceNames(ro *v1alpha1.Rollout) []string {
+	var names []string
+	for _, r := range serviceRefs(ro) {
+		names = append(names, r.name)
+	}
+	return names
 }
 
 // replicaSets is a Rollout's ReplicaSets, newest revision first.
@@ -196,6 +273,15 @@ func (s *replicaSets) maxRevision() int64 {
 		m = max(m, revision(rs))
 	}
 	return m
+}
+
+func (s *replicaSets) byName(name string) *appsv1.ReplicaSet {
+	for _, rs := range s.all {
+		if rs.Name == name {
+			return rs
+		}
+	}
+	return nil
 }
 
 func (s *replicaSets) byHash(hash string) *appsv1.ReplicaSet {

@@ -109,8 +109,14 @@ func (w *world) reconcile() *Plan {
 		c.Generation = 1
 		w.rss[c.Name] = c
 	}
-	for name, rev := range plan.Revisions {
-		w.rss[name].Annotations[RevisionAnnotation] = rev
+	for name, annotations := range plan.Annotate {
+		for k, v := range annotations {
+			if v == "" {
+				delete(w.rss[name].Annotations, k)
+			} else {
+				w.rss[name].Annotations[k] = v
+			}
+		}
 	}
 	for name, n := range plan.Scale {
 		rs := w.rss[name]
@@ -137,20 +143,30 @@ func (w *world) record(plan *Plan) {
 	st := &w.ro.Status
 	step := "-"
 	if st.CurrentStepIndex != nil {
-		step = fmt.Sprintf("%d/%d", *st.CurrentStepIndex, len(w.ro.Spec.Strategy.Canary.Steps))
+		step = fmt.Sprintf("%d/%d", *st.CurrentStepIndex, len(stepsOf(w.ro)))
 	}
 	var sets []string
 	for _, n := range w.names() {
 		rs := w.rss[n]
 		role := ""
-		switch rs.Labels[PodTemplateHashLabel] {
-		case st.StableRS:
+		h := rs.Labels[PodTemplateHashLabel]
+		switch {
+		case w.ro.Spec.Strategy.BlueGreen != nil && h == st.BlueGreen.ActiveSelector:
+			role = " active"
+		case w.ro.Spec.Strategy.BlueGreen != nil && h == st.BlueGreen.PreviewSelector:
+			role = " preview"
+		case w.ro.Spec.Strategy.BlueGreen != nil && h == st.CurrentPodHash:
+			role = " current"
+		case h == st.StableRS && st.StableRS == st.CurrentPodHash:
+			role = " stable,current"
+		case h == st.StableRS:
 			role = " stable"
-			if st.StableRS == st.CurrentPodHash {
-				role = " stable,current"
-			}
-		case st.CurrentPodHash:
+		case h == st.CurrentPodHash:
 			role = " canary"
+		}
+		if d, ok := rs.Annotations[ScaleDownDeadlineAnnotation]; ok {
+			t, _ := time.Parse(time.RFC3339, d)
+			role += fmt.Sprintf(" (scale down at %ds)", int(t.Sub(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)).Seconds()))
 		}
 		sets = append(sets, fmt.Sprintf("%s=%d/%d%s", image(rs), rs.Status.AvailableReplicas, specReplicas(rs), role))
 	}
@@ -158,7 +174,12 @@ func (w *world) record(plan *Plan) {
 	if st.Message != "" {
 		phase += " (" + st.Message + ")"
 	}
-	line := fmt.Sprintf("step %-5s weight %3d  %-55s %s", step, CurrentWeight(w.ro, st), phase, strings.Join(sets, " "))
+	var line string
+	if w.ro.Spec.Strategy.BlueGreen != nil {
+		line = fmt.Sprintf("%-55s %s", phase, strings.Join(sets, " "))
+	} else {
+		line = fmt.Sprintf("step %-5s weight %3d  %-55s %s", step, CurrentWeight(w.ro, st), phase, strings.Join(sets, " "))
+	}
 	var evs []string
 	for _, e := range plan.Events {
 		evs = append(evs, e.Reason+": "+e.Message)
@@ -257,6 +278,20 @@ func seedRollout(replicas int32, steps ...v1alpha1.CanaryStep) *v1alpha1.Rollout
 	}
 }
 
+func stepsOf(ro *v1alpha1.Rollout) []v1alpha1.CanaryStep {
+	if ro.Spec.Strategy.Canary == nil {
+		return nil
+	}
+	return ro.Spec.Strategy.Canary.Steps
+}
+
+func blueGreen(replicas int32, bg v1alpha1.BlueGreenStrategy) *v1alpha1.Rollout {
+	ro := seedRollout(replicas)
+	bg.ActiveService, bg.PreviewService = "demo-active", "demo-preview"
+	ro.Spec.Strategy = v1alpha1.RolloutStrategy{BlueGreen: &bg}
+	return ro
+}
+
 func weight(w int32) v1alpha1.CanaryStep { return v1alpha1.CanaryStep{SetWeight: ptr.To(w)} }
 func pauseFor(s int32) v1alpha1.CanaryStep {
 	return v1alpha1.CanaryStep{Pause: &v1alpha1.RolloutPause{Duration: ptr.To(intstr.FromInt32(s))}}
@@ -302,6 +337,18 @@ func scenarios() []scenario {
 		{name: "manual-pause", ro: seedRollout(4, weight(25), pauseFor(5), weight(50), pauseFor(5), weight(75), pauseFor(5)), until: 45 * s,
 			endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
 			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green"), 9 * s: pause, 20 * s: promote}},
+		{name: "bluegreen-manual-promotion", ro: blueGreen(2, v1alpha1.BlueGreenStrategy{AutoPromotionEnabled: ptr.To(false)}),
+			readyAfter: 2 * s, until: 60 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
+			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green"), 15 * s: promote}},
+		{name: "bluegreen-small-preview-auto", ro: blueGreen(3, v1alpha1.BlueGreenStrategy{PreviewReplicaCount: ptr.To[int32](1), ScaleDownDelaySeconds: ptr.To[int32](10)}),
+			readyAfter: 2 * s, until: 40 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
+			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green")}},
+		{name: "bluegreen-autopromotion-seconds", ro: blueGreen(2, v1alpha1.BlueGreenStrategy{AutoPromotionSeconds: 10, ScaleDownDelaySeconds: ptr.To[int32](5)}),
+			until: 40 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
+			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green")}},
+		{name: "bluegreen-abort", ro: blueGreen(2, v1alpha1.BlueGreenStrategy{AutoPromotionEnabled: ptr.To(false), AbortScaleDownDelaySeconds: ptr.To[int32](10)}),
+			until: 40 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "blue",
+			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green"), 10 * s: abort, 30 * s: setImage("blue")}},
 		{name: "no-steps-rolling-update", ro: seedRollout(5), readyAfter: 2 * s, until: 30 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
 			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green")}},
 	}
@@ -372,7 +419,7 @@ func checkEnd(t *testing.T, w *world, sc scenario) {
 	}
 	// Steps are walked one by one: an index only grows by one, or restarts at 0
 	// (new template, retry), or jumps to the end (promote --full, rollback).
-	n := int32(len(w.ro.Spec.Strategy.Canary.Steps))
+	n := int32(len(stepsOf(w.ro)))
 	for i := 1; i < len(w.steps); i++ {
 		prev, cur := w.steps[i-1], w.steps[i]
 		if cur != prev+1 && cur != 0 && cur != n {

@@ -6,6 +6,7 @@ package rollout
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -98,7 +99,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 			plan.Status.CollisionCount = &c
 			plan.Events = []planner.Event{{Type: corev1.EventTypeWarning, Reason: "HashCollision",
 				Message: fmt.Sprintf("ReplicaSet %s exists and is not this Rollout's; collision count %d", plan.Create.Name, c)}}
-			plan.Scale, plan.Revisions, plan.Services, plan.Delete = nil, nil, nil, nil
+			plan.Scale, plan.Annotate, plan.Services, plan.Delete = nil, nil, nil, nil
 		}
 	}
 	if err := r.apply(ctx, &ro, plan, sets, services); err != nil {
@@ -163,14 +164,7 @@ func (r *Reconciler) adopt(ctx context.Context, ro *v1alpha1.Rollout, rs *appsv1
 // services reads the Services the spec names; a missing one maps to nil.
 func (r *Reconciler) services(ctx context.Context, ro *v1alpha1.Rollout) (map[string]*corev1.Service, error) {
 	out := map[string]*corev1.Service{}
-	c := ro.Spec.Strategy.Canary
-	if c == nil {
-		return out, nil
-	}
-	for _, name := range []string{c.CanaryService, c.StableService} {
-		if name == "" {
-			continue
-		}
+	for _, name := range planner.ServiceNames(ro) {
 		var svc corev1.Service
 		err := r.Client.Get(ctx, types.NamespacedName{Namespace: ro.Namespace, Name: name}, &svc)
 		switch {
@@ -221,14 +215,25 @@ func (r *Reconciler) apply(ctx context.Context, ro *v1alpha1.Rollout, plan *plan
 	for _, rs := range sets {
 		byName[rs.Name] = rs
 	}
-	for name, rev := range plan.Revisions {
+	for name, annotations := range plan.Annotate {
 		rs := byName[name]
 		if rs == nil {
 			continue
 		}
-		patch := client.RawPatch(types.MergePatchType, fmt.Appendf(nil, `{"metadata":{"annotations":{%q:%q}}}`, planner.RevisionAnnotation, rev))
-		if err := r.Client.Patch(ctx, rs, patch); err != nil {
-			return fmt.Errorf("setting revision of ReplicaSet %s: %w", klog.KObj(rs), err)
+		values := map[string]any{}
+		for k, v := range annotations {
+			if v == "" {
+				values[k] = nil // a merge patch removes a key set to null
+			} else {
+				values[k] = v
+			}
+		}
+		data, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": values}})
+		if err != nil {
+			return err
+		}
+		if err := r.Client.Patch(ctx, rs, client.RawPatch(types.MergePatchType, data)); err != nil {
+			return fmt.Errorf("annotating ReplicaSet %s: %w", klog.KObj(rs), err)
 		}
 	}
 	for name, n := range plan.Scale {

@@ -1,0 +1,239 @@
+package rollout
+
+import (
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/vireo-dev/vireo/api/v1alpha1"
+)
+
+// ScaleDownDeadlineAnnotation holds when a ReplicaSet that is kept up for a
+// while, the old active one after a switch or the preview after an abort, is
+// scaled to zero.
+const ScaleDownDeadlineAnnotation = "argo-rollouts.argoproj.io/scale-down-deadline"
+
+// Defaults of the blue-green delays, in seconds.
+const (
+	defaultScaleDownDelaySeconds      = 30
+	defaultAbortScaleDownDelaySeconds = 30
+)
+
+const msgWaitingForPreview = "waiting for the preview to become available"
+
+// planBlueGreen stands the new version up beside the active one, behind the
+// preview Service, and switches the active Service to it when it is promoted.
+func planBlueGreen(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv1.ReplicaSet, hash string, now metav1.Time) {
+	st := &plan.Status
+	bg := ro.Spec.Strategy.BlueGreen
+	rev := currentRevision(plan, newRS)
+	observeTemplate(plan, hash, "", 0, rev)
+
+	switch {
+	case hash == st.StableRS:
+		// Promoted, the first version, or a fast rollback to the active template.
+		complete(st, 0)
+		st.BlueGreen.ScaleUpPreviewCheckPoint = false
+	case st.Abort:
+		if st.AbortedAt == nil {
+			st.AbortedAt = &now
+			plan.event(corev1.EventTypeWarning, "RolloutAborted", "Rollout aborted update to revision %s", rev)
+			delay := seconds32(bg.AbortScaleDownDelaySeconds, defaultAbortScaleDownDelaySeconds)
+			keepUntil(plan, newRS, now.Add(delay))
+		}
+		st.PauseConditions, st.ControllerPause = nil, false
+		st.BlueGreen.ScaleUpPreviewCheckPoint = false
+	default:
+		advanceBlueGreen(plan, ro, sets, newRS, hash, rev, now)
+	}
+
+	active := st.StableRS
+	preview := active
+	if hash != st.StableRS && !st.Abort {
+		preview = hash
+	}
+	st.BlueGreen.ActiveSelector = active
+	plan.Services[bg.ActiveService] = active
+	if bg.PreviewService != "" {
+		st.BlueGreen.PreviewSelector = preview
+		plan.Services[bg.PreviewService] = preview
+	}
+
+	for name, n := range blueGreenTargets(plan, ro, sets, newRS, now) {
+		rs := sets.byName(name)
+		if plan.Create != nil && name == plan.Create.Name {
+			plan.Create.Spec.Replicas = &n
+			continue
+		}
+		if n != specReplicas(rs) {
+			plan.Scale[name] = n
+		}
+	}
+	summarize(plan, ro, sets, newRS, rev, bg.MaxUnavailable, msgWaitingForPreview, now)
+}
+
+// advanceBlueGreen brings the preview up, waits at the promotion gate, scales
+// the preview up to full size if it ran smaller, and switches.
+func advanceBlueGreen(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv1.ReplicaSet, hash, rev string, now metav1.Time) {
+	st := &plan.Status
+	bg := ro.Spec.Strategy.BlueGreen
+	replicas := desiredReplicas(ro)
+	if _, kept := scaleDownDeadline(newRS, plan); kept {
+		keepUntil(plan, newRS, time.Time{}) // current again (a retry): no longer on its way out
+	}
+	want := previewReplicas(ro)
+	if st.BlueGreen.ScaleUpPreviewCheckPoint {
+		want = replicas
+	}
+	if ro.Spec.Paused || !available(newRS, want) {
+		return
+	}
+	if !st.BlueGreen.ScaleUpPreviewCheckPoint {
+		if !promotionAllowed(plan, bg, now) {
+			return
+		}
+		if want < replicas {
+			// The preview ran at previewReplicaCount: bring it to full size first.
+			st.BlueGreen.ScaleUpPreviewCheckPoint = true
+			plan.event(corev1.EventTypeNormal, "ScalingUpPreview", "Scaling the preview of revision %s up to %d replicas before the switch", rev, replicas)
+			return
+		}
+	}
+	previous := sets.byHash(st.StableRS)
+	st.StableRS = hash
+	st.BlueGreen.ScaleUpPreviewCheckPoint = false
+	complete(st, 0)
+	plan.event(corev1.EventTypeNormal, "SwitchedActiveService", "Switched Service %s to revision %s", bg.ActiveService, rev)
+	if previous != nil && previous != newRS {
+		keepUntil(plan, previous, now.Add(seconds32(bg.ScaleDownDelaySeconds, defaultScaleDownDelaySeconds)))
+	}
+}
+
+// promotionAllowed is the promotion gate. With autoPromotionEnabled (the
+// default) and no autoPromotionSeconds it is open. Otherwise the rollout pauses
+// (BlueGreenPause) until promoted, or until autoPromotionSeconds have passed.
+func promotionAllowed(plan *Plan, bg *v1alpha1.BlueGreenStrategy, now metav1.Time) bool {
+	st := &plan.Status
+	auto := bg.AutoPromotionEnabled == nil || *bg.AutoPromotionEnabled
+	if auto && bg.AutoPromotionSeconds == 0 {
+		return true
+	}
+	cond := pauseCondition(st, v1alpha1.PauseReasonBlueGreenPause)
+	if cond == nil {
+		if st.ControllerPause {
+			st.ControllerPause = false
+			plan.event(corev1.EventTypeNormal, "RolloutResumed", "Rollout promoted")
+			return true
+		}
+		st.PauseConditions = append(st.PauseConditions, v1alpha1.PauseCondition{Reason: v1alpha1.PauseReasonBlueGreenPause, StartTime: wholeSecondUp(now)})
+		st.ControllerPause = true
+		cond = &st.PauseConditions[len(st.PauseConditions)-1]
+		plan.event(corev1.EventTypeNormal, "RolloutPaused", "Rollout paused: the preview is ready and waits for promotion")
+	}
+	if !auto {
+		return false
+	}
+	left := cond.StartTime.Add(time.Duration(bg.AutoPromotionSeconds) * time.Second).Sub(now.Time)
+	if left > 0 {
+		plan.requeue(left)
+		return false
+	}
+	removePauseCondition(st, v1alpha1.PauseReasonBlueGreenPause)
+	st.ControllerPause = len(st.PauseConditions) > 0
+	plan.event(corev1.EventTypeNormal, "RolloutResumed", "Rollout promoted automatically after %ds", bg.AutoPromotionSeconds)
+	return true
+}
+
+// blueGreenTargets is where each ReplicaSet should be: the active one at full
+// size, the preview at its preview size, those kept for a while where they are
+// until their deadline (at most scaleDownDelayRevisionLimit of them), the rest
+// at zero.
+func blueGreenTargets(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv1.ReplicaSet, now metav1.Time) map[string]int32 {
+	st := &plan.Status
+	bg := ro.Spec.Strategy.BlueGreen
+	replicas := desiredReplicas(ro)
+	active := sets.byHash(st.StableRS)
+	targets := map[string]int32{}
+	kept := int32(0)
+	for _, rs := range sets.all { // newest first
+		switch {
+		case rs == active:
+			targets[rs.Name] = replicas
+		case rs == newRS && !st.Abort:
+			targets[rs.Name] = previewReplicas(ro)
+			if st.BlueGreen.ScaleUpPreviewCheckPoint {
+				targets[rs.Name] = replicas
+			}
+		case scaleDownPending(rs, plan, now) && (bg.ScaleDownDelayRevisionLimit == nil || kept < *bg.ScaleDownDelayRevisionLimit || rs == newRS):
+			if rs != newRS {
+				kept++
+			}
+			targets[rs.Name] = specReplicas(rs)
+			deadline, _ := scaleDownDeadline(rs, plan)
+			plan.requeue(deadline.Sub(now.Time))
+		default:
+			targets[rs.Name] = 0
+			if _, has := scaleDownDeadline(rs, plan); has && specReplicas(rs) == 0 {
+				keepUntil(plan, rs, time.Time{}) // scaled down: the deadline has served
+			}
+		}
+	}
+	if active == nil {
+		targets[newRS.Name] = replicas // nothing else can serve
+	}
+	return targets
+}
+
+func previewReplicas(ro *v1alpha1.Rollout) int32 {
+	replicas := desiredReplicas(ro)
+	if bg := ro.Spec.Strategy.BlueGreen; bg != nil && bg.PreviewReplicaCount != nil {
+		return min(*bg.PreviewReplicaCount, replicas)
+	}
+	return replicas
+}
+
+// available reports whether a ReplicaSet runs exactly n replicas, all available.
+func available(rs *appsv1.ReplicaSet, n int32) bool {
+	return specReplicas(rs) == n && rs.Status.ObservedGeneration >= rs.Generation && rs.Status.AvailableReplicas >= n
+}
+
+// keepUntil sets (or, with a zero time, removes) a ReplicaSet's scale-down deadline.
+func keepUntil(plan *Plan, rs *appsv1.ReplicaSet, deadline time.Time) {
+	if deadline.IsZero() {
+		plan.annotate(rs.Name, ScaleDownDeadlineAnnotation, "")
+		return
+	}
+	plan.annotate(rs.Name, ScaleDownDeadlineAnnotation, deadline.UTC().Format(time.RFC3339))
+}
+
+// scaleDownDeadline reads a ReplicaSet's deadline as it will be once the plan is applied.
+func scaleDownDeadline(rs *appsv1.ReplicaSet, plan *Plan) (time.Time, bool) {
+	v, planned := plan.Annotate[rs.Name][ScaleDownDeadlineAnnotation]
+	if !planned {
+		v = rs.Annotations[ScaleDownDeadlineAnnotation]
+	}
+	if v == "" {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+// scaleDownPending reports whether a ReplicaSet is deliberately kept up until
+// a deadline still ahead.
+func scaleDownPending(rs *appsv1.ReplicaSet, plan *Plan, now metav1.Time) bool {
+	d, ok := scaleDownDeadline(rs, plan)
+	return ok && now.Time.Before(d)
+}
+
+func seconds32(v *int32, def int32) time.Duration {
+	if v == nil {
+		return time.Duration(def) * time.Second
+	}
+	return time.Duration(*v) * time.Second
+}
