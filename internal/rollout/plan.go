@@ -9,6 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
 
@@ -90,7 +91,7 @@ func Decide(obs Observed) *Plan {
 
 	errs := Validate(ro)
 	errs = append(errs, unsupported(ro)...)
-	errs = append(errs, missingServices(ro, obs.Services)...)
+	errs = append(errs, checkServices(ro, obs.Services)...)
 	if !recordSpec(st, ro, errs, now) {
 		return plan
 	}
@@ -199,15 +200,29 @@ func unsupported(ro *v1alpha1.Rollout) field.ErrorList {
 	return errs
 }
 
-// missingServices reports Services the spec names that do not exist.
-func missingServices(ro *v1alpha1.Rollout, services map[string]*corev1.Service) field.ErrorList {
+// checkServices reports Services the spec names that do not exist, or that
+// could never select this Rollout's pods: their selector, leaving aside the
+// pod-template hash Vireo sets, must match the template's labels.
+func checkServices(ro *v1alpha1.Rollout, services map[string]*corev1.Service) field.ErrorList {
 	var errs field.ErrorList
 	for _, ref := range serviceRefs(ro) {
-		if ref.name == "" {
-			continue
-		}
-		if svc, ok := services[ref.name]; ok && svc == nil {
+		svc, known := services[ref.name]
+		switch {
+		case !known:
+		case svc == nil:
 			errs = append(errs, field.NotFound(ref.path, ref.name))
+		default:
+			sel := map[string]string{}
+			for k, v := range svc.Spec.Selector {
+				if k != PodTemplateHashLabel {
+					sel[k] = v
+				}
+			}
+			if len(sel) == 0 || !labels.SelectorFromSet(sel).Matches(labels.Set(ro.Spec.Template.Labels)) {
+				errs = append(errs, field.Invalid(ref.path, ref.name, fmt.Sprintf(
+					"Service %s selects no pod of this Rollout: its selector %q does not match spec.template.metadata.labels",
+					ref.name, labels.SelectorFromSet(sel).String())))
+			}
 		}
 	}
 	return errs

@@ -20,6 +20,7 @@ import (
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -40,9 +41,19 @@ type Reconciler struct {
 	Clock     clock.PassiveClock
 }
 
-// SetupWithManager registers the reconciler: it watches Rollouts and the
-// ReplicaSets they own.
+// serviceIndex indexes Rollouts by the names of the Services their strategy names.
+const serviceIndex = "vireo.spec.strategy.services"
+
+// SetupWithManager registers the reconciler: it watches Rollouts, the
+// ReplicaSets they own, and the Services they name (a Service created after
+// its Rollout must bring the Rollout back).
 func (r *Reconciler) SetupWithManager(mgr manager.Manager) error {
+	err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.Rollout{}, serviceIndex, func(obj client.Object) []string {
+		return planner.ServiceNames(obj.(*v1alpha1.Rollout))
+	})
+	if err != nil {
+		return fmt.Errorf("indexing rollouts by service: %w", err)
+	}
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
 	}
@@ -55,8 +66,23 @@ func (r *Reconciler) SetupWithManager(mgr manager.Manager) error {
 	return builder.ControllerManagedBy(mgr).
 		For(&v1alpha1.Rollout{}).
 		Owns(&appsv1.ReplicaSet{}).
+		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsNaming)).
 		Named("rollout").
 		Complete(r)
+}
+
+// rolloutsNaming maps a Service to the Rollouts in its namespace that name it.
+func (r *Reconciler) rolloutsNaming(ctx context.Context, svc client.Object) []reconcile.Request {
+	var list v1alpha1.RolloutList
+	if err := r.Client.List(ctx, &list, client.InNamespace(svc.GetNamespace()), client.MatchingFields{serviceIndex: svc.GetName()}); err != nil {
+		log.FromContext(ctx).Error(err, "listing rollouts that name a Service", "service", klog.KObj(svc))
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, ro := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&ro)})
+	}
+	return reqs
 }
 
 // Reconcile observes a Rollout and what it owns, plans, and applies the plan.

@@ -1,0 +1,75 @@
+package rollout
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/vireo-dev/vireo/api/v1alpha1"
+	"github.com/vireo-dev/vireo/internal/conditions"
+)
+
+func service(name string, selector map[string]string) *corev1.Service {
+	return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.ServiceSpec{Selector: selector}}
+}
+
+// A Service that is missing, or that could never select the Rollout's pods,
+// makes the spec invalid, named by the field that points at it; nothing is
+// created or scaled.
+func TestDecideChecksServices(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		services map[string]*corev1.Service
+		want     string
+	}{
+		{"missing", map[string]*corev1.Service{"stable": service("stable", map[string]string{"app": "demo"}), "canary": nil},
+			"spec.strategy.canary.canaryService: Not found: \"canary\""},
+		{"selects nothing", map[string]*corev1.Service{"stable": service("stable", map[string]string{"app": "other"}), "canary": service("canary", map[string]string{"app": "demo"})},
+			"spec.strategy.canary.stableService: Invalid value: \"stable\": Service stable selects no pod of this Rollout"},
+		{"empty selector", map[string]*corev1.Service{"stable": service("stable", nil), "canary": service("canary", map[string]string{"app": "demo"})},
+			"spec.strategy.canary.stableService: Invalid value: \"stable\""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ro := validCanary()
+			ro.Spec.Strategy.Canary.CanaryService, ro.Spec.Strategy.Canary.StableService = "canary", "stable"
+			plan := Decide(Observed{Rollout: ro, Services: tc.services, Now: time.Now()})
+			c := conditions.Get(plan.Status.Conditions, v1alpha1.RolloutInvalidSpec)
+			if c == nil || !strings.Contains(c.Message, tc.want) {
+				t.Fatalf("InvalidSpec = %+v, want a message containing %q", c, tc.want)
+			}
+			if plan.Create != nil || len(plan.Scale) > 0 || len(plan.Services) > 0 {
+				t.Errorf("an invalid rollout was acted on: %+v", plan)
+			}
+		})
+	}
+
+	// A Service already pointed at a pod-template hash still matches.
+	ro := validCanary()
+	ro.Spec.Strategy.Canary.StableService = "stable"
+	plan := Decide(Observed{Rollout: ro, Now: time.Now(), Services: map[string]*corev1.Service{
+		"stable": service("stable", map[string]string{"app": "demo", PodTemplateHashLabel: "abc"})}})
+	if c := conditions.Get(plan.Status.Conditions, v1alpha1.RolloutInvalidSpec); c != nil {
+		t.Errorf("valid Service rejected: %s", c.Message)
+	}
+}
+
+// Kinds of steps and strategies this version cannot run yet are refused by
+// name, not half-run.
+func TestDecideRefusesWhatItCannotRunYet(t *testing.T) {
+	ro := validCanary()
+	ro.Spec.Strategy.Canary.Steps[1] = v1alpha1.CanaryStep{Analysis: &v1alpha1.RolloutAnalysis{Templates: []v1alpha1.AnalysisTemplateRef{{TemplateName: "t"}}}}
+	ro.Spec.Strategy.Canary.TrafficRouting = &v1alpha1.RolloutTrafficRouting{Nginx: &v1alpha1.NginxTrafficRouting{StableIngress: "i"}}
+	plan := Decide(Observed{Rollout: ro, Now: time.Now()})
+	c := conditions.Get(plan.Status.Conditions, v1alpha1.RolloutInvalidSpec)
+	for _, f := range []string{"spec.strategy.canary.steps[1].analysis", "spec.strategy.canary.trafficRouting"} {
+		if c == nil || !strings.Contains(c.Message, f+": Forbidden: not supported yet") {
+			t.Errorf("no refusal naming %s: %+v", f, c)
+		}
+	}
+	if plan.Create != nil {
+		t.Error("a refused rollout got a ReplicaSet")
+	}
+}
