@@ -63,3 +63,12 @@ func Remove(conds []v1alpha1.Condition, condType string) []v1alpha1.Condition {
 	}
 	return out
 }
+
+// Touch moves a condition's lastUpdateTime to now without changing anything
+// else; Deployment-style conditions use it to record progress.
+func Touch(conds []v1alpha1.Condition, condType string, now metav1.Time) []v1alpha1.Condition {
+	if c := Get(conds, condType); c != nil {
+		c.LastUpdateTime = now
+	}
+	return conds
+}

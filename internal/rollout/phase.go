@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"fmt"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -49,9 +50,12 @@ func summarize(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv
 	paused := ro.Spec.Paused || len(st.PauseConditions) > 0
 	done := promoted && newRS.Status.Replicas == replicas && newRS.Status.AvailableReplicas == replicas && pendingOld == 0 &&
 		newRS.Status.ObservedGeneration >= newRS.Generation && specReplicas(newRS) == replicas
+	stalled := progressStalled(plan, ro, newRS, paused || done, now)
 	switch {
 	case st.Abort:
 		st.Phase, st.Message = v1alpha1.RolloutPhaseDegraded, "RolloutAborted: Rollout aborted update to revision "+rev
+	case stalled:
+		st.Phase, st.Message = v1alpha1.RolloutPhaseDegraded, "ProgressDeadlineExceeded: "+stalledMessage(newRS)
 	case ro.Spec.Paused:
 		st.Phase, st.Message = v1alpha1.RolloutPhasePaused, msgManuallyPaused
 	case len(st.PauseConditions) > 0:
@@ -74,6 +78,8 @@ func summarize(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv
 	switch {
 	case st.Abort:
 		set(v1alpha1.RolloutProgressing, metav1.ConditionFalse, "RolloutAborted", "Rollout aborted update to revision "+rev)
+	case stalled:
+		set(v1alpha1.RolloutProgressing, metav1.ConditionFalse, reasonDeadlineExceeded, stalledMessage(newRS))
 	case paused:
 		set(v1alpha1.RolloutProgressing, metav1.ConditionUnknown, "RolloutPaused", "Rollout is paused")
 	case done:
@@ -116,4 +122,54 @@ func specReplicasAfter(rs *appsv1.ReplicaSet, plan *Plan) int32 {
 		return n
 	}
 	return specReplicas(rs)
+}
+
+const reasonDeadlineExceeded = "ProgressDeadlineExceeded"
+
+func stalledMessage(rs *appsv1.ReplicaSet) string {
+	return fmt.Sprintf("ReplicaSet %q has timed out progressing.", rs.Name)
+}
+
+// progressStalled applies spec.progressDeadlineSeconds. Progress is any move
+// of the replica counts, the step or the template since the last pass; it
+// moves the Progressing condition's lastUpdateTime, as for Deployments. A
+// rollout that is paused, or done, cannot stall. Once stalled it stays so
+// until it progresses again. With progressDeadlineAbort a stall aborts.
+func progressStalled(plan *Plan, ro *v1alpha1.Rollout, newRS *appsv1.ReplicaSet, idle bool, now metav1.Time) bool {
+	st, prev := &plan.Status, &ro.Status
+	progressed := prev.CurrentPodHash != st.CurrentPodHash || prev.Replicas != st.Replicas ||
+		prev.UpdatedReplicas != st.UpdatedReplicas || prev.ReadyReplicas != st.ReadyReplicas ||
+		prev.AvailableReplicas != st.AvailableReplicas || !equalIndex(prev.CurrentStepIndex, st.CurrentStepIndex) ||
+		prev.Phase == v1alpha1.RolloutPhasePaused
+	cond := conditions.Get(st.Conditions, v1alpha1.RolloutProgressing)
+	if st.Abort || idle || cond == nil || progressed {
+		if cond != nil && progressed {
+			st.Conditions = conditions.Touch(st.Conditions, v1alpha1.RolloutProgressing, now)
+		}
+		return false
+	}
+	if cond.Reason == reasonDeadlineExceeded {
+		return true
+	}
+	if cond.Reason != "ReplicaSetUpdated" {
+		return false
+	}
+	deadline := time.Duration(DefaultProgressDeadlineSeconds) * time.Second
+	if ro.Spec.ProgressDeadlineSeconds != nil {
+		deadline = time.Duration(*ro.Spec.ProgressDeadlineSeconds) * time.Second
+	}
+	left := cond.LastUpdateTime.Add(deadline).Sub(now.Time)
+	if left > 0 {
+		plan.requeue(left)
+		return false
+	}
+	plan.event(corev1.EventTypeWarning, reasonDeadlineExceeded, "%s", stalledMessage(newRS))
+	if ro.Spec.ProgressDeadlineAbort {
+		st.Abort = true // the abort itself is planned, and announced, on the next pass
+	}
+	return true
+}
+
+func equalIndex(a, b *int32) bool {
+	return (a == nil) == (b == nil) && (a == nil || *a == *b)
 }

@@ -33,6 +33,8 @@ type world struct {
 	pods       map[string][]time.Time // creation times of each ReplicaSet's pods
 	now        time.Time
 	readyAfter time.Duration
+	// broken names an image whose pods never become ready.
+	broken string
 	// lag, when set, delays the ReplicaSet controller's status updates by a
 	// random number of ticks, to shuffle the order in which things are seen.
 	lag     *rand.Rand
@@ -72,7 +74,7 @@ func (w *world) syncReplicaSets() {
 		w.pods[name] = pods
 		var avail int32
 		for _, created := range pods {
-			if !w.now.Before(created.Add(w.readyAfter)) {
+			if image(rs) != w.broken && !w.now.Before(created.Add(w.readyAfter)) {
 				avail++
 			}
 		}
@@ -278,6 +280,12 @@ func seedRollout(replicas int32, steps ...v1alpha1.CanaryStep) *v1alpha1.Rollout
 	}
 }
 
+func withDeadline(ro *v1alpha1.Rollout, seconds int32, abort bool) *v1alpha1.Rollout {
+	ro.Spec.ProgressDeadlineSeconds = ptr.To(seconds)
+	ro.Spec.ProgressDeadlineAbort = abort
+	return ro
+}
+
 func stepsOf(ro *v1alpha1.Rollout) []v1alpha1.CanaryStep {
 	if ro.Spec.Strategy.Canary == nil {
 		return nil
@@ -310,11 +318,15 @@ type scenario struct {
 	name       string
 	ro         *v1alpha1.Rollout
 	readyAfter time.Duration
+	broken     string
 	until      time.Duration
 	actions    map[time.Duration]func(*v1alpha1.Rollout, *world)
 	// end is the phase and image the rollout must finish with.
 	endPhase v1alpha1.RolloutPhase
 	endImage string
+	// endReplicas, when set, replaces endImage: each image's spec.replicas at
+	// the end (pods of the broken image are never available).
+	endReplicas map[string]int32
 }
 
 func scenarios() []scenario {
@@ -349,6 +361,12 @@ func scenarios() []scenario {
 		{name: "bluegreen-abort", ro: blueGreen(2, v1alpha1.BlueGreenStrategy{AutoPromotionEnabled: ptr.To(false), AbortScaleDownDelaySeconds: ptr.To[int32](10)}),
 			until: 40 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "blue",
 			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green"), 10 * s: abort, 30 * s: setImage("blue")}},
+		{name: "progress-deadline", ro: withDeadline(seed002(), 10, false), broken: "green", until: 40 * s,
+			endPhase: v1alpha1.RolloutPhaseDegraded, endReplicas: map[string]int32{"blue": 4, "green": 1},
+			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green")}},
+		{name: "progress-deadline-abort", ro: withDeadline(seed002(), 10, true), broken: "green", until: 40 * s,
+			endPhase: v1alpha1.RolloutPhaseDegraded, endImage: "blue",
+			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green")}},
 		{name: "no-steps-rolling-update", ro: seedRollout(5), readyAfter: 2 * s, until: 30 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
 			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green")}},
 	}
@@ -360,7 +378,7 @@ func TestSimulations(t *testing.T) {
 	for _, sc := range scenarios() {
 		t.Run(sc.name, func(t *testing.T) {
 			w := newWorld(t, sc.ro)
-			w.readyAfter = sc.readyAfter
+			w.readyAfter, w.broken = sc.readyAfter, sc.broken
 			w.run(sc.until, sc.actions)
 			checkEnd(t, w, sc)
 			golden := filepath.Join("testdata", "sim", sc.name+".golden")
@@ -392,7 +410,7 @@ func TestSimulationsWithShuffledEvents(t *testing.T) {
 	for seed := int64(1); seed <= 20; seed++ {
 		for _, sc := range scenarios() {
 			w := newWorld(t, sc.ro.DeepCopy())
-			w.readyAfter = sc.readyAfter
+			w.readyAfter, w.broken = sc.readyAfter, sc.broken
 			w.lag = rand.New(rand.NewSource(seed))
 			w.run(sc.until*2, sc.actions)
 			t.Run(fmt.Sprintf("%s/seed%d", sc.name, seed), func(t *testing.T) { checkEnd(t, w, sc) })
@@ -413,7 +431,14 @@ func checkEnd(t *testing.T, w *world, sc scenario) {
 		if image(rs) == sc.endImage {
 			want = replicas
 		}
-		if specReplicas(rs) != want || rs.Status.AvailableReplicas != want {
+		if sc.endReplicas != nil {
+			want = sc.endReplicas[image(rs)]
+		}
+		wantAvailable := want
+		if image(rs) == w.broken {
+			wantAvailable = 0
+		}
+		if specReplicas(rs) != want || rs.Status.AvailableReplicas != wantAvailable {
 			t.Errorf("ReplicaSet %s (%s) ends at %d/%d, want %d", n, image(rs), rs.Status.AvailableReplicas, specReplicas(rs), want)
 		}
 	}
