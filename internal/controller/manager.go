@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/selection"
@@ -91,8 +92,8 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Only the ReplicaSets a Rollout made carry the hash label; Deployments'
-	// ReplicaSets stay out of the cache.
+	// Only the ReplicaSets a Rollout made, and their pods, carry the hash label;
+	// Deployments' ReplicaSets and other pods stay out of the cache.
 	rolloutOwned, err := labels.Parse(rolloutpkg.PodTemplateHashLabel)
 	if err != nil {
 		return nil, err
@@ -101,6 +102,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		ByObject: map[client.Object]cache.ByObject{
 			&v1alpha1.Rollout{}:  {Label: sel},
 			&appsv1.ReplicaSet{}: {Label: rolloutOwned},
+			&corev1.Pod{}:        {Label: rolloutOwned},
 		},
 	}
 	if opts.Namespace != "" {

@@ -101,10 +101,13 @@ func summarize(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv
 		set(v1alpha1.RolloutPaused, metav1.ConditionFalse, "RolloutResumed", "Rollout is resumed")
 	}
 
+	// Completed stays true for a revision once reached, through later dips in
+	// availability (a restart, a node going away); a new template resets it.
+	completed := done || (promoted && conditions.IsTrue(st.Conditions, v1alpha1.RolloutCompleted) && ro.Status.CurrentPodHash == st.CurrentPodHash)
 	if done && !conditions.IsTrue(st.Conditions, v1alpha1.RolloutCompleted) {
 		plan.event(corev1.EventTypeNormal, "RolloutCompleted", "Rollout completed update to revision %s", rev)
 	}
-	if done {
+	if completed {
 		set(v1alpha1.RolloutCompleted, metav1.ConditionTrue, "RolloutCompleted", "Rollout completed update to revision "+rev)
 	} else {
 		set(v1alpha1.RolloutCompleted, metav1.ConditionFalse, "RolloutCompleted", "Rollout not completed, started update to revision "+rev)

@@ -27,6 +27,8 @@ type Observed struct {
 	Rollout *v1alpha1.Rollout
 	// ReplicaSets owned by the Rollout.
 	ReplicaSets []*appsv1.ReplicaSet
+	// Pods of the Rollout's ReplicaSets.
+	Pods []*corev1.Pod
 	// Services the spec names, by name; a name mapped to nil does not exist.
 	Services map[string]*corev1.Service
 	Now      time.Time
@@ -57,6 +59,8 @@ type Plan struct {
 	Services map[string]string
 	// Delete names old ReplicaSets beyond the revision history limit.
 	Delete []string
+	// Evict names pods to evict (restart).
+	Evict []string
 	// Status is the Rollout's new status.
 	Status v1alpha1.RolloutStatus
 	Events []Event
@@ -113,10 +117,12 @@ func Decide(obs Observed) *Plan {
 		plan.annotate(newRS.Name, RevisionAnnotation, strconv.FormatInt(top+1, 10))
 	}
 
-	if ro.Spec.Strategy.BlueGreen != nil {
+	if bg := ro.Spec.Strategy.BlueGreen; bg != nil {
 		planBlueGreen(plan, ro, sets, newRS, hash, now)
+		planRestart(plan, ro, obs.Pods, bg.MaxUnavailable, now)
 	} else {
 		planCanary(plan, ro, sets, newRS, hash, now)
+		planRestart(plan, ro, obs.Pods, ro.Spec.Strategy.Canary.MaxUnavailable, now)
 	}
 	plan.Delete = sets.beyondHistory(ro, newRS, sets.byHash(st.StableRS), plan.Scale)
 	return plan

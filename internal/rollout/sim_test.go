@@ -30,7 +30,7 @@ type world struct {
 	t          *testing.T
 	ro         *v1alpha1.Rollout
 	rss        map[string]*appsv1.ReplicaSet
-	pods       map[string][]time.Time // creation times of each ReplicaSet's pods
+	pods       map[string][]simPod // each ReplicaSet's pods
 	now        time.Time
 	readyAfter time.Duration
 	// broken names an image whose pods never become ready.
@@ -42,6 +42,7 @@ type world struct {
 	last    string
 	steps   []int32 // every currentStepIndex the rollout passed through
 	created int
+	podSeq  int
 	action  string // the last user action, for the timeline
 }
 
@@ -49,7 +50,7 @@ func newWorld(t *testing.T, ro *v1alpha1.Rollout) *world {
 	return &world{
 		t: t, ro: ro,
 		rss:  map[string]*appsv1.ReplicaSet{},
-		pods: map[string][]time.Time{},
+		pods: map[string][]simPod{},
 		now:  time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
 	}
 }
@@ -65,16 +66,17 @@ func (w *world) syncReplicaSets() {
 		pods := w.pods[name]
 		want := int(specReplicas(rs))
 		for len(pods) < want {
-			pods = append(pods, w.now)
+			w.podSeq++
+			pods = append(pods, simPod{name: fmt.Sprintf("%s-%d", name, w.podSeq), created: w.now})
 		}
 		if len(pods) > want {
-			sort.Slice(pods, func(i, j int) bool { return pods[i].Before(pods[j]) })
+			sort.Slice(pods, func(i, j int) bool { return pods[i].created.Before(pods[j].created) })
 			pods = pods[:want] // the newest, least ready pods go first
 		}
 		w.pods[name] = pods
 		var avail int32
-		for _, created := range pods {
-			if image(rs) != w.broken && !w.now.Before(created.Add(w.readyAfter)) {
+		for _, p := range pods {
+			if w.ready(rs, p) {
 				avail++
 			}
 		}
@@ -83,6 +85,34 @@ func (w *world) syncReplicaSets() {
 			ObservedGeneration: rs.Generation,
 		}
 	}
+}
+
+// simPod is a pod of the simulated ReplicaSet controller.
+type simPod struct {
+	name    string
+	created time.Time
+}
+
+func (w *world) ready(rs *appsv1.ReplicaSet, p simPod) bool {
+	return image(rs) != w.broken && !w.now.Before(p.created.Add(w.readyAfter))
+}
+
+// podObjects is what the controller would list: the pods, with readiness.
+func (w *world) podObjects() []*corev1.Pod {
+	var out []*corev1.Pod
+	for _, n := range w.names() {
+		for _, p := range w.pods[n] {
+			ready := corev1.ConditionFalse
+			if w.ready(w.rss[n], p) {
+				ready = corev1.ConditionTrue
+			}
+			out = append(out, &corev1.Pod{
+				ObjectMeta: metav1.ObjectMeta{Name: p.name, CreationTimestamp: metav1.NewTime(p.created), Labels: w.rss[n].Spec.Template.Labels},
+				Status:     corev1.PodStatus{Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: ready}}},
+			})
+		}
+	}
+	return out
 }
 
 func (w *world) names() []string {
@@ -100,7 +130,7 @@ func (w *world) reconcile() *Plan {
 	for _, n := range w.names() {
 		list = append(list, w.rss[n].DeepCopy())
 	}
-	plan := Decide(Observed{Rollout: w.ro.DeepCopy(), ReplicaSets: list, Services: map[string]*corev1.Service{}, Now: w.now})
+	plan := Decide(Observed{Rollout: w.ro.DeepCopy(), ReplicaSets: list, Pods: w.podObjects(), Services: map[string]*corev1.Service{}, Now: w.now})
 	if c := plan.Create; c != nil {
 		if _, dup := w.rss[c.Name]; dup {
 			w.t.Fatalf("%s: plan creates %s, which exists", w.now.Format(time.TimeOnly), c.Name)
@@ -127,6 +157,15 @@ func (w *world) reconcile() *Plan {
 		}
 		rs.Spec.Replicas = ptr.To(n)
 		rs.Generation++
+	}
+	for _, pod := range plan.Evict {
+		for n, pods := range w.pods {
+			for i, p := range pods {
+				if p.name == pod {
+					w.pods[n] = append(pods[:i:i], pods[i+1:]...)
+				}
+			}
+		}
 	}
 	for _, name := range plan.Delete {
 		delete(w.rss, name)
@@ -185,6 +224,9 @@ func (w *world) record(plan *Plan) {
 	var evs []string
 	for _, e := range plan.Events {
 		evs = append(evs, e.Reason+": "+e.Message)
+	}
+	if len(plan.Evict) > 0 {
+		evs = append(evs, "evicted "+strings.Join(plan.Evict, ", "))
 	}
 	if line == w.last && len(evs) == 0 {
 		return
@@ -257,6 +299,12 @@ func abort(ro *v1alpha1.Rollout, w *world) {
 func retry(ro *v1alpha1.Rollout, w *world) {
 	w.action = "retry"
 	ro.Status.Abort = false
+}
+
+func restart(ro *v1alpha1.Rollout, w *world) {
+	w.action = "restart"
+	ro.Spec.RestartAt = ptr.To(metav1.NewTime(w.now))
+	ro.Generation++
 }
 
 func pause(ro *v1alpha1.Rollout, w *world) {
@@ -367,6 +415,8 @@ func scenarios() []scenario {
 		{name: "progress-deadline-abort", ro: withDeadline(seed002(), 10, true), broken: "green", until: 40 * s,
 			endPhase: v1alpha1.RolloutPhaseDegraded, endImage: "blue",
 			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green")}},
+		{name: "restart", ro: seed002(), readyAfter: 2 * s, until: 30 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "blue",
+			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){8 * s: restart}},
 		{name: "no-steps-rolling-update", ro: seedRollout(5), readyAfter: 2 * s, until: 30 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
 			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green")}},
 	}

@@ -8,9 +8,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -104,7 +106,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	plan := planner.Decide(planner.Observed{Rollout: &ro, ReplicaSets: sets, Services: services, Now: r.Clock.Now()})
+	var pods []*corev1.Pod
+	if ro.Spec.RestartAt != nil {
+		if pods, err = r.pods(ctx, &ro, sets); err != nil {
+			return reconcile.Result{}, err
+		}
+	}
+	plan := planner.Decide(planner.Observed{Rollout: &ro, ReplicaSets: sets, Pods: pods, Services: services, Now: r.Clock.Now()})
 
 	if plan.Create != nil {
 		switch outcome, err := r.create(ctx, &ro, plan.Create); {
@@ -130,6 +138,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	}
 	if err := r.apply(ctx, &ro, plan, sets, services); err != nil {
 		return reconcile.Result{}, err
+	}
+	if blocked := r.evict(ctx, &ro, plan.Evict); blocked {
+		plan.RequeueAfter = min(nonZero(plan.RequeueAfter, evictionRetry), evictionRetry)
 	}
 	for _, e := range plan.Events {
 		r.Recorder.Event(&ro, e.Type, e.Reason, e.Message)
@@ -185,6 +196,58 @@ func (r *Reconciler) adopt(ctx context.Context, ro *v1alpha1.Rollout, rs *appsv1
 	}
 	r.Recorder.Eventf(ro, corev1.EventTypeNormal, "ReplicaSetAdopted", "Adopted ReplicaSet %s", rs.Name)
 	return nil
+}
+
+// pods lists the pods of the Rollout's ReplicaSets; only restart needs them.
+func (r *Reconciler) pods(ctx context.Context, ro *v1alpha1.Rollout, sets []*appsv1.ReplicaSet) ([]*corev1.Pod, error) {
+	sel, err := metav1.LabelSelectorAsSelector(ro.Spec.Selector)
+	if err != nil {
+		return nil, nil
+	}
+	var list corev1.PodList
+	if err := r.Client.List(ctx, &list, client.InNamespace(ro.Namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+		return nil, fmt.Errorf("listing pods of rollout %s: %w", klog.KObj(ro), err)
+	}
+	owned := map[types.UID]bool{}
+	for _, rs := range sets {
+		owned[rs.UID] = true
+	}
+	var out []*corev1.Pod
+	for i := range list.Items {
+		if owner := metav1.GetControllerOf(&list.Items[i]); owner != nil && owned[owner.UID] {
+			out = append(out, &list.Items[i])
+		}
+	}
+	return out, nil
+}
+
+// evictionRetry is how soon an eviction refused by a PodDisruptionBudget is tried again.
+const evictionRetry = 5 * time.Second
+
+// evict asks the API server to evict pods, which honours PodDisruptionBudgets.
+// It reports whether any eviction was refused and should be retried.
+func (r *Reconciler) evict(ctx context.Context, ro *v1alpha1.Rollout, names []string) (blocked bool) {
+	for _, name := range names {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: name}}
+		err := r.Client.SubResource("eviction").Create(ctx, pod, &policyv1.Eviction{ObjectMeta: pod.ObjectMeta})
+		switch {
+		case err == nil, apierrors.IsNotFound(err):
+		case apierrors.IsTooManyRequests(err):
+			blocked = true
+			r.Recorder.Eventf(ro, corev1.EventTypeWarning, "EvictionBlocked", "Evicting pod %s for the restart: %v", name, err)
+		default:
+			blocked = true
+			log.FromContext(ctx).Error(err, "evicting pod for restart", "pod", klog.KObj(pod))
+		}
+	}
+	return blocked
+}
+
+func nonZero(d, otherwise time.Duration) time.Duration {
+	if d == 0 {
+		return otherwise
+	}
+	return d
 }
 
 // services reads the Services the spec names; a missing one maps to nil.
