@@ -71,7 +71,8 @@ func run(args []string) error {
 		return err
 	}
 	cfg.QPS, cfg.Burst = float32(*qps), *burst
-	cfg.UserAgent = "vireo-controller/" + version.Version
+	// The pid tells replicas apart in the API server's audit log.
+	cfg.UserAgent = fmt.Sprintf("vireo-controller/%s (pid %d)", version.Version, os.Getpid())
 
 	if err := controller.CheckCRDs(cfg); err != nil {
 		return err

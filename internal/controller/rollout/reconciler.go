@@ -142,10 +142,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if blocked := r.evict(ctx, &ro, plan.Evict); blocked {
 		plan.RequeueAfter = min(nonZero(plan.RequeueAfter, evictionRetry), evictionRetry)
 	}
-	for _, e := range plan.Events {
-		r.Recorder.Event(&ro, e.Type, e.Reason, e.Message)
-		logger.V(1).Info(e.Message, "rollout", klog.KObj(&ro), "reason", e.Reason)
-	}
 	if !equality.Semantic.DeepEqual(plan.Status, ro.Status) {
 		before := ro.DeepCopy()
 		ro.Status = plan.Status
@@ -153,6 +149,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 			return reconcile.Result{}, fmt.Errorf("patching status of rollout %s: %w", klog.KObj(&ro), err)
 		}
 		logger.V(2).Info("status written", "rollout", klog.KObj(&ro), "phase", ro.Status.Phase, "message", ro.Status.Message)
+	}
+	// Events only once the status holds what they announce: a controller
+	// stopped in between announces nothing that did not happen.
+	for _, e := range plan.Events {
+		r.Recorder.Event(&ro, e.Type, e.Reason, e.Message)
+		logger.V(1).Info(e.Message, "rollout", klog.KObj(&ro), "reason", e.Reason)
 	}
 	return reconcile.Result{RequeueAfter: plan.RequeueAfter}, nil
 }
