@@ -8,12 +8,16 @@ import (
 	"net/http"
 
 	appsv1 "k8s.io/api/apps/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -108,22 +112,41 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	if opts.Namespace != "" {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{opts.Namespace: {}}
 	}
-	leNamespace := opts.LeaderElectionNamespace
-	if leNamespace == "" {
-		leNamespace = opts.Namespace
-	}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	mgrOpts := ctrl.Options{
 		Scheme:                        scheme,
 		Cache:                         cacheOpts,
 		Metrics:                       metricsserver.Options{BindAddress: opts.MetricsBindAddress},
 		HealthProbeBindAddress:        opts.HealthProbeBindAddress,
 		LeaderElection:                opts.LeaderElect,
-		LeaderElectionID:              LeaderElectionID,
-		LeaderElectionNamespace:       leNamespace,
-		LeaderElectionResourceLock:    "leases",
 		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 ptr.To(leaseDuration),
+		RenewDeadline:                 ptr.To(renewDeadline),
+		RetryPeriod:                   ptr.To(retryPeriod),
 		Controller:                    config.Controller{SkipNameValidation: ptr.To(opts.SeveralPerProcess)},
-	})
+	}
+	var leadership *Leadership
+	if opts.LeaderElect {
+		ns := opts.LeaderElectionNamespace
+		if ns == "" {
+			ns = opts.Namespace
+		}
+		if ns, err = leaderElectionNamespace(ns); err != nil {
+			return nil, err
+		}
+		lock, identity, err := newLeaseLock(cfg, ns)
+		if err != nil {
+			return nil, err
+		}
+		mgrOpts.LeaderElectionResourceLockInterface = lock
+		// Only our own Lease is cached, for the write fence.
+		cacheOpts.ByObject[&coordinationv1.Lease{}] = cache.ByObject{
+			Namespaces: map[string]cache.Config{ns: {}},
+			Field:      fields.OneTermEqualSelector("metadata.name", LeaderElectionID),
+		}
+		mgrOpts.Cache = cacheOpts
+		leadership = &Leadership{key: types.NamespacedName{Namespace: ns, Name: LeaderElectionID}, identity: identity, clock: clock.RealClock{}}
+	}
+	mgr, err := ctrl.NewManager(cfg, mgrOpts)
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
@@ -140,7 +163,12 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 			return nil, fmt.Errorf("adding readiness check: %w", err)
 		}
 	}
-	if err := (&rolloutctrl.Reconciler{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+	rollouts := &rolloutctrl.Reconciler{Client: mgr.GetClient()}
+	if leadership != nil {
+		leadership.reader = mgr.GetClient()
+		rollouts.Fence = leadership
+	}
+	if err := rollouts.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("registering the rollout controller: %w", err)
 	}
 	return mgr, nil

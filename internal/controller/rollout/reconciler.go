@@ -41,6 +41,10 @@ type Reconciler struct {
 	APIReader client.Reader
 	Recorder  record.EventRecorder
 	Clock     clock.PassiveClock
+	// Fence, when set, is asked before any write whether this replica still leads.
+	Fence interface {
+		MayWrite(ctx context.Context) error
+	}
 }
 
 // serviceIndex indexes Rollouts by the names of the Services their strategy names.
@@ -97,6 +101,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if ro.DeletionTimestamp != nil {
 		return reconcile.Result{}, nil // owned objects go with it
 	}
+	if r.Fence != nil {
+		if err := r.Fence.MayWrite(ctx); err != nil {
+			logger.Info("not acting: leadership not confirmed", "rollout", klog.KObj(&ro), "reason", err.Error())
+			return reconcile.Result{RequeueAfter: time.Second}, nil
+		}
+	}
 
 	sets, err := r.replicaSets(ctx, &ro)
 	if err != nil {
@@ -145,7 +155,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if !equality.Semantic.DeepEqual(plan.Status, ro.Status) {
 		before := ro.DeepCopy()
 		ro.Status = plan.Status
-		if err := r.Client.Status().Patch(ctx, &ro, client.MergeFrom(before)); err != nil {
+		// Conditional on the resourceVersion read: a promote or abort patched in
+		// meanwhile is never overwritten; the next pass sees it.
+		if err := r.Client.Status().Patch(ctx, &ro, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+			if apierrors.IsConflict(err) {
+				logger.V(1).Info("status changed meanwhile; looking again", "rollout", klog.KObj(&ro))
+				return reconcile.Result{Requeue: true}, nil
+			}
 			return reconcile.Result{}, fmt.Errorf("patching status of rollout %s: %w", klog.KObj(&ro), err)
 		}
 		logger.V(2).Info("status written", "rollout", klog.KObj(&ro), "phase", ro.Status.Phase, "message", ro.Status.Message)
