@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/conditions"
@@ -94,6 +95,26 @@ func TestManagerAgainstRealAPIServer(t *testing.T) {
 		}
 		if after.ResourceVersion != settled.ResourceVersion {
 			t.Errorf("rollout rewritten with nothing to change: resourceVersion %s -> %s\nbefore %+v\nafter  %+v", settled.ResourceVersion, after.ResourceVersion, settled.Status, after.Status)
+		}
+	})
+
+	t.Run("an invalid rollout is not reconciled again while nothing changes", func(t *testing.T) {
+		ns := namespace(t, c, "bounded")
+		startManager(t, env, controller.Options{})
+		bad := rollout(ns, "bad", nil)
+		bad.Spec.Strategy.Canary.Steps[0].SetWeight = ptr.To[int32](150)
+		create(t, c, bad)
+		waitFor(t, c, bad, func(ro *v1alpha1.Rollout) error {
+			if !conditions.IsTrue(ro.Status.Conditions, v1alpha1.RolloutInvalidSpec) {
+				return fmt.Errorf("no InvalidSpec yet")
+			}
+			return nil
+		})
+		time.Sleep(time.Second) // let the write's own watch event come back
+		before := reconciles(t)
+		time.Sleep(10 * time.Second)
+		if n := reconciles(t) - before; n > 1 {
+			t.Errorf("an invalid, unchanging rollout was reconciled %v times in 10s; want at most 1 (a hot loop?)", n)
 		}
 	})
 
@@ -234,4 +255,28 @@ func waitFor(t *testing.T, c client.Client, ro *v1alpha1.Rollout, check func(*v1
 	}
 	t.Fatalf("rollout %s: %v", key, last)
 	return nil
+}
+
+// reconciles is the number of Rollout reconciles this process has run, from
+// controller-runtime's own metric.
+func reconciles(t *testing.T) float64 {
+	t.Helper()
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total float64
+	for _, f := range families {
+		if f.GetName() != "controller_runtime_reconcile_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "controller" && l.GetValue() == "rollout" {
+					total += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return total
 }
