@@ -29,7 +29,7 @@ func planBlueGreen(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *a
 	st := &plan.Status
 	bg := ro.Spec.Strategy.BlueGreen
 	rev := currentRevision(plan, newRS)
-	observeTemplate(plan, hash, "", 0, rev)
+	observeTemplate(plan, newRS, hash, "", 0, rev)
 
 	switch {
 	case hash == st.StableRS:

@@ -40,7 +40,7 @@ func planCanary(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *apps
 	c := ro.Spec.Strategy.Canary
 	steps := c.Steps
 	rev := currentRevision(plan, newRS)
-	observeTemplate(plan, hash, stepsHash(steps), len(steps), rev)
+	observeTemplate(plan, newRS, hash, stepsHash(steps), len(steps), rev)
 
 	switch {
 	case hash == st.StableRS:
@@ -67,8 +67,9 @@ func planCanary(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *apps
 			complete(st, len(steps))
 			if len(steps) == 0 {
 				plan.event(corev1.EventTypeNormal, "RolloutPromoted", "Revision %s is now stable; with no canary steps it rolls out directly", rev)
-			} else {
-				plan.event(corev1.EventTypeNormal, "RolloutPromoted", "Revision %s is now stable after all %d canary steps", rev, len(steps))
+			} else if last := len(plan.Events) - 1; last >= 0 && plan.Events[last].Reason == "RolloutStepCompleted" {
+				// The last step's event announces the promotion too: one write, not two.
+				plan.Events[last].Message += fmt.Sprintf("; all steps done, revision %s is now stable", rev)
 			}
 		}
 	}
@@ -124,7 +125,7 @@ func walkSteps(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv
 			return // validation refuses kinds this version cannot run
 		}
 		*st.CurrentStepIndex = i + 1
-		plan.event(corev1.EventTypeNormal, "RolloutStepCompleted", "Rollout step %d/%d completed (%s)", i+1, len(steps), describeStep(step))
+		plan.event(corev1.EventTypeNormal, "RolloutStepCompleted", "Rollout step %d/%d completed (%s)%s", i+1, len(steps), describeStep(step), nextPause(steps, int(i)+1))
 	}
 }
 
@@ -136,14 +137,18 @@ func pauseDone(plan *Plan, pause *v1alpha1.RolloutPause, index int, now metav1.T
 	cond := pauseCondition(st, v1alpha1.PauseReasonCanaryPauseStep)
 	if cond == nil {
 		if st.ControllerPause {
+			// Announced by the step's completion event ("promoted").
 			st.ControllerPause = false
-			plan.event(corev1.EventTypeNormal, "RolloutResumed", "Rollout resumed from step %d", index+1)
 			return true
 		}
 		st.PauseConditions = append(st.PauseConditions, v1alpha1.PauseCondition{Reason: v1alpha1.PauseReasonCanaryPauseStep, StartTime: wholeSecondUp(now)})
 		st.ControllerPause = true
 		cond = &st.PauseConditions[len(st.PauseConditions)-1]
-		plan.event(corev1.EventTypeNormal, "RolloutPaused", "Rollout paused at step %d (%s)", index+1, describePause(pause))
+		if pause.Duration == nil {
+			// A pause that waits for a person gets its own event; a timed one is
+			// announced by the previous step's completion.
+			plan.event(corev1.EventTypeNormal, "RolloutPaused", "Rollout paused at step %d until promoted", index+1)
+		}
 	}
 	if pause.Duration == nil {
 		return false // until promoted
@@ -191,10 +196,20 @@ func removePauseCondition(st *v1alpha1.RolloutStatus, reason v1alpha1.PauseReaso
 	st.PauseConditions = kept
 }
 
+// nextPause tells, for a step's completion event, that a timed pause follows.
+func nextPause(steps []v1alpha1.CanaryStep, next int) string {
+	if next < len(steps) && steps[next].Pause != nil && steps[next].Pause.Duration != nil {
+		return "; pausing " + describePause(steps[next].Pause)
+	}
+	return ""
+}
+
 func describeStep(s v1alpha1.CanaryStep) string {
 	switch {
 	case s.SetWeight != nil:
 		return "setWeight " + strconv.Itoa(int(*s.SetWeight))
+	case s.Pause != nil && s.Pause.Duration == nil:
+		return "pause, promoted"
 	case s.Pause != nil:
 		return "pause " + describePause(s.Pause)
 	}

@@ -140,15 +140,17 @@ func stalledMessage(rs *appsv1.ReplicaSet) string {
 // until it progresses again. With progressDeadlineAbort a stall aborts.
 func progressStalled(plan *Plan, ro *v1alpha1.Rollout, newRS *appsv1.ReplicaSet, idle bool, now metav1.Time) bool {
 	st, prev := &plan.Status, &ro.Status
+	cond := conditions.Get(st.Conditions, v1alpha1.RolloutProgressing)
+	if st.Abort || idle || cond == nil {
+		return false // a paused or finished rollout has no deadline; nothing to record
+	}
+	// Resuming from a pause counts as progress: the deadline starts afresh.
 	progressed := prev.CurrentPodHash != st.CurrentPodHash || prev.Replicas != st.Replicas ||
 		prev.UpdatedReplicas != st.UpdatedReplicas || prev.ReadyReplicas != st.ReadyReplicas ||
 		prev.AvailableReplicas != st.AvailableReplicas || !equalIndex(prev.CurrentStepIndex, st.CurrentStepIndex) ||
 		prev.Phase == v1alpha1.RolloutPhasePaused
-	cond := conditions.Get(st.Conditions, v1alpha1.RolloutProgressing)
-	if st.Abort || idle || cond == nil || progressed {
-		if cond != nil && progressed {
-			st.Conditions = conditions.Touch(st.Conditions, v1alpha1.RolloutProgressing, now)
-		}
+	if progressed {
+		st.Conditions = conditions.Touch(st.Conditions, v1alpha1.RolloutProgressing, now)
 		return false
 	}
 	if cond.Reason == reasonDeadlineExceeded {

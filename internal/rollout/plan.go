@@ -110,7 +110,10 @@ func Decide(obs Observed) *Plan {
 	if newRS == nil {
 		newRS = newReplicaSet(ro, template, hash, sets.maxRevision()+1)
 		plan.Create = newRS
-		plan.event(corev1.EventTypeNormal, "NewReplicaSetCreated", "Created ReplicaSet %s (revision %s)", newRS.Name, newRS.Annotations[RevisionAnnotation])
+		if st.CurrentPodHash == "" {
+			// Later ReplicaSets are announced by RolloutUpdated.
+			plan.event(corev1.EventTypeNormal, "NewReplicaSetCreated", "Created ReplicaSet %s (revision %s)", newRS.Name, newRS.Annotations[RevisionAnnotation])
+		}
 		sets.all = append(sets.all, newRS)
 	} else if top := sets.maxRevision(); revision(newRS) < top {
 		// A ReplicaSet that becomes current again (a rollback) becomes the newest revision.
@@ -140,11 +143,11 @@ func currentRevision(plan *Plan, rs *appsv1.ReplicaSet) string {
 // since the last pass: whatever was in flight, a step, a pause, an abort,
 // belonged to the old ones. The very first template becomes stable at once:
 // there is nothing to be careful about.
-func observeTemplate(plan *Plan, hash, stepsHash string, steps int, rev string) {
+func observeTemplate(plan *Plan, newRS *appsv1.ReplicaSet, hash, stepsHash string, steps int, rev string) {
 	st := &plan.Status
 	if st.CurrentPodHash != hash || st.CurrentStepHash != stepsHash {
 		if st.CurrentPodHash != "" && st.CurrentPodHash != hash {
-			plan.event(corev1.EventTypeNormal, "RolloutUpdated", "Rollout updated to revision %s", rev)
+			plan.event(corev1.EventTypeNormal, "RolloutUpdated", "Rollout updated to revision %s (ReplicaSet %s)", rev, newRS.Name)
 		}
 		st.CurrentPodHash, st.CurrentStepHash = hash, stepsHash
 		st.CurrentStepIndex = nil

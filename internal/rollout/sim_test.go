@@ -13,6 +13,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
@@ -522,4 +523,41 @@ func diffLines(want, got string) string {
 		}
 	}
 	return b.String()
+}
+
+// A rollout that is only waiting, at an indefinite pause or inside a timed
+// one, must not change its status as time passes: every change is an API write.
+func TestNoStatusChangeWhileWaiting(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		ro     *v1alpha1.Rollout
+		waitAt time.Duration // when the rollout is paused
+		wait   time.Duration
+	}{
+		{"indefinite pause", seed002(), 8 * time.Second, 30 * time.Second},
+		{"timed pause", seedRollout(4, weight(25), pauseFor(60)), 8 * time.Second, 50 * time.Second},
+		{"blue-green gate", blueGreen(2, v1alpha1.BlueGreenStrategy{AutoPromotionEnabled: ptr.To(false)}), 8 * time.Second, 30 * time.Second},
+		{"healthy", seed002(), 3 * time.Second, 30 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, tc.ro)
+			actions := map[time.Duration]func(*v1alpha1.Rollout, *world){}
+			if tc.name != "healthy" {
+				actions[2*time.Second] = setImage("green")
+			}
+			w.run(tc.waitAt, actions)
+			if tc.name != "healthy" && w.ro.Status.Phase != v1alpha1.RolloutPhasePaused {
+				t.Fatalf("not paused at %s: %s %s", tc.waitAt, w.ro.Status.Phase, w.ro.Status.Message)
+			}
+			for i := 0; i < int(tc.wait/time.Second); i++ {
+				before := *w.ro.Status.DeepCopy()
+				w.now = w.now.Add(time.Second)
+				w.syncReplicaSets()
+				w.reconcile()
+				if !equality.Semantic.DeepEqual(before, w.ro.Status) {
+					t.Fatalf("status changed while only waiting, %ds in:\nbefore %+v\nafter  %+v", i+1, before, w.ro.Status)
+				}
+			}
+		})
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -45,6 +46,72 @@ type Reconciler struct {
 	Fence interface {
 		MayWrite(ctx context.Context) error
 	}
+
+	mu        sync.Mutex
+	lastWrite map[types.NamespacedName]time.Time
+	expect    *expectations
+}
+
+// countsWindow is how long replica counts may go unwritten while they settle
+// (pods of a scaling step come up over a second or two; the step's own write
+// then carries the final counts). Anything else in a status (a step, a pause,
+// the phase, a condition) is written at once.
+const countsWindow = 2 * time.Second
+
+// coalesce returns how long to hold a status write back: above zero only when
+// the new status differs from the stored one in replica counts alone (they
+// move with every pod) and the last write was less than countsWindow ago.
+func (r *Reconciler) coalesce(key types.NamespacedName, next, stored v1alpha1.RolloutStatus) time.Duration {
+	if !onlyCountsDiffer(next, stored) {
+		return 0
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if since := r.Clock.Since(r.lastWrite[key]); since < countsWindow {
+		return countsWindow - since
+	}
+	return 0
+}
+
+func (r *Reconciler) written(key types.NamespacedName) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.lastWrite == nil {
+		r.lastWrite = map[types.NamespacedName]time.Time{}
+	}
+	r.lastWrite[key] = r.Clock.Now()
+}
+
+// wrote records a write to an object read at resourceVersion rv.
+func (r *Reconciler) wrote(uid types.UID, rv string) {
+	if r.expect != nil {
+		r.expect.wrote(uid, rv)
+	}
+}
+
+func (r *Reconciler) forget(key types.NamespacedName) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.lastWrite, key)
+}
+
+// onlyCountsDiffer reports whether two statuses differ at most in replica
+// counts and in condition timestamps.
+func onlyCountsDiffer(a, b v1alpha1.RolloutStatus) bool {
+	a.Replicas, a.UpdatedReplicas, a.ReadyReplicas, a.AvailableReplicas, a.HPAReplicas =
+		b.Replicas, b.UpdatedReplicas, b.ReadyReplicas, b.AvailableReplicas, b.HPAReplicas
+	if len(a.Conditions) != len(b.Conditions) {
+		return false
+	}
+	a.Conditions = append([]v1alpha1.Condition(nil), a.Conditions...)
+	for i := range a.Conditions {
+		if a.Conditions[i].Type != b.Conditions[i].Type || a.Conditions[i].Status != b.Conditions[i].Status ||
+			a.Conditions[i].Reason != b.Conditions[i].Reason || a.Conditions[i].Message != b.Conditions[i].Message {
+			return false
+		}
+		a.Conditions[i].LastUpdateTime, a.Conditions[i].LastTransitionTime = b.Conditions[i].LastUpdateTime, b.Conditions[i].LastTransitionTime
+	}
+	return equality.Semantic.DeepEqual(a, b)
 }
 
 // serviceIndex indexes Rollouts by the names of the Services their strategy names.
@@ -69,12 +136,33 @@ func (r *Reconciler) SetupWithManager(mgr manager.Manager) error {
 	if r.APIReader == nil {
 		r.APIReader = mgr.GetAPIReader()
 	}
+	r.expect = newExpectations(r.Clock)
 	return builder.ControllerManagedBy(mgr).
 		For(&v1alpha1.Rollout{}).
 		Owns(&appsv1.ReplicaSet{}).
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsNaming)).
 		Named("rollout").
 		Complete(r)
+}
+
+// cacheBehind reports whether the cache does not yet show a write of ours to
+// the Rollout or its ReplicaSets.
+func (r *Reconciler) cacheBehind(ro *v1alpha1.Rollout, sets []*appsv1.ReplicaSet) bool {
+	if r.expect == nil {
+		return false
+	}
+	behind := r.expect.behind(ro.UID, ro.ResourceVersion)
+	names := map[string]bool{}
+	for _, rs := range sets {
+		names[rs.Name] = true
+		if r.expect.behind(rs.UID, rs.ResourceVersion) {
+			behind = true
+		}
+	}
+	if r.expect.unborn(client.ObjectKeyFromObject(ro), func(name string) bool { return names[name] }) {
+		behind = true
+	}
+	return behind
 }
 
 // rolloutsNaming maps a Service to the Rollouts in its namespace that name it.
@@ -96,6 +184,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	logger := log.FromContext(ctx)
 	var ro v1alpha1.Rollout
 	if err := r.Client.Get(ctx, req.NamespacedName, &ro); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.forget(req.NamespacedName)
+		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	if ro.DeletionTimestamp != nil {
@@ -111,6 +202,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	sets, err := r.replicaSets(ctx, &ro)
 	if err != nil {
 		return reconcile.Result{}, err
+	}
+	if r.cacheBehind(&ro, sets) {
+		// Our last writes are not in the cache yet; their watch events bring
+		// the Rollout back. The requeue is only a safety net.
+		logger.V(4).Info("cache behind our writes; waiting", "rollout", klog.KObj(&ro))
+		return reconcile.Result{RequeueAfter: expectationTTL}, nil
 	}
 	services, err := r.services(ctx, &ro)
 	if err != nil {
@@ -153,17 +250,30 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		plan.RequeueAfter = min(nonZero(plan.RequeueAfter, evictionRetry), evictionRetry)
 	}
 	if !equality.Semantic.DeepEqual(plan.Status, ro.Status) {
+		if wait := r.coalesce(req.NamespacedName, plan.Status, ro.Status); wait > 0 {
+			// Only replica counts moved, and they were written a moment ago: they
+			// are still settling, so write them once they have.
+			return reconcile.Result{RequeueAfter: min(wait, nonZero(plan.RequeueAfter, wait))}, nil
+		}
 		before := ro.DeepCopy()
 		ro.Status = plan.Status
 		// Conditional on the resourceVersion read: a promote or abort patched in
 		// meanwhile is never overwritten; the next pass sees it.
-		if err := r.Client.Status().Patch(ctx, &ro, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		patch := client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})
+		if logger.V(4).Enabled() {
+			if data, err := patch.Data(&ro); err == nil {
+				logger.V(4).Info("status patch", "rollout", klog.KObj(&ro), "patch", string(data))
+			}
+		}
+		if err := r.Client.Status().Patch(ctx, &ro, patch); err != nil {
 			if apierrors.IsConflict(err) {
 				logger.V(1).Info("status changed meanwhile; looking again", "rollout", klog.KObj(&ro))
 				return reconcile.Result{Requeue: true}, nil
 			}
 			return reconcile.Result{}, fmt.Errorf("patching status of rollout %s: %w", klog.KObj(&ro), err)
 		}
+		r.written(req.NamespacedName)
+		r.wrote(ro.UID, before.ResourceVersion)
 		logger.V(2).Info("status written", "rollout", klog.KObj(&ro), "phase", ro.Status.Phase, "message", ro.Status.Message)
 	}
 	// Events only once the status holds what they announce: a controller
@@ -299,6 +409,9 @@ const (
 func (r *Reconciler) create(ctx context.Context, ro *v1alpha1.Rollout, rs *appsv1.ReplicaSet) (createOutcome, error) {
 	err := r.Client.Create(ctx, rs)
 	if err == nil {
+		if r.expect != nil {
+			r.expect.created(client.ObjectKeyFromObject(ro), rs.Name)
+		}
 		return created, nil
 	}
 	if !apierrors.IsAlreadyExists(err) {
@@ -339,9 +452,11 @@ func (r *Reconciler) apply(ctx context.Context, ro *v1alpha1.Rollout, plan *plan
 		if err != nil {
 			return err
 		}
+		rv := rs.ResourceVersion
 		if err := r.Client.Patch(ctx, rs, client.RawPatch(types.MergePatchType, data)); err != nil {
 			return fmt.Errorf("annotating ReplicaSet %s: %w", klog.KObj(rs), err)
 		}
+		r.wrote(rs.UID, rv)
 	}
 	for name, n := range plan.Scale {
 		rs := byName[name]
@@ -349,9 +464,11 @@ func (r *Reconciler) apply(ctx context.Context, ro *v1alpha1.Rollout, plan *plan
 			continue
 		}
 		patch := client.RawPatch(types.MergePatchType, fmt.Appendf(nil, `{"spec":{"replicas":%d}}`, n))
+		rv := rs.ResourceVersion
 		if err := r.Client.Patch(ctx, rs, patch); err != nil {
 			return fmt.Errorf("scaling ReplicaSet %s to %d: %w", klog.KObj(rs), n, err)
 		}
+		r.wrote(rs.UID, rv)
 	}
 	for name, hash := range plan.Services {
 		svc := services[name]

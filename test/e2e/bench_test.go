@@ -1,0 +1,262 @@
+package e2e
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/vireo-dev/vireo/api/v1alpha1"
+)
+
+var benchRollouts = flag.Int("bench-rollouts", 0, "run the rollout benchmark with this many rollouts (make bench uses 200)")
+
+// TestBenchRollouts is the rollout benchmark (make bench): N rollouts of 4
+// replicas with steps setWeight 25, pause 5s, 50, pause 5s, 75, pause 5s; all
+// Healthy, then every image changed at once. It prints a table; it asserts
+// nothing about time. It runs only when -bench-rollouts is given.
+func TestBenchRollouts(t *testing.T) {
+	n := *benchRollouts
+	if n == 0 {
+		t.Skip("benchmark: run with -args -bench-rollouts=N (make bench)")
+	}
+	c := requireCluster(t)
+	c.installDefault(t)
+	metricsAddr := freeAddr(t)
+	proc := c.startController(t, "--metrics-bind-address", metricsAddr, "--log-level", "info")
+	pid := proc.cmd.Process.Pid
+	ns := c.namespace(t, "bench")
+
+	var docs strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&docs, `---
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: ro-%03d}
+spec:
+  replicas: 4
+  selector: {matchLabels: {app: ro-%03d}}
+  template:
+    metadata: {labels: {app: ro-%03d}}
+    spec: {containers: [{name: app, image: argoproj/rollouts-demo:blue}]}
+  strategy:
+    canary:
+      steps: [{setWeight: 25}, {pause: {duration: 5s}}, {setWeight: 50}, {pause: {duration: 5s}}, {setWeight: 75}, {pause: {duration: 5s}}]
+`, i, i, i)
+	}
+	start := time.Now()
+	c.must(t, docs.String(), "apply", "-n", ns, "-f", "-")
+	healthy := func(image string) func() error {
+		return func() error {
+			out := c.must(t, "", "get", "rollouts", "-n", ns, "-o",
+				`jsonpath={range .items[*]}{.status.phase}|{.spec.template.spec.containers[0].image}|{.status.stableRS}|{.status.currentPodHash}{" "}{end}`)
+			done := 0
+			for _, row := range strings.Fields(out) {
+				f := strings.Split(row, "|")
+				if len(f) == 4 && f[0] == "Healthy" && strings.HasSuffix(f[1], image) && f[2] == f[3] {
+					done++
+				}
+			}
+			if done != n {
+				return fmt.Errorf("%d of %d Healthy on %s", done, n, image)
+			}
+			return nil
+		}
+	}
+	eventually(t, 20*time.Minute, "all Healthy on blue", healthy(":blue"))
+	created := time.Since(start)
+
+	wc := c.watchClient(t)
+	pauses := recordPauseExpiry(t, wc, ns)
+	cpu0 := cpuSeconds(t, pid)
+	t0 := time.Now()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			ro := &v1alpha1.Rollout{}
+			ro.Namespace, ro.Name = ns, fmt.Sprintf("ro-%03d", i)
+			patch := client.RawPatch(types.JSONPatchType, []byte(`[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"argoproj/rollouts-demo:green"}]`))
+			if err := wc.Patch(context.Background(), ro, patch); err != nil {
+				t.Errorf("patching %s: %v", ro.Name, err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	eventually(t, 30*time.Minute, "all Healthy on green", healthy(":green"))
+	updated := time.Since(t0)
+	cpu := cpuSeconds(t, pid) - cpu0
+
+	writes := c.auditWrites(t, func(e auditEvent) bool {
+		return byPid(pid)(e) && e.ObjectRef.Namespace == ns && !e.StageTimestamp.Before(t0)
+	})
+	byKind, rejected := map[string]int{}, 0
+	for _, w := range writes {
+		if w.ResponseStatus.Code >= 300 {
+			rejected++
+		}
+		k := w.ObjectRef.Resource
+		if w.ObjectRef.Subresource != "" {
+			k += "/" + w.ObjectRef.Subresource
+		}
+		byKind[w.Verb+" "+k]++
+	}
+	transitions := n * 7 // six steps and the promotion
+
+	// Idle: a minute with nothing to do.
+	time.Sleep(3 * time.Second)
+	rec0, idleFrom := scrapeReconciles(t, metricsAddr), time.Now()
+	time.Sleep(time.Minute)
+	idleReconciles := scrapeReconciles(t, metricsAddr) - rec0
+	idleWrites := len(c.auditWrites(t, func(e auditEvent) bool {
+		return byPid(pid)(e) && e.ObjectRef.Namespace == ns && !e.StageTimestamp.Before(idleFrom)
+	}))
+
+	delays := pauses.delays()
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nRollout benchmark: %d rollouts x 4 replicas, steps 25 / pause 5s / 50 / pause 5s / 75 / pause 5s, QPS 50 burst 100\n", n)
+	fmt.Fprintf(&b, "| measure | value | target |\n|---|---|---|\n")
+	fmt.Fprintf(&b, "| time to create all and reach Healthy (first version) | %.1f s | |\n", created.Seconds())
+	fmt.Fprintf(&b, "| wall time until all %d are Healthy on the new version | %.1f s | floor: 15 s of pauses |\n", n, updated.Seconds())
+	fmt.Fprintf(&b, "| controller CPU during the update | %.1f s | |\n", cpu)
+	fmt.Fprintf(&b, "| controller peak RSS | %.0f MiB | |\n", peakRSS(t, pid))
+	fmt.Fprintf(&b, "| API writes during the update (events included; refused ones too) | %d (%d refused) | |\n", len(writes), rejected)
+	fmt.Fprintf(&b, "| API writes per step transition (%d transitions) | %.2f | <= 3 |\n", transitions, float64(len(writes))/float64(transitions))
+	fmt.Fprintf(&b, "| idle: reconciles per rollout per minute | %.3f | <= 1 |\n", idleReconciles/float64(n))
+	fmt.Fprintf(&b, "| idle: writes per rollout per minute | %.3f | 0 |\n", float64(idleWrites)/float64(n))
+	fmt.Fprintf(&b, "| pause expiry to next step's status write: p50 / p99 / max (%d pauses) | %s / %s / %s | p99 <= 1 s |\n",
+		len(delays), pct(delays, 50), pct(delays, 99), pct(delays, 100))
+	var kinds []string
+	for k, v := range byKind {
+		kinds = append(kinds, fmt.Sprintf("%s=%d", k, v))
+	}
+	sort.Strings(kinds)
+	fmt.Fprintf(&b, "\nwrites by kind: %s\n", strings.Join(kinds, ", "))
+	fmt.Print(b.String())
+	if path := os.Getenv("VIREO_BENCH_OUT"); path != "" {
+		_ = os.WriteFile(path, []byte(b.String()), 0o644)
+	}
+}
+
+// pauseRecorder measures, for every timed pause, how long after its end
+// (status start time + duration) the status showed the next step.
+type pauseRecorder struct {
+	mu      sync.Mutex
+	started map[string]time.Time // rollout/step -> pause start in status
+	delay   []time.Duration
+}
+
+func recordPauseExpiry(t *testing.T, wc client.WithWatch, ns string) *pauseRecorder {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	w, err := wc.Watch(ctx, &v1alpha1.RolloutList{}, client.InNamespace(ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &pauseRecorder{started: map[string]time.Time{}}
+	go func() {
+		defer w.Stop()
+		for ev := range w.ResultChan() {
+			ro, ok := ev.Object.(*v1alpha1.Rollout)
+			if !ok || ro.Status.CurrentStepIndex == nil {
+				continue
+			}
+			seen := time.Now()
+			idx := *ro.Status.CurrentStepIndex
+			r.mu.Lock()
+			for _, pc := range ro.Status.PauseConditions {
+				if pc.Reason == v1alpha1.PauseReasonCanaryPauseStep {
+					r.started[fmt.Sprintf("%s/%d", ro.Name, idx)] = pc.StartTime.Time
+				}
+			}
+			if start, ok := r.started[fmt.Sprintf("%s/%d", ro.Name, idx-1)]; ok && len(ro.Status.PauseConditions) == 0 {
+				r.delay = append(r.delay, seen.Sub(start.Add(5*time.Second)))
+				delete(r.started, fmt.Sprintf("%s/%d", ro.Name, idx-1))
+			}
+			r.mu.Unlock()
+		}
+	}()
+	return r
+}
+
+func (r *pauseRecorder) delays() []time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := append([]time.Duration(nil), r.delay...)
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+func pct(d []time.Duration, p int) string {
+	if len(d) == 0 {
+		return "-"
+	}
+	i := (len(d)*p + 99) / 100
+	if i > 0 {
+		i--
+	}
+	return d[i].Round(10 * time.Millisecond).String()
+}
+
+// cpuSeconds is the user+system CPU a process has used, from /proc.
+func cpuSeconds(t *testing.T, pid int) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
+	utime, _ := strconv.ParseFloat(fields[11], 64)
+	stime, _ := strconv.ParseFloat(fields[12], 64)
+	return (utime + stime) / 100 // clock ticks; 100 per second on Linux
+}
+
+// peakRSS is a process's peak resident set, in MiB.
+func peakRSS(t *testing.T, pid int) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			kb, _ := strconv.ParseFloat(strings.Fields(line)[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// scrapeReconciles reads controller_runtime_reconcile_total for the rollout
+// controller from the controller's metrics endpoint.
+func scrapeReconciles(t *testing.T, addr string) float64 {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var total float64
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, "controller_runtime_reconcile_total{") && strings.Contains(line, `controller="rollout"`) {
+			f := strings.Fields(line)
+			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+			total += v
+		}
+	}
+	return total
+}
