@@ -30,8 +30,13 @@ vet:
 test: ## every test: generated files, unit, integration against a real control plane, e2e
 	@hack/test
 
-bench:
+BENCH_ROLLOUTS ?= 200
+
+bench: ## micro-benchmarks, then the rollout benchmark on the local control plane
 	go test -run '^$$' -bench . -benchmem ./internal/... ./api/...
+	hack/cluster/build
+	VIREO_REQUIRE_CLUSTER=1 go test -count=1 -timeout 60m -run '^TestBenchRollouts$$' -v ./test/e2e/ -args -bench-rollouts=$(BENCH_ROLLOUTS) | grep -v '^{'
+
 
 demo: ## control plane up, Vireo installed and running, a sample Rollout applied
 	@hack/demo

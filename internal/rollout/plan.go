@@ -29,6 +29,9 @@ type Observed struct {
 	ReplicaSets []*appsv1.ReplicaSet
 	// Pods of the Rollout's ReplicaSets.
 	Pods []*corev1.Pod
+	// Workload is the Deployment spec.workloadRef names; nil when there is none
+	// or it does not exist.
+	Workload *appsv1.Deployment
 	// Services the spec names, by name; a name mapped to nil does not exist.
 	Services map[string]*corev1.Service
 	Now      time.Time
@@ -61,6 +64,8 @@ type Plan struct {
 	Delete []string
 	// Evict names pods to evict (restart).
 	Evict []string
+	// ScaleWorkload scales the Deployment spec.workloadRef names (scaleDown).
+	ScaleWorkload *int32
 	// Status is the Rollout's new status.
 	Status v1alpha1.RolloutStatus
 	Events []Event
@@ -95,10 +100,15 @@ func Decide(obs Observed) *Plan {
 
 	errs := Validate(ro)
 	errs = append(errs, unsupported(ro)...)
-	errs = append(errs, checkServices(ro, obs.Services)...)
+	resolved, werrs := withWorkload(ro, obs.Workload)
+	errs = append(errs, werrs...)
+	if len(errs) == 0 {
+		errs = append(errs, checkServices(resolved, obs.Services)...)
+	}
 	if !recordSpec(st, ro, errs, now) {
 		return plan
 	}
+	ro = resolved
 
 	sets := classify(obs.ReplicaSets)
 	template := &ro.Spec.Template
@@ -128,6 +138,7 @@ func Decide(obs Observed) *Plan {
 		planRestart(plan, ro, obs.Pods, ro.Spec.Strategy.Canary.MaxUnavailable, now)
 	}
 	plan.Delete = sets.beyondHistory(ro, newRS, sets.byHash(st.StableRS), plan.Scale)
+	planWorkload(plan, ro, obs.Workload)
 	return plan
 }
 
@@ -170,9 +181,6 @@ func unsupported(ro *v1alpha1.Rollout) field.ErrorList {
 	}
 	var errs field.ErrorList
 	p := field.NewPath("spec")
-	if ro.Spec.WorkloadRef != nil {
-		errs = append(errs, notYet(p.Child("workloadRef")))
-	}
 	if bg := ro.Spec.Strategy.BlueGreen; bg != nil {
 		bp := p.Child("strategy", "blueGreen")
 		if bg.PrePromotionAnalysis != nil {

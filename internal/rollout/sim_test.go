@@ -39,6 +39,8 @@ type world struct {
 	// lag, when set, delays the ReplicaSet controller's status updates by a
 	// random number of ticks, to shuffle the order in which things are seen.
 	lag     *rand.Rand
+	// workload is the Deployment a workloadRef names, if any.
+	workload *appsv1.Deployment
 	log     []string
 	last    string
 	steps   []int32 // every currentStepIndex the rollout passed through
@@ -131,7 +133,14 @@ func (w *world) reconcile() *Plan {
 	for _, n := range w.names() {
 		list = append(list, w.rss[n].DeepCopy())
 	}
-	plan := Decide(Observed{Rollout: w.ro.DeepCopy(), ReplicaSets: list, Pods: w.podObjects(), Services: map[string]*corev1.Service{}, Now: w.now})
+	var workload *appsv1.Deployment
+	if w.workload != nil {
+		workload = w.workload.DeepCopy()
+	}
+	plan := Decide(Observed{Rollout: w.ro.DeepCopy(), ReplicaSets: list, Pods: w.podObjects(), Services: map[string]*corev1.Service{}, Workload: workload, Now: w.now})
+	if n := plan.ScaleWorkload; n != nil {
+		w.workload.Spec.Replicas = ptr.To(*n)
+	}
 	if c := plan.Create; c != nil {
 		if _, dup := w.rss[c.Name]; dup {
 			w.t.Fatalf("%s: plan creates %s, which exists", w.now.Format(time.TimeOnly), c.Name)
@@ -216,6 +225,9 @@ func (w *world) record(plan *Plan) {
 	if st.Message != "" {
 		phase += " (" + st.Message + ")"
 	}
+	if w.workload != nil {
+		sets = append(sets, fmt.Sprintf("deployment=%d", *w.workload.Spec.Replicas))
+	}
 	var line string
 	if w.ro.Spec.Strategy.BlueGreen != nil {
 		line = fmt.Sprintf("%-55s %s", phase, strings.Join(sets, " "))
@@ -269,10 +281,32 @@ func (w *world) run(until time.Duration, actions map[time.Duration]func(ro *v1al
 // The user's actions: the same patches the kubectl plugin sends.
 func setImage(img string) func(*v1alpha1.Rollout, *world) {
 	return func(ro *v1alpha1.Rollout, w *world) {
+		w.action = "set image " + img
+		if w.workload != nil {
+			// With workloadRef the template lives in the Deployment.
+			w.workload.Spec.Template.Spec.Containers[0].Image = "demo:" + img
+			w.workload.Generation++
+			return
+		}
 		ro.Spec.Template.Spec.Containers[0].Image = "demo:" + img
 		ro.Generation++
-		w.action = "set image " + img
 	}
+}
+
+// withWorkloadRef moves a Rollout's template into a Deployment it references.
+func withWorkloadRef(ro *v1alpha1.Rollout, scaleDown string) (*v1alpha1.Rollout, *appsv1.Deployment) {
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "demo-deploy", Namespace: ro.Namespace, Generation: 1},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ro.Spec.Replicas,
+			Selector: ro.Spec.Selector.DeepCopy(),
+			Template: *ro.Spec.Template.DeepCopy(),
+		},
+	}
+	ro.Spec.Template = corev1.PodTemplateSpec{}
+	ro.Spec.Selector = nil
+	ro.Spec.WorkloadRef = &v1alpha1.ObjectRef{APIVersion: "apps/v1", Kind: "Deployment", Name: d.Name, ScaleDown: scaleDown}
+	return ro, d
 }
 
 func promote(ro *v1alpha1.Rollout, w *world) {
@@ -366,6 +400,7 @@ func seed002() *v1alpha1.Rollout {
 type scenario struct {
 	name       string
 	ro         *v1alpha1.Rollout
+	workload   *appsv1.Deployment
 	readyAfter time.Duration
 	broken     string
 	until      time.Duration
@@ -380,7 +415,15 @@ type scenario struct {
 
 func scenarios() []scenario {
 	s := time.Second
+	progressively, deploy1 := withWorkloadRef(seedRollout(4, weight(25), pauseFor(5), weight(50), pauseFor(5)), v1alpha1.ScaleDownProgressively)
+	onSuccess, deploy2 := withWorkloadRef(seedRollout(4, weight(50), pauseIndefinitely()), v1alpha1.ScaleDownOnSuccess)
 	return []scenario{
+		{name: "workloadref-progressively", ro: progressively, workload: deploy1, readyAfter: 2 * s, until: 40 * s,
+			endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
+			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){10 * s: setImage("green")}},
+		{name: "workloadref-onsuccess", ro: onSuccess, workload: deploy2, readyAfter: 2 * s, until: 40 * s,
+			endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
+			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){10 * s: setImage("green"), 20 * s: promote}},
 		{name: "seed002-promote", ro: seed002(), until: 60 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
 			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green"), 15 * s: promote}},
 		{name: "seed002-slow-pods", ro: seed002(), readyAfter: 3 * s, until: 80 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
@@ -430,6 +473,7 @@ func TestSimulations(t *testing.T) {
 		t.Run(sc.name, func(t *testing.T) {
 			w := newWorld(t, sc.ro)
 			w.readyAfter, w.broken = sc.readyAfter, sc.broken
+			w.workload = sc.workload
 			w.run(sc.until, sc.actions)
 			checkEnd(t, w, sc)
 			golden := filepath.Join("testdata", "sim", sc.name+".golden")
@@ -462,6 +506,9 @@ func TestSimulationsWithShuffledEvents(t *testing.T) {
 		for _, sc := range scenarios() {
 			w := newWorld(t, sc.ro.DeepCopy())
 			w.readyAfter, w.broken = sc.readyAfter, sc.broken
+			if sc.workload != nil {
+				w.workload = sc.workload.DeepCopy()
+			}
 			w.lag = rand.New(rand.NewSource(seed))
 			w.run(sc.until*2, sc.actions)
 			t.Run(fmt.Sprintf("%s/seed%d", sc.name, seed), func(t *testing.T) { checkEnd(t, w, sc) })
@@ -472,6 +519,9 @@ func TestSimulationsWithShuffledEvents(t *testing.T) {
 func checkEnd(t *testing.T, w *world, sc scenario) {
 	t.Helper()
 	st := w.ro.Status
+	if sc.workload != nil && *w.workload.Spec.Replicas != 0 {
+		t.Errorf("the referenced Deployment ends with %d replicas, want 0", *w.workload.Spec.Replicas)
+	}
 	if st.Phase != sc.endPhase {
 		t.Errorf("ended %s (%s), want %s\n%s", st.Phase, st.Message, sc.endPhase, strings.Join(w.log, "\n"))
 	}

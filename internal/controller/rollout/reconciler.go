@@ -114,8 +114,12 @@ func onlyCountsDiffer(a, b v1alpha1.RolloutStatus) bool {
 	return equality.Semantic.DeepEqual(a, b)
 }
 
-// serviceIndex indexes Rollouts by the names of the Services their strategy names.
-const serviceIndex = "vireo.spec.strategy.services"
+// serviceIndex indexes Rollouts by the names of the Services their strategy
+// names; workloadIndex by the Deployment their workloadRef names.
+const (
+	serviceIndex  = "vireo.spec.strategy.services"
+	workloadIndex = "vireo.spec.workloadRef.name"
+)
 
 // SetupWithManager registers the reconciler: it watches Rollouts, the
 // ReplicaSets they own, and the Services they name (a Service created after
@@ -126,6 +130,15 @@ func (r *Reconciler) SetupWithManager(mgr manager.Manager) error {
 	})
 	if err != nil {
 		return fmt.Errorf("indexing rollouts by service: %w", err)
+	}
+	err = mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.Rollout{}, workloadIndex, func(obj client.Object) []string {
+		if ref := obj.(*v1alpha1.Rollout).Spec.WorkloadRef; ref != nil && ref.Name != "" {
+			return []string{ref.Name}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("indexing rollouts by workloadRef: %w", err)
 	}
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
@@ -140,7 +153,8 @@ func (r *Reconciler) SetupWithManager(mgr manager.Manager) error {
 	return builder.ControllerManagedBy(mgr).
 		For(&v1alpha1.Rollout{}).
 		Owns(&appsv1.ReplicaSet{}).
-		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsNaming)).
+		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsIndexed(serviceIndex))).
+		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsIndexed(workloadIndex))).
 		Named("rollout").
 		Complete(r)
 }
@@ -165,18 +179,21 @@ func (r *Reconciler) cacheBehind(ro *v1alpha1.Rollout, sets []*appsv1.ReplicaSet
 	return behind
 }
 
-// rolloutsNaming maps a Service to the Rollouts in its namespace that name it.
-func (r *Reconciler) rolloutsNaming(ctx context.Context, svc client.Object) []reconcile.Request {
-	var list v1alpha1.RolloutList
-	if err := r.Client.List(ctx, &list, client.InNamespace(svc.GetNamespace()), client.MatchingFields{serviceIndex: svc.GetName()}); err != nil {
-		log.FromContext(ctx).Error(err, "listing rollouts that name a Service", "service", klog.KObj(svc))
-		return nil
+// rolloutsIndexed maps an object (a Service, a Deployment) to the Rollouts in
+// its namespace that name it, through one of the field indexes.
+func (r *Reconciler) rolloutsIndexed(index string) handler.MapFunc {
+	return func(ctx context.Context, obj client.Object) []reconcile.Request {
+		var list v1alpha1.RolloutList
+		if err := r.Client.List(ctx, &list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{index: obj.GetName()}); err != nil {
+			log.FromContext(ctx).Error(err, "listing rollouts that name an object", "object", klog.KObj(obj), "index", index)
+			return nil
+		}
+		reqs := make([]reconcile.Request, 0, len(list.Items))
+		for _, ro := range list.Items {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&ro)})
+		}
+		return reqs
 	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
-	for _, ro := range list.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&ro)})
-	}
-	return reqs
 }
 
 // Reconcile observes a Rollout and what it owns, plans, and applies the plan.
@@ -199,7 +216,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		}
 	}
 
-	sets, err := r.replicaSets(ctx, &ro)
+	workload, err := r.workload(ctx, &ro)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	sets, err := r.replicaSets(ctx, &ro, workload)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
@@ -215,11 +236,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	}
 	var pods []*corev1.Pod
 	if ro.Spec.RestartAt != nil {
-		if pods, err = r.pods(ctx, &ro, sets); err != nil {
+		if pods, err = r.pods(ctx, &ro, workload, sets); err != nil {
 			return reconcile.Result{}, err
 		}
 	}
-	plan := planner.Decide(planner.Observed{Rollout: &ro, ReplicaSets: sets, Pods: pods, Services: services, Now: r.Clock.Now()})
+	plan := planner.Decide(planner.Observed{Rollout: &ro, ReplicaSets: sets, Pods: pods, Services: services, Workload: workload, Now: r.Clock.Now()})
 
 	if plan.Create != nil {
 		switch outcome, err := r.create(ctx, &ro, plan.Create); {
@@ -287,11 +308,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 
 // replicaSets lists the Rollout's ReplicaSets: those it controls, and orphans
 // its selector matches, which it adopts.
-func (r *Reconciler) replicaSets(ctx context.Context, ro *v1alpha1.Rollout) ([]*appsv1.ReplicaSet, error) {
-	if ro.Spec.Selector == nil {
+func (r *Reconciler) replicaSets(ctx context.Context, ro *v1alpha1.Rollout, workload *appsv1.Deployment) ([]*appsv1.ReplicaSet, error) {
+	selector := planner.EffectiveSelector(ro, workload)
+	if selector == nil {
 		return nil, nil
 	}
-	sel, err := metav1.LabelSelectorAsSelector(ro.Spec.Selector)
+	sel, err := metav1.LabelSelectorAsSelector(selector)
 	if err != nil || sel.Empty() {
 		return nil, nil // validation reports it
 	}
@@ -327,8 +349,8 @@ func (r *Reconciler) adopt(ctx context.Context, ro *v1alpha1.Rollout, rs *appsv1
 }
 
 // pods lists the pods of the Rollout's ReplicaSets; only restart needs them.
-func (r *Reconciler) pods(ctx context.Context, ro *v1alpha1.Rollout, sets []*appsv1.ReplicaSet) ([]*corev1.Pod, error) {
-	sel, err := metav1.LabelSelectorAsSelector(ro.Spec.Selector)
+func (r *Reconciler) pods(ctx context.Context, ro *v1alpha1.Rollout, workload *appsv1.Deployment, sets []*appsv1.ReplicaSet) ([]*corev1.Pod, error) {
+	sel, err := metav1.LabelSelectorAsSelector(planner.EffectiveSelector(ro, workload))
 	if err != nil {
 		return nil, nil
 	}
@@ -376,6 +398,24 @@ func nonZero(d, otherwise time.Duration) time.Duration {
 		return otherwise
 	}
 	return d
+}
+
+// workload reads the Deployment spec.workloadRef names; nil when there is
+// none or it does not exist (the planner reports that).
+func (r *Reconciler) workload(ctx context.Context, ro *v1alpha1.Rollout) (*appsv1.Deployment, error) {
+	ref := ro.Spec.WorkloadRef
+	if ref == nil || ref.Kind != "Deployment" || ref.Name == "" {
+		return nil, nil
+	}
+	var d appsv1.Deployment
+	err := r.Client.Get(ctx, types.NamespacedName{Namespace: ro.Namespace, Name: ref.Name}, &d)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("reading Deployment %s/%s of rollout %s: %w", ro.Namespace, ref.Name, ro.Name, err)
+	}
+	return &d, nil
 }
 
 // services reads the Services the spec names; a missing one maps to nil.
@@ -480,6 +520,13 @@ func (r *Reconciler) apply(ctx context.Context, ro *v1alpha1.Rollout, plan *plan
 			ManagedByAnnotation, ro.Name, planner.PodTemplateHashLabel, hash))
 		if err := r.Client.Patch(ctx, svc, patch); err != nil {
 			return fmt.Errorf("pointing Service %s at %s: %w", klog.KObj(svc), hash, err)
+		}
+	}
+	if n := plan.ScaleWorkload; n != nil && ro.Spec.WorkloadRef != nil {
+		d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: ro.Spec.WorkloadRef.Name}}
+		patch := client.RawPatch(types.MergePatchType, fmt.Appendf(nil, `{"spec":{"replicas":%d}}`, *n))
+		if err := r.Client.Patch(ctx, d, patch); err != nil {
+			return fmt.Errorf("scaling down Deployment %s (workloadRef) to %d: %w", klog.KObj(d), *n, err)
 		}
 	}
 	for _, name := range plan.Delete {
