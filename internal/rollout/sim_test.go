@@ -38,15 +38,16 @@ type world struct {
 	broken string
 	// lag, when set, delays the ReplicaSet controller's status updates by a
 	// random number of ticks, to shuffle the order in which things are seen.
-	lag     *rand.Rand
+	lag *rand.Rand
 	// workload is the Deployment a workloadRef names, if any.
 	workload *appsv1.Deployment
-	log     []string
-	last    string
-	steps   []int32 // every currentStepIndex the rollout passed through
-	created int
-	podSeq  int
-	action  string // the last user action, for the timeline
+	log      []string
+	last     string
+	steps    []int32 // every currentStepIndex the rollout passed through
+	created  int
+	podSeq   int
+	action   string // the last user action, for the timeline
+	notYet   bool   // the action waits for the rollout (a person reacting to what they see)
 }
 
 func newWorld(t *testing.T, ro *v1alpha1.Rollout) *world {
@@ -267,10 +268,21 @@ func image(rs *appsv1.ReplicaSet) string {
 // user's actions at their times, until the given time.
 func (w *world) run(until time.Duration, actions map[time.Duration]func(ro *v1alpha1.Rollout, w *world)) {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	pending := map[time.Duration]func(*v1alpha1.Rollout, *world){}
+	for at, act := range actions {
+		pending[at] = act
+	}
 	for w.now.Sub(start) <= until {
-		if act, ok := actions[w.now.Sub(start)]; ok {
+		at := w.now.Sub(start)
+		if act, ok := pending[at]; ok {
+			delete(pending, at)
+			w.action, w.notYet = "", false
 			act(w.ro, w)
-			w.log = append(w.log, fmt.Sprintf("%5s  >> %s", w.clock(), w.action))
+			if w.notYet {
+				pending[at+time.Second] = act // the user waits and tries again
+			} else {
+				w.log = append(w.log, fmt.Sprintf("%5s  >> %s", w.clock(), w.action))
+			}
 		}
 		w.syncReplicaSets()
 		w.reconcile()
@@ -309,7 +321,13 @@ func withWorkloadRef(ro *v1alpha1.Rollout, scaleDown string) (*v1alpha1.Rollout,
 	return ro, d
 }
 
+// promote is what a person does on seeing the rollout paused: the plugin's
+// patch. Until the rollout is paused, the person waits.
 func promote(ro *v1alpha1.Rollout, w *world) {
+	if ro.Status.Phase != v1alpha1.RolloutPhasePaused {
+		w.notYet = true
+		return
+	}
 	w.action = "promote"
 	if ro.Spec.Paused {
 		ro.Spec.Paused = false
