@@ -30,8 +30,8 @@ func run(args []string) error {
 	var (
 		kubeconfig = fs.String("kubeconfig", "", "path to a kubeconfig; without it, $KUBECONFIG, ~/.kube/config or the in-cluster ServiceAccount")
 		opts       controller.Options
-		qps        = fs.Float64("qps", 50, "queries per second to the API server")
-		burst      = fs.Int("burst", 100, "burst of queries to the API server")
+		qps        = fs.Float64("qps", 100, "queries per second to the API server")
+		burst      = fs.Int("burst", 200, "burst of queries to the API server")
 		logLevel   = fs.String("log-level", "info", "debug, info, warn, error, or a verbosity number (4 shows how things happen)")
 		showVer    = fs.Bool("version", false, "print the version and exit")
 	)
@@ -41,6 +41,7 @@ func run(args []string) error {
 	fs.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election Lease (default: --namespace, or the pod's namespace in a cluster)")
 	fs.StringVar(&opts.MetricsBindAddress, "metrics-bind-address", ":8090", "address of the Prometheus metrics endpoint; 0 turns it off")
 	fs.StringVar(&opts.HealthProbeBindAddress, "health-probe-bind-address", ":8080", "address of /healthz and /readyz; 0 turns them off")
+	fs.IntVar(&opts.RolloutThreads, "rollout-threads", 10, "Rollouts reconciled in parallel")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -61,6 +62,9 @@ func run(args []string) error {
 	}
 	if *burst <= 0 {
 		return fmt.Errorf("--burst must be positive, got %d", *burst)
+	}
+	if opts.RolloutThreads < 1 {
+		return fmt.Errorf("--rollout-threads must be at least 1, got %d", opts.RolloutThreads)
 	}
 	if _, err := controller.InstanceSelector(opts.InstanceID); err != nil {
 		return err

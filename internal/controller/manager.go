@@ -54,6 +54,8 @@ type Options struct {
 	MetricsBindAddress string
 	// HealthProbeBindAddress serves /healthz and /readyz; "0" turns them off.
 	HealthProbeBindAddress string
+	// RolloutThreads is how many Rollouts are reconciled in parallel; 10 when 0.
+	RolloutThreads int
 	// SeveralPerProcess lets tests start more than one manager in a process,
 	// which controller-runtime otherwise refuses (its metrics are per name).
 	SeveralPerProcess bool
@@ -163,7 +165,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 			return nil, fmt.Errorf("adding readiness check: %w", err)
 		}
 	}
-	rollouts := &rolloutctrl.Reconciler{Client: mgr.GetClient()}
+	rollouts := &rolloutctrl.Reconciler{Client: mgr.GetClient(), Workers: opts.RolloutThreads}
 	if leadership != nil {
 		leadership.reader = mgr.GetClient()
 		rollouts.Fence = leadership

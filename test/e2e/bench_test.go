@@ -129,7 +129,7 @@ spec:
 
 	delays := pauses.delays()
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nRollout benchmark: %d rollouts x 4 replicas, steps 25 / pause 5s / 50 / pause 5s / 75 / pause 5s, QPS 50 burst 100\n", n)
+	fmt.Fprintf(&b, "\nRollout benchmark: %d rollouts x 4 replicas, steps 25 / pause 5s / 50 / pause 5s / 75 / pause 5s; controller defaults (QPS 100, burst 200, 10 workers)\n", n)
 	fmt.Fprintf(&b, "| measure | value | target |\n|---|---|---|\n")
 	fmt.Fprintf(&b, "| time to create all and reach Healthy (first version) | %.1f s | |\n", created.Seconds())
 	fmt.Fprintf(&b, "| wall time until all %d are Healthy on the new version | %.1f s | floor: 15 s of pauses |\n", n, updated.Seconds())

@@ -23,6 +23,7 @@ import (
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -42,6 +43,8 @@ type Reconciler struct {
 	APIReader client.Reader
 	Recorder  record.EventRecorder
 	Clock     clock.PassiveClock
+	// Workers is how many Rollouts are reconciled in parallel; 10 when 0.
+	Workers int
 	// Fence, when set, is asked before any write whether this replica still leads.
 	Fence interface {
 		MayWrite(ctx context.Context) error
@@ -143,6 +146,9 @@ func (r *Reconciler) SetupWithManager(mgr manager.Manager) error {
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
 	}
+	if r.Workers == 0 {
+		r.Workers = 10
+	}
 	if r.Recorder == nil {
 		r.Recorder = mgr.GetEventRecorderFor("vireo-controller")
 	}
@@ -156,6 +162,7 @@ func (r *Reconciler) SetupWithManager(mgr manager.Manager) error {
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsIndexed(serviceIndex))).
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsIndexed(workloadIndex))).
 		Named("rollout").
+		WithOptions(crcontroller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		Complete(r)
 }
 
