@@ -38,43 +38,9 @@ func TestBenchRollouts(t *testing.T) {
 	pid := proc.cmd.Process.Pid
 	ns := c.namespace(t, "bench")
 
-	var docs strings.Builder
-	for i := 0; i < n; i++ {
-		fmt.Fprintf(&docs, `---
-apiVersion: argoproj.io/v1alpha1
-kind: Rollout
-metadata: {name: ro-%03d}
-spec:
-  replicas: 4
-  selector: {matchLabels: {app: ro-%03d}}
-  template:
-    metadata: {labels: {app: ro-%03d}}
-    spec: {containers: [{name: app, image: argoproj/rollouts-demo:blue}]}
-  strategy:
-    canary:
-      steps: [{setWeight: 25}, {pause: {duration: 5s}}, {setWeight: 50}, {pause: {duration: 5s}}, {setWeight: 75}, {pause: {duration: 5s}}]
-`, i, i, i)
-	}
 	start := time.Now()
-	c.must(t, docs.String(), "apply", "-n", ns, "-f", "-")
-	healthy := func(image string) func() error {
-		return func() error {
-			out := c.must(t, "", "get", "rollouts", "-n", ns, "-o",
-				`jsonpath={range .items[*]}{.status.phase}|{.spec.template.spec.containers[0].image}|{.status.stableRS}|{.status.currentPodHash}{" "}{end}`)
-			done := 0
-			for _, row := range strings.Fields(out) {
-				f := strings.Split(row, "|")
-				if len(f) == 4 && f[0] == "Healthy" && strings.HasSuffix(f[1], image) && f[2] == f[3] {
-					done++
-				}
-			}
-			if done != n {
-				return fmt.Errorf("%d of %d Healthy on %s", done, n, image)
-			}
-			return nil
-		}
-	}
-	eventually(t, 20*time.Minute, "all Healthy on blue", healthy(":blue"))
+	c.must(t, manyRollouts(n, "5s"), "apply", "-n", ns, "-f", "-")
+	eventually(t, 20*time.Minute, "all Healthy on blue", c.allHealthy(t, ns, n, ":blue"))
 	created := time.Since(start)
 
 	wc := c.watchClient(t)
@@ -98,7 +64,7 @@ spec:
 		}(i)
 	}
 	wg.Wait()
-	eventually(t, 30*time.Minute, "all Healthy on green", healthy(":green"))
+	eventually(t, 30*time.Minute, "all Healthy on green", c.allHealthy(t, ns, n, ":green"))
 	updated := time.Since(t0)
 	cpu := cpuSeconds(t, pid) - cpu0
 
@@ -163,35 +129,25 @@ type pauseRecorder struct {
 
 func recordPauseExpiry(t *testing.T, wc client.WithWatch, ns string) *pauseRecorder {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	w, err := wc.Watch(ctx, &v1alpha1.RolloutList{}, client.InNamespace(ns))
-	if err != nil {
-		t.Fatal(err)
-	}
 	r := &pauseRecorder{started: map[string]time.Time{}}
-	go func() {
-		defer w.Stop()
-		for ev := range w.ResultChan() {
-			ro, ok := ev.Object.(*v1alpha1.Rollout)
-			if !ok || ro.Status.CurrentStepIndex == nil {
-				continue
-			}
-			seen := time.Now()
-			idx := *ro.Status.CurrentStepIndex
-			r.mu.Lock()
-			for _, pc := range ro.Status.PauseConditions {
-				if pc.Reason == v1alpha1.PauseReasonCanaryPauseStep {
-					r.started[fmt.Sprintf("%s/%d", ro.Name, idx)] = pc.StartTime.Time
-				}
-			}
-			if start, ok := r.started[fmt.Sprintf("%s/%d", ro.Name, idx-1)]; ok && len(ro.Status.PauseConditions) == 0 {
-				r.delay = append(r.delay, seen.Sub(start.Add(5*time.Second)))
-				delete(r.started, fmt.Sprintf("%s/%d", ro.Name, idx-1))
-			}
-			r.mu.Unlock()
+	watchRollouts(t, wc, ns, func(ro *v1alpha1.Rollout) {
+		if ro.Status.CurrentStepIndex == nil {
+			return
 		}
-	}()
+		seen := time.Now()
+		idx := *ro.Status.CurrentStepIndex
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for _, pc := range ro.Status.PauseConditions {
+			if pc.Reason == v1alpha1.PauseReasonCanaryPauseStep {
+				r.started[fmt.Sprintf("%s/%d", ro.Name, idx)] = pc.StartTime.Time
+			}
+		}
+		if start, ok := r.started[fmt.Sprintf("%s/%d", ro.Name, idx-1)]; ok && len(ro.Status.PauseConditions) == 0 {
+			r.delay = append(r.delay, seen.Sub(start.Add(5*time.Second)))
+			delete(r.started, fmt.Sprintf("%s/%d", ro.Name, idx-1))
+		}
+	})
 	return r
 }
 

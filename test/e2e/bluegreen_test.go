@@ -57,8 +57,7 @@ func TestBlueGreen(t *testing.T) {
 		t.Fatalf("first version: active %q preview %q, want both %q", selector("bg-active"), selector("bg-preview"), blue)
 	}
 
-	c.must(t, `[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"argoproj/rollouts-demo:green"}]`,
-		"patch", ro, "-n", ns, "--type=json", "--patch-file=/dev/stdin")
+	c.setImage(t, ns, ro, "green")
 	c.waitRollout(t, ns, "Paused", "BlueGreenPause", 60*time.Second)
 	c.expectPods(t, ns, map[string]int{"blue": 3, "green": 1})
 	green := c.jsonpath(t, ns, ro, ".status.currentPodHash")

@@ -29,10 +29,7 @@ func TestSeed002Canary(t *testing.T) {
 		t.Errorf("first version: currentStepIndex %q, want 8 (all steps done)", i)
 	}
 
-	setImage := func(color string) {
-		c.must(t, fmt.Sprintf(`[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"argoproj/rollouts-demo:%s"}]`, color),
-			"patch", ro, "-n", ns, "--type=json", "--patch-file=/dev/stdin")
-	}
+	setImage := func(color string) { c.setImage(t, ns, ro, color) }
 
 	// A new image: 20% (one pod of five), then the indefinite pause.
 	setImage("yellow")

@@ -4,12 +4,13 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -45,30 +46,66 @@ type stepRecorder struct {
 
 func recordSteps(t *testing.T, wc client.WithWatch, ns string) *stepRecorder {
 	t.Helper()
+	r := &stepRecorder{steps: map[string][]int32{}}
+	watchRollouts(t, wc, ns, func(ro *v1alpha1.Rollout) {
+		if ro.Status.CurrentStepIndex == nil {
+			return
+		}
+		key := ro.Name + "/" + ro.Status.CurrentPodHash
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		seq := r.steps[key]
+		if len(seq) == 0 || seq[len(seq)-1] != *ro.Status.CurrentStepIndex {
+			r.steps[key] = append(seq, *ro.Status.CurrentStepIndex)
+		}
+	})
+	return r
+}
+
+// watchRollouts calls fn with every version of every Rollout in a namespace
+// until the test ends. A watch the API server closes (a busy server drops slow
+// watchers) is resumed from the last version seen, so nothing is missed.
+func watchRollouts(t *testing.T, wc client.WithWatch, ns string, fn func(*v1alpha1.Rollout)) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	w, err := wc.Watch(ctx, &v1alpha1.RolloutList{}, client.InNamespace(ns))
+	start := func(rv string) (watch.Interface, error) {
+		opts := []client.ListOption{client.InNamespace(ns)}
+		if rv != "" {
+			opts = append(opts, &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: rv, AllowWatchBookmarks: true}})
+		}
+		return wc.Watch(ctx, &v1alpha1.RolloutList{}, opts...)
+	}
+	w, err := start("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &stepRecorder{steps: map[string][]int32{}}
 	go func() {
-		defer w.Stop()
-		for ev := range w.ResultChan() {
-			ro, ok := ev.Object.(*v1alpha1.Rollout)
-			if !ok || ro.Status.CurrentStepIndex == nil {
-				continue
+		rv := ""
+		for {
+			for ev := range w.ResultChan() {
+				if ro, ok := ev.Object.(*v1alpha1.Rollout); ok {
+					rv = ro.ResourceVersion
+					if ev.Type != watch.Bookmark {
+						fn(ro)
+					}
+				}
 			}
-			key := ro.Name + "/" + ro.Status.CurrentPodHash
-			r.mu.Lock()
-			seq := r.steps[key]
-			if len(seq) == 0 || seq[len(seq)-1] != *ro.Status.CurrentStepIndex {
-				r.steps[key] = append(seq, *ro.Status.CurrentStepIndex)
+			w.Stop()
+			if ctx.Err() != nil {
+				return
 			}
-			r.mu.Unlock()
+			for {
+				if w, err = start(rv); err == nil {
+					break
+				}
+				if ctx.Err() != nil {
+					return
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
 		}
 	}()
-	return r
 }
 
 func (r *stepRecorder) sequence(name, hash string) []int32 {
@@ -86,50 +123,13 @@ func TestChaosKillDuringConcurrentRollouts(t *testing.T) {
 	c := requireCluster(t)
 	c.installDefault(t)
 	ns := c.namespace(t, "chaos")
-	var manifests strings.Builder
-	for i := 0; i < n; i++ {
-		fmt.Fprintf(&manifests, `---
-apiVersion: argoproj.io/v1alpha1
-kind: Rollout
-metadata: {name: ro-%02d}
-spec:
-  replicas: 4
-  selector: {matchLabels: {app: ro-%02d}}
-  template:
-    metadata: {labels: {app: ro-%02d}}
-    spec: {containers: [{name: app, image: argoproj/rollouts-demo:blue}]}
-  strategy:
-    canary:
-      steps: [{setWeight: 25}, {pause: {duration: 2}}, {setWeight: 50}, {pause: {duration: 2}}, {setWeight: 75}, {pause: {duration: 2}}]
-`, i, i, i)
-	}
 	proc := c.startController(t)
-	c.must(t, manifests.String(), "apply", "-n", ns, "-f", "-")
-	// allHealthy checks every rollout is Healthy, fully promoted, on the image.
-	allHealthy := func(image string) func() error {
-		return func() error {
-			out := c.must(t, "", "get", "rollouts", "-n", ns, "-o",
-				`jsonpath={range .items[*]}{.metadata.name}|{.status.phase}|{.spec.template.spec.containers[0].image}|{.status.stableRS}|{.status.currentPodHash}{" "}{end}`)
-			rows := strings.Fields(out)
-			var bad []string
-			for _, row := range rows {
-				f := strings.Split(row, "|")
-				if len(f) != 5 || f[1] != "Healthy" || !strings.HasSuffix(f[2], image) || f[3] != f[4] {
-					bad = append(bad, row)
-				}
-			}
-			if len(rows) != n || len(bad) > 0 {
-				return fmt.Errorf("%d rollouts; not Healthy on %s: %v", len(rows), image, bad)
-			}
-			return nil
-		}
-	}
-	eventually(t, 120*time.Second, "all rollouts Healthy on blue", allHealthy(":blue"))
+	c.must(t, manyRollouts(n, "2"), "apply", "-n", ns, "-f", "-")
+	eventually(t, 120*time.Second, "all rollouts Healthy on blue", c.allHealthy(t, ns, n, ":blue"))
 
 	steps := recordSteps(t, c.watchClient(t), ns)
 	for i := 0; i < n; i++ {
-		c.must(t, `[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"argoproj/rollouts-demo:green"}]`,
-			"patch", fmt.Sprintf("rollout/ro-%02d", i), "-n", ns, "--type=json", "--patch-file=/dev/stdin")
+		c.setImage(t, ns, fmt.Sprintf("rollout/ro-%03d", i), "green")
 	}
 
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
@@ -142,10 +142,10 @@ spec:
 		proc = c.startController(t)
 	}
 	t.Logf("killed the controller %d times", kills)
-	eventually(t, 180*time.Second, "all rollouts Healthy on green", allHealthy(":green"))
+	eventually(t, 180*time.Second, "all rollouts Healthy on green", c.allHealthy(t, ns, n, ":green"))
 
 	for i := 0; i < n; i++ {
-		name := fmt.Sprintf("ro-%02d", i)
+		name := fmt.Sprintf("ro-%03d", i)
 		hash := c.jsonpath(t, ns, "rollout/"+name, ".status.currentPodHash")
 		seq := steps.sequence(name, hash)
 		want := []int32{0, 1, 2, 3, 4, 5, 6}

@@ -129,3 +129,58 @@ func freeAddr(t *testing.T) string {
 	defer l.Close()
 	return l.Addr().String()
 }
+
+// setImage changes the image of an object's first container (a Rollout, or a
+// Deployment a workloadRef names), as a user's `kubectl set image` would.
+func (c *cluster) setImage(t *testing.T, ns, obj, color string) {
+	t.Helper()
+	c.must(t, fmt.Sprintf(`[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"argoproj/rollouts-demo:%s"}]`, color),
+		"patch", obj, "-n", ns, "--type=json", "--patch-file=/dev/stdin")
+}
+
+// manyRollouts is n canary Rollouts ro-000.. of 4 replicas, with steps
+// setWeight 25, pause, 50, pause, 75, pause.
+func manyRollouts(n int, pause string) string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, `---
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: ro-%03d}
+spec:
+  replicas: 4
+  selector: {matchLabels: {app: ro-%03d}}
+  template:
+    metadata: {labels: {app: ro-%03d}}
+    spec: {containers: [{name: app, image: argoproj/rollouts-demo:blue}]}
+  strategy:
+    canary:
+      steps: [{setWeight: 25}, {pause: {duration: %s}}, {setWeight: 50}, {pause: {duration: %s}}, {setWeight: 75}, {pause: {duration: %s}}]
+`, i, i, i, pause, pause, pause)
+	}
+	return b.String()
+}
+
+// allHealthy checks that the namespace's n Rollouts are all Healthy and fully
+// promoted on an image ending in suffix.
+func (c *cluster) allHealthy(t *testing.T, ns string, n int, suffix string) func() error {
+	return func() error {
+		out := c.must(t, "", "get", "rollouts", "-n", ns, "-o",
+			`jsonpath={range .items[*]}{.metadata.name}|{.status.phase}|{.spec.template.spec.containers[0].image}|{.status.stableRS}|{.status.currentPodHash}{" "}{end}`)
+		rows := strings.Fields(out)
+		var bad []string
+		for _, row := range rows {
+			f := strings.Split(row, "|")
+			if len(f) != 5 || f[1] != "Healthy" || !strings.HasSuffix(f[2], suffix) || f[3] != f[4] {
+				bad = append(bad, row)
+			}
+		}
+		if len(rows) != n || len(bad) > 0 {
+			if len(bad) > 5 {
+				bad = append(bad[:5], "...")
+			}
+			return fmt.Errorf("%d rollouts; %d not Healthy on %s: %v", len(rows), len(bad), suffix, bad)
+		}
+		return nil
+	}
+}

@@ -48,10 +48,7 @@ spec:
       steps: [{setWeight: 25}, {pause: {duration: 3}}, {setWeight: 50}, {pause: {duration: 3}}, {setWeight: 75}, {pause: {}}]
 `, "apply", "-n", ns, "-f", "-")
 	c.waitRollout(t, ns, "Healthy", "", 60*time.Second)
-	setImage := func(color string) {
-		c.must(t, fmt.Sprintf(`[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"argoproj/rollouts-demo:%s"}]`, color),
-			"patch", "rollout/rollouts-demo", "-n", ns, "--type=json", "--patch-file=/dev/stdin")
-	}
+	setImage := func(color string) { c.setImage(t, ns, "rollout/rollouts-demo", color) }
 
 	// Freeze the leader in the middle of the rollout.
 	setImage("green")

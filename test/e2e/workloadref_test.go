@@ -51,8 +51,7 @@ spec:
 	}
 
 	// The template lives in the Deployment: changing it there runs the steps.
-	c.must(t, `[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"argoproj/rollouts-demo:green"}]`,
-		"patch", "deployment/web", "-n", ns, "--type=json", "--patch-file=/dev/stdin")
+	c.setImage(t, ns, "deployment/web", "green")
 	c.waitRollout(t, ns, "Paused", "CanaryPauseStep", 60*time.Second)
 	c.expectPods(t, ns, map[string]int{"blue": 2, "green": 1})
 	if r := c.jsonpath(t, ns, "deployment/web", ".spec.replicas"); r != "0" {
