@@ -119,6 +119,9 @@ func Decide(obs Observed) *Plan {
 	newRS := sets.byHash(hash)
 	if newRS == nil {
 		newRS = newReplicaSet(ro, template, hash, sets.maxRevision()+1)
+		if st.StableRS != "" && st.StableRS != hash {
+			injectAntiAffinity(&newRS.Spec.Template, antiAffinity(ro), st.StableRS)
+		}
 		plan.Create = newRS
 		if st.CurrentPodHash == "" {
 			// Later ReplicaSets are announced by RolloutUpdated.
