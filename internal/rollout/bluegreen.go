@@ -115,35 +115,25 @@ func advanceBlueGreen(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS
 // default) and no autoPromotionSeconds it is open. Otherwise the rollout pauses
 // (BlueGreenPause) until promoted, or until autoPromotionSeconds have passed.
 func promotionAllowed(plan *Plan, bg *v1alpha1.BlueGreenStrategy, now metav1.Time) bool {
-	st := &plan.Status
 	auto := bg.AutoPromotionEnabled == nil || *bg.AutoPromotionEnabled
 	if auto && bg.AutoPromotionSeconds == 0 {
 		return true
 	}
-	cond := pauseCondition(st, v1alpha1.PauseReasonBlueGreenPause)
-	if cond == nil {
-		if st.ControllerPause {
-			st.ControllerPause = false
-			plan.event(corev1.EventTypeNormal, "RolloutResumed", "Rollout promoted")
-			return true
-		}
-		st.PauseConditions = append(st.PauseConditions, v1alpha1.PauseCondition{Reason: v1alpha1.PauseReasonBlueGreenPause, StartTime: wholeSecondUp(now)})
-		st.ControllerPause = true
-		cond = &st.PauseConditions[len(st.PauseConditions)-1]
+	var d *time.Duration
+	if auto {
+		v := time.Duration(bg.AutoPromotionSeconds) * time.Second
+		d = &v
+	}
+	outcome, started := pauseGate(plan, v1alpha1.PauseReasonBlueGreenPause, d, now)
+	switch {
+	case started:
 		plan.event(corev1.EventTypeNormal, "RolloutPaused", "Rollout paused: the preview is ready and waits for promotion")
+	case outcome == gateOpenedByUser:
+		plan.event(corev1.EventTypeNormal, "RolloutResumed", "Rollout promoted")
+	case outcome == gateTimedOut:
+		plan.event(corev1.EventTypeNormal, "RolloutResumed", "Rollout promoted automatically after %ds", bg.AutoPromotionSeconds)
 	}
-	if !auto {
-		return false
-	}
-	left := cond.StartTime.Add(time.Duration(bg.AutoPromotionSeconds) * time.Second).Sub(now.Time)
-	if left > 0 {
-		plan.requeue(left)
-		return false
-	}
-	removePauseCondition(st, v1alpha1.PauseReasonBlueGreenPause)
-	st.ControllerPause = len(st.PauseConditions) > 0
-	plan.event(corev1.EventTypeNormal, "RolloutResumed", "Rollout promoted automatically after %ds", bg.AutoPromotionSeconds)
-	return true
+	return outcome != gateHeld
 }
 
 // blueGreenTargets is where each ReplicaSet should be: the active one at full

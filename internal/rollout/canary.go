@@ -91,6 +91,12 @@ func complete(st *v1alpha1.RolloutStatus, steps int) {
 	if steps > 0 {
 		st.CurrentStepIndex = ptr.To(int32(steps))
 	}
+	clearInFlight(st)
+}
+
+// clearInFlight forgets what only a rollout in flight has: pauses, an abort,
+// a promote --full.
+func clearInFlight(st *v1alpha1.RolloutStatus) {
 	st.PauseConditions, st.ControllerPause = nil, false
 	st.Abort, st.AbortedAt, st.PromoteFull = false, nil, false
 }
@@ -130,70 +136,22 @@ func walkSteps(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv
 }
 
 // pauseDone reports whether a pause step is over, starting it when it is new.
-// A pause the controller started (controllerPause) whose condition is gone was
-// released by the user: `promote` clears status.pauseConditions.
+// A pause that waits for a person gets its own event; a timed one, and its
+// release by promote, are announced by the step events around it.
 func pauseDone(plan *Plan, pause *v1alpha1.RolloutPause, index int, now metav1.Time) bool {
-	st := &plan.Status
-	cond := pauseCondition(st, v1alpha1.PauseReasonCanaryPauseStep)
-	if cond == nil {
-		if st.ControllerPause {
-			// Announced by the step's completion event ("promoted").
-			st.ControllerPause = false
-			return true
+	var d *time.Duration
+	if pause.Duration != nil {
+		v, err := PauseDuration(*pause.Duration)
+		if err != nil {
+			return false // validation reports it
 		}
-		st.PauseConditions = append(st.PauseConditions, v1alpha1.PauseCondition{Reason: v1alpha1.PauseReasonCanaryPauseStep, StartTime: wholeSecondUp(now)})
-		st.ControllerPause = true
-		cond = &st.PauseConditions[len(st.PauseConditions)-1]
-		if pause.Duration == nil {
-			// A pause that waits for a person gets its own event; a timed one is
-			// announced by the previous step's completion.
-			plan.event(corev1.EventTypeNormal, "RolloutPaused", "Rollout paused at step %d until promoted", index+1)
-		}
+		d = &v
 	}
-	if pause.Duration == nil {
-		return false // until promoted
+	outcome, started := pauseGate(plan, v1alpha1.PauseReasonCanaryPauseStep, d, now)
+	if started && d == nil {
+		plan.event(corev1.EventTypeNormal, "RolloutPaused", "Rollout paused at step %d until promoted", index+1)
 	}
-	d, err := PauseDuration(*pause.Duration)
-	if err != nil {
-		return false // validation reports it
-	}
-	left := cond.StartTime.Add(d).Sub(now.Time)
-	if left > 0 {
-		plan.requeue(left)
-		return false
-	}
-	removePauseCondition(st, v1alpha1.PauseReasonCanaryPauseStep)
-	st.ControllerPause = len(st.PauseConditions) > 0
-	return true
-}
-
-// wholeSecondUp rounds a time up to the whole second. Status times are stored
-// to the second; rounding a pause's start up, not down, means a pause never
-// ends before its duration has passed.
-func wholeSecondUp(t metav1.Time) metav1.Time {
-	if r := t.Truncate(time.Second); !r.Equal(t.Time) {
-		return metav1.NewTime(r.Add(time.Second))
-	}
-	return t
-}
-
-func pauseCondition(st *v1alpha1.RolloutStatus, reason v1alpha1.PauseReason) *v1alpha1.PauseCondition {
-	for i := range st.PauseConditions {
-		if st.PauseConditions[i].Reason == reason {
-			return &st.PauseConditions[i]
-		}
-	}
-	return nil
-}
-
-func removePauseCondition(st *v1alpha1.RolloutStatus, reason v1alpha1.PauseReason) {
-	var kept []v1alpha1.PauseCondition
-	for _, c := range st.PauseConditions {
-		if c.Reason != reason {
-			kept = append(kept, c)
-		}
-	}
-	st.PauseConditions = kept
+	return outcome != gateHeld
 }
 
 // nextPause tells, for a step's completion event, that a timed pause follows.

@@ -168,8 +168,7 @@ func observeTemplate(plan *Plan, newRS *appsv1.ReplicaSet, hash, stepsHash strin
 		if steps > 0 {
 			st.CurrentStepIndex = ptr.To[int32](0)
 		}
-		st.PauseConditions, st.ControllerPause = nil, false
-		st.Abort, st.AbortedAt, st.PromoteFull = false, nil, false
+		clearInFlight(st)
 	}
 	if st.StableRS == "" {
 		st.StableRS = hash
