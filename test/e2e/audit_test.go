@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -55,11 +56,6 @@ func (c *cluster) auditWrites(t *testing.T, keep func(auditEvent) bool) []auditE
 
 // byPid keeps the events of one controller process (its user agent names its pid).
 func byPid(pid int) func(auditEvent) bool {
-	tag := "(pid " + itoa(pid) + ")"
+	tag := "(pid " + strconv.Itoa(pid) + ")"
 	return func(e auditEvent) bool { return strings.Contains(e.UserAgent, tag) }
-}
-
-func itoa(n int) string {
-	b, _ := json.Marshal(n)
-	return string(b)
 }

@@ -275,13 +275,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{}, err
 	}
 	if blocked := r.evict(ctx, &ro, plan.Evict); blocked {
-		plan.RequeueAfter = min(nonZero(plan.RequeueAfter, evictionRetry), evictionRetry)
+		plan.RequeueAfter = sooner(plan.RequeueAfter, evictionRetry)
 	}
 	if !equality.Semantic.DeepEqual(plan.Status, ro.Status) {
 		if wait := r.coalesce(req.NamespacedName, plan.Status, ro.Status); wait > 0 {
 			// Only replica counts moved, and they were written a moment ago: they
 			// are still settling, so write them once they have.
-			return reconcile.Result{RequeueAfter: min(wait, nonZero(plan.RequeueAfter, wait))}, nil
+			return reconcile.Result{RequeueAfter: sooner(plan.RequeueAfter, wait)}, nil
 		}
 		before := ro.DeepCopy()
 		ro.Status = plan.Status
@@ -400,11 +400,12 @@ func (r *Reconciler) evict(ctx context.Context, ro *v1alpha1.Rollout, names []st
 	return blocked
 }
 
-func nonZero(d, otherwise time.Duration) time.Duration {
-	if d == 0 {
-		return otherwise
+// sooner is the earlier of two requeue delays, where zero means none.
+func sooner(a, b time.Duration) time.Duration {
+	if a == 0 || (b != 0 && b < a) {
+		return b
 	}
-	return d
+	return a
 }
 
 // workload reads the Deployment spec.workloadRef names; nil when there is
