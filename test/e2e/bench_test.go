@@ -34,7 +34,14 @@ func TestBenchRollouts(t *testing.T) {
 	c := requireCluster(t)
 	c.installDefault(t)
 	metricsAddr := freeAddr(t)
-	proc := c.startController(t, "--metrics-bind-address", metricsAddr, "--log-level", "info")
+	logLevel := "info"
+	if os.Getenv("VIREO_BENCH_LOG") != "" {
+		logLevel = "4" // every status patch, for finding writes to save
+	}
+	proc := c.startController(t, "--metrics-bind-address", metricsAddr, "--log-level", logLevel)
+	if path := os.Getenv("VIREO_BENCH_LOG"); path != "" {
+		t.Cleanup(func() { _ = os.WriteFile(path, []byte(proc.log()), 0o644) })
+	}
 	pid := proc.cmd.Process.Pid
 	ns := c.namespace(t, "bench")
 

@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
@@ -55,23 +56,27 @@ type Reconciler struct {
 	expect    *expectations
 }
 
-// countsWindow is how long replica counts may go unwritten while they settle
-// (pods of a scaling step come up over a second or two; the step's own write
-// then carries the final counts). Anything else in a status (a step, a pause,
-// the phase, a condition) is written at once.
-const countsWindow = 2 * time.Second
+// detailWindow is how long progress detail may go unwritten: replica counts,
+// which move with every pod, and the message of a Rollout that stays
+// Progressing ("more replicas need to be updated", then "updated replicas are
+// still becoming available"). The write that ends a wait (a step done, a
+// pause begun, Healthy) carries the detail with it, so during a rollout it
+// rarely needs a write of its own; a Rollout stuck on pods still shows
+// counts at most this old. Anything else (a step, a pause, the phase, a
+// condition) is written at once.
+const detailWindow = 10 * time.Second
 
 // coalesce returns how long to hold a status write back: above zero only when
-// the new status differs from the stored one in replica counts alone (they
-// move with every pod) and the last write was less than countsWindow ago.
+// the new status differs from the stored one in progress detail alone and the
+// last write was less than detailWindow ago.
 func (r *Reconciler) coalesce(key types.NamespacedName, next, stored v1alpha1.RolloutStatus) time.Duration {
-	if !onlyCountsDiffer(next, stored) {
+	if !onlyDetailDiffers(next, stored) {
 		return 0
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if since := r.Clock.Since(r.lastWrite[key]); since < countsWindow {
-		return countsWindow - since
+	if since := r.Clock.Since(r.lastWrite[key]); since < detailWindow {
+		return detailWindow - since
 	}
 	return 0
 }
@@ -98,11 +103,15 @@ func (r *Reconciler) forget(key types.NamespacedName) {
 	delete(r.lastWrite, key)
 }
 
-// onlyCountsDiffer reports whether two statuses differ at most in replica
-// counts and in condition timestamps.
-func onlyCountsDiffer(a, b v1alpha1.RolloutStatus) bool {
+// onlyDetailDiffers reports whether two statuses differ at most in progress
+// detail: replica counts, condition timestamps, and the message while the
+// phase stays Progressing.
+func onlyDetailDiffers(a, b v1alpha1.RolloutStatus) bool {
 	a.Replicas, a.UpdatedReplicas, a.ReadyReplicas, a.AvailableReplicas, a.HPAReplicas =
 		b.Replicas, b.UpdatedReplicas, b.ReadyReplicas, b.AvailableReplicas, b.HPAReplicas
+	if a.Phase == v1alpha1.RolloutPhaseProgressing && b.Phase == v1alpha1.RolloutPhaseProgressing {
+		a.Message = b.Message
+	}
 	if len(a.Conditions) != len(b.Conditions) {
 		return false
 	}
@@ -271,38 +280,20 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 			plan.Scale, plan.Annotate, plan.Services, plan.Delete = nil, nil, nil, nil
 		}
 	}
+	// The status goes first: it records the decision (the step, a pause, the
+	// stable ReplicaSet), conditional on the Rollout as it was read. A promote
+	// or abort patched in meanwhile makes it fail, and then nothing is done on
+	// a stale decision: the next pass sees the user's patch. Everything done
+	// after it is idempotent and is redone by the next pass if it fails.
+	held, conflict, err := r.writeStatus(ctx, &ro, plan.Status)
+	if err != nil || conflict {
+		return reconcile.Result{Requeue: conflict}, err
+	}
 	if err := r.apply(ctx, &ro, plan, sets, services); err != nil {
 		return reconcile.Result{}, err
 	}
 	if blocked := r.evict(ctx, &ro, plan.Evict); blocked {
 		plan.RequeueAfter = sooner(plan.RequeueAfter, evictionRetry)
-	}
-	if !equality.Semantic.DeepEqual(plan.Status, ro.Status) {
-		if wait := r.coalesce(req.NamespacedName, plan.Status, ro.Status); wait > 0 {
-			// Only replica counts moved, and they were written a moment ago: they
-			// are still settling, so write them once they have.
-			return reconcile.Result{RequeueAfter: sooner(plan.RequeueAfter, wait)}, nil
-		}
-		before := ro.DeepCopy()
-		ro.Status = plan.Status
-		// Conditional on the resourceVersion read: a promote or abort patched in
-		// meanwhile is never overwritten; the next pass sees it.
-		patch := client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})
-		if logger.V(4).Enabled() {
-			if data, err := patch.Data(&ro); err == nil {
-				logger.V(4).Info("status patch", "rollout", klog.KObj(&ro), "patch", string(data))
-			}
-		}
-		if err := r.Client.Status().Patch(ctx, &ro, patch); err != nil {
-			if apierrors.IsConflict(err) {
-				logger.V(1).Info("status changed meanwhile; looking again", "rollout", klog.KObj(&ro))
-				return reconcile.Result{Requeue: true}, nil
-			}
-			return reconcile.Result{}, fmt.Errorf("patching status of rollout %s: %w", klog.KObj(&ro), err)
-		}
-		r.written(req.NamespacedName)
-		r.wrote(ro.UID, before.ResourceVersion)
-		logger.V(2).Info("status written", "rollout", klog.KObj(&ro), "phase", ro.Status.Phase, "message", ro.Status.Message)
 	}
 	// Events only once the status holds what they announce: a controller
 	// stopped in between announces nothing that did not happen.
@@ -310,7 +301,60 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		r.Recorder.Event(&ro, e.Type, e.Reason, e.Message)
 		logger.V(1).Info(e.Message, "rollout", klog.KObj(&ro), "reason", e.Reason)
 	}
-	return reconcile.Result{RequeueAfter: plan.RequeueAfter}, nil
+	return requeueAt(plan.RequeueAfter, held), nil
+}
+
+// deadlinePriority is the work-queue priority of a Rollout coming back at a
+// deadline the planner set (a pause ending, a scale-down delay, the progress
+// deadline). When many fall due at once, they go before the steady stream of
+// ReplicaSet updates, so that a pause ends on time under load.
+const deadlinePriority = 10
+
+// requeueAt asks to come back at the planner's deadline, with priority, or
+// sooner, without, to write progress detail held back.
+func requeueAt(deadline, held time.Duration) reconcile.Result {
+	if held != 0 && (deadline == 0 || held < deadline) {
+		return reconcile.Result{RequeueAfter: held}
+	}
+	if deadline == 0 {
+		return reconcile.Result{}
+	}
+	return reconcile.Result{RequeueAfter: deadline, Priority: ptr.To(deadlinePriority)}
+}
+
+// writeStatus patches the Rollout's status to next when it differs. A change
+// of progress detail alone is held back (see coalesce): held says for how
+// long. conflict means the Rollout changed since it was read.
+func (r *Reconciler) writeStatus(ctx context.Context, ro *v1alpha1.Rollout, next v1alpha1.RolloutStatus) (held time.Duration, conflict bool, err error) {
+	if equality.Semantic.DeepEqual(next, ro.Status) {
+		return 0, false, nil
+	}
+	key := client.ObjectKeyFromObject(ro)
+	if wait := r.coalesce(key, next, ro.Status); wait > 0 {
+		return wait, false, nil
+	}
+	logger := log.FromContext(ctx)
+	before := ro.DeepCopy()
+	ro.Status = next
+	// Conditional on the resourceVersion read: a promote or abort patched in
+	// meanwhile is never overwritten.
+	patch := client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})
+	if logger.V(4).Enabled() {
+		if data, err := patch.Data(ro); err == nil {
+			logger.V(4).Info("status patch", "rollout", klog.KObj(ro), "patch", string(data))
+		}
+	}
+	if err := r.Client.Status().Patch(ctx, ro, patch); err != nil {
+		if apierrors.IsConflict(err) {
+			logger.V(1).Info("status changed meanwhile; looking again", "rollout", klog.KObj(ro))
+			return 0, true, nil
+		}
+		return 0, false, fmt.Errorf("patching status of rollout %s: %w", klog.KObj(ro), err)
+	}
+	r.written(key)
+	r.wrote(ro.UID, before.ResourceVersion)
+	logger.V(2).Info("status written", "rollout", klog.KObj(ro), "phase", ro.Status.Phase, "message", ro.Status.Message)
+	return 0, false, nil
 }
 
 // replicaSets lists the Rollout's ReplicaSets: those it controls, and orphans
@@ -476,8 +520,8 @@ func (r *Reconciler) create(ctx context.Context, ro *v1alpha1.Rollout, rs *appsv
 }
 
 // apply carries out a plan after the create: revisions, scale, Services,
-// delete. The status is written by the caller last, so that it never claims
-// more than was done.
+// delete. The caller has written the status already; all of this is
+// idempotent, so a pass that fails half-way is completed by the next.
 func (r *Reconciler) apply(ctx context.Context, ro *v1alpha1.Rollout, plan *planner.Plan, sets []*appsv1.ReplicaSet, services map[string]*corev1.Service) error {
 	byName := map[string]*appsv1.ReplicaSet{}
 	for _, rs := range sets {

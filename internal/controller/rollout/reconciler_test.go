@@ -12,7 +12,7 @@ import (
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 )
 
-func TestCoalesceHoldsBackOnlyCountChanges(t *testing.T) {
+func TestCoalesceHoldsBackOnlyProgressDetail(t *testing.T) {
 	clock := clocktesting.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	r := &Reconciler{Clock: clock}
 	key := types.NamespacedName{Namespace: "ns", Name: "ro"}
@@ -26,21 +26,52 @@ func TestCoalesceHoldsBackOnlyCountChanges(t *testing.T) {
 	counts.Conditions[0].LastUpdateTime = metav1.NewTime(clock.Now().Add(time.Second)) // progress touched
 	step := *counts.DeepCopy()
 	step.CurrentStepIndex = ptr.To[int32](2)
+	detail := *counts.DeepCopy()
+	detail.Message = "updated replicas are still becoming available"
+	healthy := *counts.DeepCopy()
+	healthy.Phase = v1alpha1.RolloutPhaseHealthy
+	flipped := *counts.DeepCopy()
+	flipped.Conditions[0].Status = "False"
 
 	if d := r.coalesce(key, counts, stored); d != 0 {
 		t.Errorf("never written before: held back %v", d)
 	}
 	r.written(key)
 	clock.Step(300 * time.Millisecond)
-	if d := r.coalesce(key, counts, stored); d != countsWindow-300*time.Millisecond {
-		t.Errorf("counts only, written 300ms ago: held back %v, want %v", d, countsWindow-300*time.Millisecond)
+	if d := r.coalesce(key, counts, stored); d != detailWindow-300*time.Millisecond {
+		t.Errorf("counts only, written 300ms ago: held back %v, want %v", d, detailWindow-300*time.Millisecond)
 	}
-	if d := r.coalesce(key, step, stored); d != 0 {
-		t.Errorf("a step change was held back %v", d)
+	if d := r.coalesce(key, detail, stored); d != detailWindow-300*time.Millisecond {
+		t.Errorf("a new message while Progressing: held back %v, want %v", d, detailWindow-300*time.Millisecond)
 	}
-	clock.Step(countsWindow)
+	for name, next := range map[string]v1alpha1.RolloutStatus{"a step change": step, "a phase change": healthy, "a condition change": flipped} {
+		if d := r.coalesce(key, next, stored); d != 0 {
+			t.Errorf("%s was held back %v", name, d)
+		}
+	}
+	clock.Step(detailWindow)
 	if d := r.coalesce(key, counts, stored); d != 0 {
 		t.Errorf("counts only, written long ago: held back %v", d)
 	}
 	r.forget(key)
+}
+
+func TestRequeueAtPrioritisesDeadlines(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		deadline, held time.Duration
+		after          time.Duration
+		priority       bool
+	}{
+		{"nothing to come back for", 0, 0, 0, false},
+		{"a pause ending", 3 * time.Second, 0, 3 * time.Second, true},
+		{"detail held back, no deadline", 0, 2 * time.Second, 2 * time.Second, false},
+		{"detail held back past the deadline", 3 * time.Second, 5 * time.Second, 3 * time.Second, true},
+		{"detail held back before the deadline", 3 * time.Second, time.Second, time.Second, false},
+	} {
+		res := requeueAt(tc.deadline, tc.held)
+		if res.RequeueAfter != tc.after || (res.Priority != nil) != tc.priority {
+			t.Errorf("%s: got after %v priority %v, want %v priority %v", tc.name, res.RequeueAfter, res.Priority, tc.after, tc.priority)
+		}
+	}
 }
