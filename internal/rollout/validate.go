@@ -177,6 +177,9 @@ func validateCanary(c *v1alpha1.CanaryStrategy, p *field.Path) field.ErrorList {
 		errs = append(errs, field.Forbidden(p.Child("pingPong"), "cannot be used with canaryService or stableService"))
 	}
 
+	if c.DynamicStableScale && c.TrafficRouting == nil {
+		errs = append(errs, field.Forbidden(p.Child("dynamicStableScale"), "requires spec.strategy.canary.trafficRouting"))
+	}
 	maxWeight := int32(100)
 	managed := map[string]bool{}
 	if tr := c.TrafficRouting; tr != nil {
@@ -241,6 +244,9 @@ func validateStep(step *v1alpha1.CanaryStep, p *field.Path, maxWeight int32, rou
 		}
 		if n != 1 {
 			errs = append(errs, field.Invalid(p.Child("setCanaryScale"), n, "exactly one of weight, replicas and matchTrafficWeight must be set"))
+		}
+		if !routed {
+			errs = append(errs, field.Forbidden(p.Child("setCanaryScale"), "requires spec.strategy.canary.trafficRouting: without a traffic router the canary's share of traffic is its share of pods, set by setWeight"))
 		}
 	}
 	if hr := step.SetHeaderRoute; hr != nil {

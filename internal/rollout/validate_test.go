@@ -88,6 +88,12 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"setCanaryScale with two fields", func(ro *v1alpha1.Rollout) {
 			ro.Spec.Strategy.Canary.Steps[1] = v1alpha1.CanaryStep{SetCanaryScale: &v1alpha1.SetCanaryScale{Weight: ptr.To[int32](10), Replicas: ptr.To[int32](1)}}
 		}, "spec.strategy.canary.steps[1].setCanaryScale"},
+		{"setCanaryScale without router", func(ro *v1alpha1.Rollout) {
+			ro.Spec.Strategy.Canary.Steps[1] = v1alpha1.CanaryStep{SetCanaryScale: &v1alpha1.SetCanaryScale{Replicas: ptr.To[int32](1)}}
+		}, "spec.strategy.canary.steps[1].setCanaryScale"},
+		{"dynamicStableScale without router", func(ro *v1alpha1.Rollout) {
+			ro.Spec.Strategy.Canary.DynamicStableScale = true
+		}, "spec.strategy.canary.dynamicStableScale"},
 		{"header route without router", func(ro *v1alpha1.Rollout) {
 			ro.Spec.Strategy.Canary.Steps[1] = v1alpha1.CanaryStep{SetHeaderRoute: &v1alpha1.SetHeaderRoute{Name: "h"}}
 		}, "spec.strategy.canary.steps[1].setHeaderRoute.name"},
