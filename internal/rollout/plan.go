@@ -8,6 +8,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -45,7 +46,8 @@ type Event struct {
 }
 
 // Plan is what the planner decided; the applier carries it out in order:
-// create, revisions, scale, services, delete, then status.
+// create, status, ReplicaSets (revisions, scale, template metadata), pods,
+// services, delete.
 //
 // If Create fails because another object holds the name (a hash collision),
 // the applier writes only the status with CollisionCount raised by one; the
@@ -58,6 +60,11 @@ type Plan struct {
 	Annotate map[string]map[string]string
 	// Scale sets spec.replicas of ReplicaSets, by name.
 	Scale map[string]int32
+	// TemplateMetadata edits the pod template labels and annotations of
+	// ReplicaSets, by name (role metadata such as canaryMetadata).
+	TemplateMetadata map[string]MetadataChange
+	// PodMetadata edits the labels and annotations of pods, by name.
+	PodMetadata map[string]MetadataChange
 	// Services points each named Service's selector at a pod-template hash.
 	Services map[string]string
 	// Delete names old ReplicaSets beyond the revision history limit.
@@ -95,7 +102,8 @@ func (p *Plan) requeue(d time.Duration) {
 func Decide(obs Observed) *Plan {
 	ro := obs.Rollout
 	now := metav1.NewTime(obs.Now)
-	plan := &Plan{Status: *ro.Status.DeepCopy(), Scale: map[string]int32{}, Services: map[string]string{}, Annotate: map[string]map[string]string{}}
+	plan := &Plan{Status: *ro.Status.DeepCopy(), Scale: map[string]int32{}, Services: map[string]string{}, Annotate: map[string]map[string]string{},
+		TemplateMetadata: map[string]MetadataChange{}, PodMetadata: map[string]MetadataChange{}}
 	st := &plan.Status
 
 	errs := Validate(ro)
@@ -113,10 +121,16 @@ func Decide(obs Observed) *Plan {
 	sets := classify(obs.ReplicaSets)
 	template := &ro.Spec.Template
 	// The hash is computed from the Rollout's own template, so it is stable; the
-	// API server defaults fields in a ReplicaSet's copy, so templates are never
-	// compared directly.
+	// API server defaults fields in a ReplicaSet's copy, so a template written
+	// by a user never equals that copy. One that was copied back from it (an
+	// undo) does, and then it is that ReplicaSet's version whatever the hash.
 	hash := PodTemplateHash(template, st.CollisionCount)
 	newRS := sets.byHash(hash)
+	if newRS == nil {
+		if rs := sets.byTemplate(template); rs != nil {
+			newRS, hash = rs, rs.Labels[PodTemplateHashLabel]
+		}
+	}
 	if newRS == nil {
 		newRS = newReplicaSet(ro, template, hash, sets.maxRevision()+1)
 		if st.StableRS != "" && st.StableRS != hash {
@@ -140,6 +154,7 @@ func Decide(obs Observed) *Plan {
 		planCanary(plan, ro, sets, newRS, hash, now)
 		planRestart(plan, ro, obs.Pods, ro.Spec.Strategy.Canary.MaxUnavailable, now)
 	}
+	planRoleMetadata(plan, ro, sets, newRS, obs.Pods)
 	plan.Delete = sets.beyondHistory(ro, newRS, sets.byHash(st.StableRS), plan.Scale)
 	planWorkload(plan, ro, obs.Workload)
 	return plan
@@ -312,6 +327,35 @@ func (s *replicaSets) maxRevision() int64 {
 func (s *replicaSets) byName(name string) *appsv1.ReplicaSet {
 	for _, rs := range s.all {
 		if rs.Name == name {
+			return rs
+		}
+	}
+	return nil
+}
+
+// byTemplate finds the ReplicaSet whose pod template, but for the hash label,
+// is the given one.
+func (s *replicaSets) byTemplate(t *corev1.PodTemplateSpec) *appsv1.ReplicaSet {
+	for _, rs := range s.all {
+		hash := rs.Labels[PodTemplateHashLabel]
+		if hash == "" || rs.Spec.Template.Labels[PodTemplateHashLabel] != hash {
+			continue
+		}
+		live := rs.Spec.Template.DeepCopy()
+		delete(live.Labels, PodTemplateHashLabel)
+		if role := parseRoleMetadata(rs); role != nil {
+			for k := range role.Labels {
+				if _, own := t.Labels[k]; !own {
+					delete(live.Labels, k)
+				}
+			}
+			for k := range role.Annotations {
+				if _, own := t.Annotations[k]; !own {
+					delete(live.Annotations, k)
+				}
+			}
+		}
+		if equality.Semantic.DeepEqual(live, t) {
 			return rs
 		}
 	}

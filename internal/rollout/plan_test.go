@@ -5,8 +5,10 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/conditions"
@@ -71,5 +73,42 @@ func TestDecideRefusesWhatItCannotRunYet(t *testing.T) {
 	}
 	if plan.Create != nil {
 		t.Error("a refused rollout got a ReplicaSet")
+	}
+}
+
+// An undo copies a ReplicaSet's template, defaults and all, back into the
+// Rollout. Its hash then differs from the ReplicaSet's, but it is that
+// ReplicaSet's version: no new ReplicaSet, and going back to the stable one
+// is a fast rollback.
+func TestDecideKnowsATemplateCopiedBackFromAReplicaSet(t *testing.T) {
+	ro := validCanary()
+	ro.Spec.Replicas = ptr.To[int32](2)
+	stableHash := PodTemplateHash(&ro.Spec.Template, nil)
+	stable := newReplicaSet(ro, &ro.Spec.Template, stableHash, 1)
+	// The API server's defaults in the ReplicaSet's copy.
+	stable.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyAlways
+	stable.Spec.Template.Spec.Containers[0].TerminationMessagePath = "/dev/termination-log"
+	stable.Spec.Replicas = ptr.To[int32](2)
+	stable.Status.Replicas, stable.Status.AvailableReplicas, stable.Status.ReadyReplicas = 2, 2, 2
+	ro.Spec.Template.Spec.Containers[0].Image = "demo:green"
+	canaryRS := newReplicaSet(ro, &ro.Spec.Template, PodTemplateHash(&ro.Spec.Template, nil), 2)
+	canaryRS.Spec.Replicas = ptr.To[int32](1)
+	canaryRS.Status.Replicas, canaryRS.Status.AvailableReplicas, canaryRS.Status.ReadyReplicas = 1, 1, 1
+	ro.Status.StableRS, ro.Status.CurrentPodHash = stableHash, canaryRS.Labels[PodTemplateHashLabel]
+	ro.Status.CurrentStepIndex = ptr.To[int32](1)
+
+	// undo: the stable ReplicaSet's template, without its hash label.
+	ro.Spec.Template = *stable.Spec.Template.DeepCopy()
+	delete(ro.Spec.Template.Labels, PodTemplateHashLabel)
+	ro.Generation++
+	plan := Decide(Observed{Rollout: ro, ReplicaSets: []*appsv1.ReplicaSet{stable, canaryRS}, Now: time.Now()})
+	if plan.Create != nil {
+		t.Fatalf("a new ReplicaSet %s for a template that is the stable one's", plan.Create.Name)
+	}
+	if plan.Status.CurrentPodHash != stableHash || plan.Status.StableRS != stableHash {
+		t.Errorf("currentPodHash %q stableRS %q, want both %q", plan.Status.CurrentPodHash, plan.Status.StableRS, stableHash)
+	}
+	if n, ok := plan.Scale[canaryRS.Name]; !ok || n != 0 {
+		t.Errorf("the canary is not scaled down at once: %v", plan.Scale)
 	}
 }

@@ -3,6 +3,7 @@ package rollout
 import (
 	"flag"
 	"fmt"
+	"maps"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -71,7 +72,8 @@ func (w *world) syncReplicaSets() {
 		want := int(specReplicas(rs))
 		for len(pods) < want {
 			w.podSeq++
-			pods = append(pods, simPod{name: fmt.Sprintf("%s-%d", name, w.podSeq), created: w.now})
+			pods = append(pods, simPod{name: fmt.Sprintf("%s-%d", name, w.podSeq), created: w.now,
+				labels: maps.Clone(rs.Spec.Template.Labels), annotations: maps.Clone(rs.Spec.Template.Annotations)})
 		}
 		if len(pods) > want {
 			sort.Slice(pods, func(i, j int) bool { return pods[i].created.Before(pods[j].created) })
@@ -93,8 +95,9 @@ func (w *world) syncReplicaSets() {
 
 // simPod is a pod of the simulated ReplicaSet controller.
 type simPod struct {
-	name    string
-	created time.Time
+	name                string
+	created             time.Time
+	labels, annotations map[string]string // copied from the template at creation
 }
 
 func (w *world) ready(rs *appsv1.ReplicaSet, p simPod) bool {
@@ -111,7 +114,7 @@ func (w *world) podObjects() []*corev1.Pod {
 				ready = corev1.ConditionTrue
 			}
 			out = append(out, &corev1.Pod{
-				ObjectMeta: metav1.ObjectMeta{Name: p.name, CreationTimestamp: metav1.NewTime(p.created), Labels: w.rss[n].Spec.Template.Labels},
+				ObjectMeta: metav1.ObjectMeta{Name: p.name, CreationTimestamp: metav1.NewTime(p.created), Labels: maps.Clone(p.labels), Annotations: maps.Clone(p.annotations)},
 				Status:     corev1.PodStatus{Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: ready}}},
 			})
 		}
@@ -158,6 +161,20 @@ func (w *world) reconcile() *Plan {
 				delete(w.rss[name].Annotations, k)
 			} else {
 				w.rss[name].Annotations[k] = v
+			}
+		}
+	}
+	for name, change := range plan.TemplateMetadata {
+		applyMetadata(&w.rss[name].Spec.Template.Labels, change.Labels)
+		applyMetadata(&w.rss[name].Spec.Template.Annotations, change.Annotations)
+	}
+	for name, change := range plan.PodMetadata {
+		for _, pods := range w.pods {
+			for i := range pods {
+				if pods[i].name == name {
+					applyMetadata(&pods[i].labels, change.Labels)
+					applyMetadata(&pods[i].annotations, change.Annotations)
+				}
 			}
 		}
 	}
@@ -228,6 +245,28 @@ func (w *world) record(plan *Plan) {
 	}
 	if w.workload != nil {
 		sets = append(sets, fmt.Sprintf("deployment=%d", *w.workload.Spec.Replicas))
+	}
+	if keys, _ := roleKeys(w.ro); len(keys) > 0 {
+		// Role labels on the pods, by image: blue:role=stable*4.
+		count := map[string]int{}
+		for _, n := range w.names() {
+			for _, p := range w.pods[n] {
+				var kv []string
+				for k := range keys {
+					if v, ok := p.labels[k]; ok {
+						kv = append(kv, k+"="+v)
+					}
+				}
+				sort.Strings(kv)
+				count[image(w.rss[n])+":"+strings.Join(kv, ",")]++
+			}
+		}
+		var roles []string
+		for k, n := range count {
+			roles = append(roles, fmt.Sprintf("%s*%d", k, n))
+		}
+		sort.Strings(roles)
+		sets = append(sets, "pods["+strings.Join(roles, " ")+"]")
 	}
 	var line string
 	if w.ro.Spec.Strategy.BlueGreen != nil {
@@ -360,6 +399,29 @@ func restart(ro *v1alpha1.Rollout, w *world) {
 	ro.Generation++
 }
 
+// undo puts the template of an earlier revision back into the Rollout, as
+// `kubectl argo rollouts undo [--to-revision N]` does; 0 means the revision
+// before the newest.
+func undo(toRevision int64) func(*v1alpha1.Rollout, *world) {
+	return func(ro *v1alpha1.Rollout, w *world) {
+		w.action = fmt.Sprintf("undo --to-revision %d", toRevision)
+		var revs []int64
+		byRev := map[int64]*appsv1.ReplicaSet{}
+		for _, rs := range w.rss {
+			byRev[revision(rs)] = rs
+			revs = append(revs, revision(rs))
+		}
+		sort.Slice(revs, func(i, j int) bool { return revs[i] > revs[j] })
+		if toRevision == 0 {
+			toRevision = revs[1]
+		}
+		tmpl := byRev[toRevision].Spec.Template.DeepCopy()
+		delete(tmpl.Labels, PodTemplateHashLabel)
+		ro.Spec.Template = *tmpl
+		ro.Generation++
+	}
+}
+
 func pause(ro *v1alpha1.Rollout, w *world) {
 	w.action = "pause"
 	ro.Spec.Paused = true
@@ -379,6 +441,25 @@ func seedRollout(replicas int32, steps ...v1alpha1.CanaryStep) *v1alpha1.Rollout
 			Strategy: v1alpha1.RolloutStrategy{Canary: &v1alpha1.CanaryStrategy{Steps: steps}},
 		},
 	}
+}
+
+// withRoleMetadata labels pods by role: canary and stable, or preview and
+// active; stable and active pods also get an annotation.
+func withRoleMetadata(ro *v1alpha1.Rollout) *v1alpha1.Rollout {
+	role := func(r string, annotate bool) *v1alpha1.PodTemplateMetadata {
+		m := &v1alpha1.PodTemplateMetadata{Labels: map[string]string{"role": r}}
+		if annotate {
+			m.Annotations = map[string]string{"sim.vireo.dev/serving": "true"}
+		}
+		return m
+	}
+	if c := ro.Spec.Strategy.Canary; c != nil {
+		c.CanaryMetadata, c.StableMetadata = role("canary", false), role("stable", true)
+	}
+	if bg := ro.Spec.Strategy.BlueGreen; bg != nil {
+		bg.PreviewMetadata, bg.ActiveMetadata = role("preview", false), role("active", true)
+	}
+	return ro
 }
 
 func withDeadline(ro *v1alpha1.Rollout, seconds int32, abort bool) *v1alpha1.Rollout {
@@ -454,6 +535,17 @@ func scenarios() []scenario {
 			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green"), 12 * s: promote, 15 * s: setImage("blue")}},
 		{name: "supersede", ro: seed002(), until: 70 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "yellow",
 			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green"), 10 * s: promote, 16 * s: setImage("yellow"), 25 * s: promote}},
+		{name: "undo-to-older-revision", ro: seed002(), until: 80 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
+			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green"), 8 * s: promoteFull,
+				12 * s: setImage("yellow"), 15 * s: promoteFull, 20 * s: undo(0), 28 * s: promote}},
+		{name: "undo-to-stable-mid-rollout", ro: seed002(), until: 30 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "blue",
+			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green"), 12 * s: undo(0)}},
+		{name: "canary-role-metadata", ro: withRoleMetadata(seedRollout(4, weight(25), pauseIndefinitely())), until: 25 * s,
+			endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
+			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green"), 10 * s: promote}},
+		{name: "bluegreen-role-metadata", ro: withRoleMetadata(blueGreen(2, v1alpha1.BlueGreenStrategy{AutoPromotionEnabled: ptr.To(false), ScaleDownDelaySeconds: ptr.To[int32](5)})),
+			until: 25 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
+			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green"), 10 * s: promote}},
 		{name: "promote-full", ro: seed002(), until: 25 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
 			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green"), 10 * s: promoteFull}},
 		{name: "manual-pause", ro: seedRollout(4, weight(25), pauseFor(5), weight(50), pauseFor(5), weight(75), pauseFor(5)), until: 45 * s,

@@ -251,7 +251,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{}, err
 	}
 	var pods []*corev1.Pod
-	if ro.Spec.RestartAt != nil {
+	if ro.Spec.RestartAt != nil || planner.UsesRoleMetadata(&ro, sets) {
 		if pods, err = r.pods(ctx, &ro, workload, sets); err != nil {
 			return reconcile.Result{}, err
 		}
@@ -399,7 +399,8 @@ func (r *Reconciler) adopt(ctx context.Context, ro *v1alpha1.Rollout, rs *appsv1
 	return nil
 }
 
-// pods lists the pods of the Rollout's ReplicaSets; only restart needs them.
+// pods lists the pods of the Rollout's ReplicaSets; only restart and role
+// metadata need them.
 func (r *Reconciler) pods(ctx context.Context, ro *v1alpha1.Rollout, workload *appsv1.Deployment, sets []*appsv1.ReplicaSet) ([]*corev1.Pod, error) {
 	sel, err := metav1.LabelSelectorAsSelector(planner.EffectiveSelector(ro, workload))
 	if err != nil {
@@ -442,6 +443,24 @@ func (r *Reconciler) evict(ctx context.Context, ro *v1alpha1.Rollout, names []st
 		}
 	}
 	return blocked
+}
+
+// mergeChange adds a metadata change to a merge patch's metadata section.
+func mergeChange(meta map[string]any, change planner.MetadataChange) {
+	for key, values := range map[string]map[string]*string{"labels": change.Labels, "annotations": change.Annotations} {
+		if len(values) == 0 {
+			continue
+		}
+		m := map[string]any{}
+		for k, v := range values {
+			if v == nil {
+				m[k] = nil
+			} else {
+				m[k] = *v
+			}
+		}
+		meta[key] = m
+	}
 }
 
 // sooner is the earlier of two requeue delays, where zero means none.
@@ -527,40 +546,67 @@ func (r *Reconciler) apply(ctx context.Context, ro *v1alpha1.Rollout, plan *plan
 	for _, rs := range sets {
 		byName[rs.Name] = rs
 	}
+	// One patch per ReplicaSet carries all that changes in it: revision and
+	// scale-down annotations, replicas, role metadata of its pod template.
+	patches := map[string]map[string]any{}
+	section := func(rs string, path ...string) map[string]any {
+		m := patches[rs]
+		if m == nil {
+			m = map[string]any{}
+			patches[rs] = m
+		}
+		for _, p := range path {
+			next, _ := m[p].(map[string]any)
+			if next == nil {
+				next = map[string]any{}
+				m[p] = next
+			}
+			m = next
+		}
+		return m
+	}
 	for name, annotations := range plan.Annotate {
+		a := section(name, "metadata", "annotations")
+		for k, v := range annotations {
+			if v == "" {
+				a[k] = nil // a merge patch removes a key set to null
+			} else {
+				a[k] = v
+			}
+		}
+	}
+	for name, n := range plan.Scale {
+		section(name, "spec")["replicas"] = n
+	}
+	for name, change := range plan.TemplateMetadata {
+		mergeChange(section(name, "spec", "template", "metadata"), change)
+	}
+	for name, patch := range patches {
 		rs := byName[name]
 		if rs == nil {
 			continue
 		}
-		values := map[string]any{}
-		for k, v := range annotations {
-			if v == "" {
-				values[k] = nil // a merge patch removes a key set to null
-			} else {
-				values[k] = v
-			}
-		}
-		data, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": values}})
+		data, err := json.Marshal(patch)
 		if err != nil {
 			return err
 		}
 		rv := rs.ResourceVersion
 		if err := r.Client.Patch(ctx, rs, client.RawPatch(types.MergePatchType, data)); err != nil {
-			return fmt.Errorf("annotating ReplicaSet %s: %w", klog.KObj(rs), err)
+			return fmt.Errorf("patching ReplicaSet %s with %s: %w", klog.KObj(rs), data, err)
 		}
 		r.wrote(rs.UID, rv)
 	}
-	for name, n := range plan.Scale {
-		rs := byName[name]
-		if rs == nil {
-			continue
+	for name, change := range plan.PodMetadata {
+		meta := map[string]any{}
+		mergeChange(meta, change)
+		data, err := json.Marshal(map[string]any{"metadata": meta})
+		if err != nil {
+			return err
 		}
-		patch := client.RawPatch(types.MergePatchType, fmt.Appendf(nil, `{"spec":{"replicas":%d}}`, n))
-		rv := rs.ResourceVersion
-		if err := r.Client.Patch(ctx, rs, patch); err != nil {
-			return fmt.Errorf("scaling ReplicaSet %s to %d: %w", klog.KObj(rs), n, err)
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: name}}
+		if err := r.Client.Patch(ctx, pod, client.RawPatch(types.MergePatchType, data)); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("labelling pod %s with its role: %w", klog.KObj(pod), err)
 		}
-		r.wrote(rs.UID, rv)
 	}
 	for name, hash := range plan.Services {
 		svc := services[name]

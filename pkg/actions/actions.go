@@ -1,0 +1,247 @@
+// Package actions holds the user actions on a Rollout: promote, abort, retry,
+// pause, restart and undo. Each is the same merge patch that Argo Rollouts'
+// kubectl plugin sends, so a Rollout can be driven by that plugin, by Argo
+// CD's resource actions, by Vireo's CLI or by its dashboard alike. The CLI
+// and the dashboard both call this package.
+package actions
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/vireo-dev/vireo/api/v1alpha1"
+	planner "github.com/vireo-dev/vireo/internal/rollout"
+)
+
+// PromoteOptions says how far a promote goes.
+type PromoteOptions struct {
+	// Full skips every remaining step, pause and analysis (status.promoteFull).
+	Full bool
+}
+
+// Promote releases a paused Rollout: it unpauses spec.paused and clears
+// status.pauseConditions; a canary that is not paused moves to its next step
+// (for a step that waits on something other than a pause). With Full it asks
+// for the new version to be promoted at once.
+func Promote(ctx context.Context, c client.Client, key types.NamespacedName, opts PromoteOptions) (*v1alpha1.Rollout, error) {
+	ro, err := get(ctx, c, key)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Full {
+		if ro.Status.CurrentPodHash != "" && ro.Status.CurrentPodHash == ro.Status.StableRS {
+			return ro, nil // nothing in flight: already promoted
+		}
+		return ro, patchStatus(ctx, c, ro, map[string]any{"promoteFull": true})
+	}
+	if ro.Spec.Paused {
+		if err := patchSpec(ctx, c, ro, map[string]any{"paused": false}); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case len(ro.Status.PauseConditions) > 0:
+		return ro, patchStatus(ctx, c, ro, map[string]any{"pauseConditions": nil})
+	case ro.Spec.Strategy.Canary != nil && !ro.Spec.Paused:
+		// Nothing to release: skip the step the canary is on. Promote never
+		// does both, so a pause just released is not skipped as well.
+		steps := int32(len(ro.Spec.Strategy.Canary.Steps))
+		if steps == 0 {
+			return ro, nil
+		}
+		next := int32(0)
+		if ro.Status.CurrentStepIndex != nil {
+			next = *ro.Status.CurrentStepIndex
+		}
+		if next < steps {
+			next++
+		}
+		return ro, patchStatus(ctx, c, ro, map[string]any{"currentStepIndex": next})
+	}
+	return ro, nil
+}
+
+// Abort stops the update and goes back to the stable version.
+func Abort(ctx context.Context, c client.Client, key types.NamespacedName) (*v1alpha1.Rollout, error) {
+	ro, err := get(ctx, c, key)
+	if err != nil {
+		return nil, err
+	}
+	return ro, patchStatus(ctx, c, ro, map[string]any{"abort": true})
+}
+
+// Retry starts an aborted update again from its first step.
+func Retry(ctx context.Context, c client.Client, key types.NamespacedName) (*v1alpha1.Rollout, error) {
+	ro, err := get(ctx, c, key)
+	if err != nil {
+		return nil, err
+	}
+	return ro, patchStatus(ctx, c, ro, map[string]any{"abort": false})
+}
+
+// Pause stops the Rollout where it is (spec.paused); promote resumes it.
+func Pause(ctx context.Context, c client.Client, key types.NamespacedName) (*v1alpha1.Rollout, error) {
+	ro, err := get(ctx, c, key)
+	if err != nil {
+		return nil, err
+	}
+	return ro, patchSpec(ctx, c, ro, map[string]any{"paused": true})
+}
+
+// Restart asks for every pod created before at to be replaced
+// (spec.restartAt), a few at a time within maxUnavailable.
+func Restart(ctx context.Context, c client.Client, key types.NamespacedName, at time.Time) (*v1alpha1.Rollout, error) {
+	ro, err := get(ctx, c, key)
+	if err != nil {
+		return nil, err
+	}
+	return ro, patchSpec(ctx, c, ro, map[string]any{"restartAt": at.UTC().Truncate(time.Second).Format(time.RFC3339)})
+}
+
+// Undo rolls the template back to that of an earlier revision: toRevision, or
+// the one before the current when it is 0. Going back to the stable revision
+// is a fast rollback that skips the steps; going further back is a new update
+// through the steps, on the old ReplicaSet. For a Rollout with a workloadRef
+// the referenced Deployment's template is the one rolled back.
+func Undo(ctx context.Context, c client.Client, key types.NamespacedName, toRevision int64) (*v1alpha1.Rollout, error) {
+	if toRevision < 0 {
+		return nil, fmt.Errorf("--to-revision %d: a revision is a positive number (0 means the previous one)", toRevision)
+	}
+	ro, err := get(ctx, c, key)
+	if err != nil {
+		return nil, err
+	}
+	var workload *appsv1.Deployment
+	if ref := ro.Spec.WorkloadRef; ref != nil {
+		workload = &appsv1.Deployment{}
+		if err := c.Get(ctx, types.NamespacedName{Namespace: ro.Namespace, Name: ref.Name}, workload); err != nil {
+			return nil, fmt.Errorf("reading Deployment %s (spec.workloadRef of rollout %s): %w", ref.Name, key.Name, err)
+		}
+	}
+	rs, err := revisionReplicaSet(ctx, c, ro, workload, toRevision)
+	if err != nil {
+		return nil, err
+	}
+	template := rs.Spec.Template.DeepCopy()
+	delete(template.Labels, planner.PodTemplateHashLabel)
+	patch, err := json.Marshal([]map[string]any{{"op": "replace", "path": "/spec/template", "value": template}})
+	if err != nil {
+		return nil, err
+	}
+	if workload != nil {
+		if err := c.Patch(ctx, workload, client.RawPatch(types.JSONPatchType, patch)); err != nil {
+			return nil, fmt.Errorf("rolling back Deployment %s to revision %s: %w", workload.Name, rs.Annotations[planner.RevisionAnnotation], err)
+		}
+		return ro, nil
+	}
+	if err := c.Patch(ctx, ro, client.RawPatch(types.JSONPatchType, patch)); err != nil {
+		return nil, fmt.Errorf("rolling back rollout %s to revision %s: %w", key.Name, rs.Annotations[planner.RevisionAnnotation], err)
+	}
+	return ro, nil
+}
+
+// revisionReplicaSet finds the Rollout's ReplicaSet of a revision; 0 means
+// the newest revision before the current one.
+func revisionReplicaSet(ctx context.Context, c client.Client, ro *v1alpha1.Rollout, workload *appsv1.Deployment, toRevision int64) (*appsv1.ReplicaSet, error) {
+	selector := planner.EffectiveSelector(ro, workload)
+	if selector == nil {
+		return nil, fmt.Errorf("rollout %s has no spec.selector to find its ReplicaSets by", ro.Name)
+	}
+	sel, err := metav1.LabelSelectorAsSelector(selector)
+	if err != nil {
+		return nil, fmt.Errorf("rollout %s: spec.selector: %w", ro.Name, err)
+	}
+	var list appsv1.ReplicaSetList
+	if err := c.List(ctx, &list, client.InNamespace(ro.Namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+		return nil, fmt.Errorf("listing ReplicaSets of rollout %s: %w", ro.Name, err)
+	}
+	byRevision := map[int64]*appsv1.ReplicaSet{}
+	var revisions []int64
+	for i := range list.Items {
+		rs := &list.Items[i]
+		if owner := metav1.GetControllerOf(rs); owner == nil || owner.UID != ro.UID {
+			continue
+		}
+		n, err := strconv.ParseInt(rs.Annotations[planner.RevisionAnnotation], 10, 64)
+		if err != nil || n <= 0 {
+			continue
+		}
+		byRevision[n] = rs
+		revisions = append(revisions, n)
+	}
+	sort.Slice(revisions, func(i, j int) bool { return revisions[i] > revisions[j] })
+	if toRevision == 0 {
+		if len(revisions) < 2 {
+			return nil, fmt.Errorf("rollout %s has no earlier revision to go back to", ro.Name)
+		}
+		return byRevision[revisions[1]], nil
+	}
+	if rs := byRevision[toRevision]; rs != nil {
+		return rs, nil
+	}
+	known := make([]string, len(revisions))
+	for i, n := range revisions {
+		known[i] = strconv.FormatInt(n, 10)
+	}
+	return nil, fmt.Errorf("--to-revision %d: rollout %s has no such revision (it has %s)", toRevision, ro.Name, orNone(strings.Join(known, ", ")))
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// ErrNotFound is returned, wrapped, when the Rollout does not exist.
+var ErrNotFound = errors.New("not found")
+
+func get(ctx context.Context, c client.Client, key types.NamespacedName) (*v1alpha1.Rollout, error) {
+	if key.Name == "" {
+		return nil, errors.New("a rollout name is required")
+	}
+	var ro v1alpha1.Rollout
+	if err := c.Get(ctx, key, &ro); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("rollout %q in namespace %q: %w", key.Name, key.Namespace, ErrNotFound)
+		}
+		return nil, fmt.Errorf("reading rollout %s/%s: %w", key.Namespace, key.Name, err)
+	}
+	return &ro, nil
+}
+
+// patchStatus sends {"status": fields} to the status subresource.
+func patchStatus(ctx context.Context, c client.Client, ro *v1alpha1.Rollout, fields map[string]any) error {
+	data, err := json.Marshal(map[string]any{"status": fields})
+	if err != nil {
+		return err
+	}
+	if err := c.Status().Patch(ctx, ro, client.RawPatch(types.MergePatchType, data)); err != nil {
+		return fmt.Errorf("patching status of rollout %s with %s: %w", ro.Name, data, err)
+	}
+	return nil
+}
+
+// patchSpec sends {"spec": fields}.
+func patchSpec(ctx context.Context, c client.Client, ro *v1alpha1.Rollout, fields map[string]any) error {
+	data, err := json.Marshal(map[string]any{"spec": fields})
+	if err != nil {
+		return err
+	}
+	if err := c.Patch(ctx, ro, client.RawPatch(types.MergePatchType, data)); err != nil {
+		return fmt.Errorf("patching rollout %s with %s: %w", ro.Name, data, err)
+	}
+	return nil
+}
