@@ -3,6 +3,7 @@ module github.com/vireo-dev/vireo
 go 1.26.8
 
 require (
+	github.com/expr-lang/expr v1.17.8
 	github.com/spf13/cobra v1.10.2
 	go.uber.org/zap v1.27.0
 	k8s.io/api v0.35.4
