@@ -1,0 +1,105 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+
+	"github.com/vireo-dev/vireo/api/v1alpha1"
+	"github.com/vireo-dev/vireo/internal/metricprovider"
+)
+
+func webMetric(w v1alpha1.WebMetric, success string) *v1alpha1.Metric {
+	return &v1alpha1.Metric{Name: "web", SuccessCondition: success, Provider: v1alpha1.MetricProvider{Web: &w}}
+}
+
+// A real HTTP server: method, headers, body and jsonPath reach it and come
+// back as the judged value.
+func TestWebMeasurement(t *testing.T) {
+	var gotMethod, gotAuth, gotBody, gotType string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotMethod, gotAuth, gotType = r.Method, r.Header.Get("Authorization"), r.Header.Get("Content-Type")
+		b, _ := io.ReadAll(r.Body)
+		gotBody = string(b)
+		_, _ = w.Write([]byte(`{"data": {"ok": true, "rate": 0.97, "versions": ["1", "2"]}}`))
+	}))
+	defer srv.Close()
+	now := func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
+
+	m := webMetric(v1alpha1.WebMetric{
+		Method: "POST", URL: srv.URL + "/check", JSONPath: "{$.data.rate}",
+		Headers:  []v1alpha1.WebMetricHeader{{Key: "Authorization", Value: "Bearer t0ken"}},
+		JSONBody: &apiextv1.JSON{Raw: []byte(`{"service":"demo"}`)},
+	}, "result >= 0.95")
+	got := metricprovider.Measure(context.Background(), Provider{}, m, now)
+	if got.Phase != v1alpha1.AnalysisPhaseSuccessful || got.Value != "0.97" {
+		t.Errorf("measurement %+v", got)
+	}
+	if gotMethod != "POST" || gotAuth != "Bearer t0ken" || gotBody != `{"service":"demo"}` || gotType != "application/json" {
+		t.Errorf("request: %s auth %q body %q type %q", gotMethod, gotAuth, gotBody, gotType)
+	}
+
+	whole := metricprovider.Measure(context.Background(), Provider{}, webMetric(v1alpha1.WebMetric{URL: srv.URL}, "result.data.ok == true"), now)
+	if whole.Phase != v1alpha1.AnalysisPhaseSuccessful {
+		t.Errorf("whole answer without jsonPath: %+v", whole)
+	}
+	list := metricprovider.Measure(context.Background(), Provider{}, webMetric(v1alpha1.WebMetric{URL: srv.URL, JSONPath: "{$.data.versions[*]}"}, "len(result) == 2"), now)
+	if list.Phase != v1alpha1.AnalysisPhaseSuccessful {
+		t.Errorf("a jsonPath selecting a list: %+v", list)
+	}
+}
+
+func TestWebErrorsAreErrorMeasurements(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/down":
+			http.Error(w, "no", http.StatusServiceUnavailable)
+		case "/html":
+			_, _ = w.Write([]byte("<html>"))
+		case "/slow":
+			time.Sleep(1500 * time.Millisecond)
+			_, _ = w.Write([]byte(`1`))
+		}
+	}))
+	defer srv.Close()
+	now := time.Now
+	for _, tc := range []struct {
+		name string
+		web  v1alpha1.WebMetric
+		want string
+	}{
+		{"a 503", v1alpha1.WebMetric{URL: srv.URL + "/down"}, "503"},
+		{"not JSON", v1alpha1.WebMetric{URL: srv.URL + "/html"}, "not JSON"},
+		{"timeout", v1alpha1.WebMetric{URL: srv.URL + "/slow", TimeoutSeconds: 1}, "deadline"},
+		{"jsonPath selects nothing", v1alpha1.WebMetric{URL: srv.URL + "/slow", JSONPath: "{$.missing}"}, "jsonPath"},
+		{"no url", v1alpha1.WebMetric{}, "provider.web.url"},
+	} {
+		got := metricprovider.Measure(context.Background(), Provider{}, webMetric(tc.web, "result == 1"), now)
+		if got.Phase != v1alpha1.AnalysisPhaseError || !strings.Contains(got.Message, tc.want) {
+			t.Errorf("%s: %s %q, want an Error mentioning %q", tc.name, got.Phase, got.Message, tc.want)
+		}
+	}
+}
+
+// insecure skips TLS verification; without it a self-signed server is refused.
+func TestWebInsecure(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true})
+	}))
+	defer srv.Close()
+	secure := metricprovider.Measure(context.Background(), Provider{}, webMetric(v1alpha1.WebMetric{URL: srv.URL}, "result.ok"), time.Now)
+	if secure.Phase != v1alpha1.AnalysisPhaseError || !strings.Contains(secure.Message, "certificate") {
+		t.Errorf("self-signed certificate accepted without insecure: %+v", secure)
+	}
+	insecure := metricprovider.Measure(context.Background(), Provider{}, webMetric(v1alpha1.WebMetric{URL: srv.URL, Insecure: true}, "result.ok"), time.Now)
+	if insecure.Phase != v1alpha1.AnalysisPhaseSuccessful {
+		t.Errorf("insecure: %+v", insecure)
+	}
+}
