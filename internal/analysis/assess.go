@@ -18,17 +18,14 @@ const (
 	DefaultMeasurementRetention  = 10
 )
 
-// completed reports whether a phase is final.
-func completed(p v1alpha1.AnalysisPhase) bool {
+// Completed reports whether an AnalysisRun, metric or measurement phase is final.
+func Completed(p v1alpha1.AnalysisPhase) bool {
 	switch p {
 	case v1alpha1.AnalysisPhaseSuccessful, v1alpha1.AnalysisPhaseFailed, v1alpha1.AnalysisPhaseError, v1alpha1.AnalysisPhaseInconclusive:
 		return true
 	}
 	return false
 }
-
-// Completed reports whether an AnalysisRun or metric phase is final.
-func Completed(p v1alpha1.AnalysisPhase) bool { return completed(p) }
 
 // worse orders phases for a run's summary: a Failed metric outweighs an
 // Error, an Error an Inconclusive, and so on.
@@ -81,11 +78,11 @@ func LimitsOf(m *v1alpha1.Metric) Limits {
 // newest `retain` measurements (the counts keep the whole history).
 func Record(res *v1alpha1.MetricResult, m v1alpha1.Measurement, retain int) {
 	// A measurement the provider started earlier (a Job) is replaced when it finishes.
-	if n := len(res.Measurements); n > 0 && !completed(res.Measurements[n-1].Phase) {
+	if n := len(res.Measurements); n > 0 && !Completed(res.Measurements[n-1].Phase) {
 		res.Measurements = res.Measurements[:n-1]
 	}
 	res.Measurements = append(res.Measurements, m)
-	if !completed(m.Phase) {
+	if !Completed(m.Phase) {
 		return
 	}
 	res.Count++
@@ -120,7 +117,7 @@ func AssessMetric(m *v1alpha1.Metric, res *v1alpha1.MetricResult, terminating bo
 		}
 		return v1alpha1.AnalysisPhasePending, ""
 	}
-	if last := res.Measurements[len(res.Measurements)-1]; !completed(last.Phase) && !terminating {
+	if last := res.Measurements[len(res.Measurements)-1]; !Completed(last.Phase) && !terminating {
 		return v1alpha1.AnalysisPhaseRunning, ""
 	}
 	l := LimitsOf(m)
@@ -159,7 +156,7 @@ func NextMeasurement(m *v1alpha1.Metric, res *v1alpha1.MetricResult, started tim
 		return started.Add(delay), true, nil
 	}
 	last := res.Measurements[len(res.Measurements)-1]
-	if !completed(last.Phase) {
+	if !Completed(last.Phase) {
 		if last.ResumeAt != nil {
 			return last.ResumeAt.Time, true, nil
 		}
@@ -281,13 +278,13 @@ func AssessRun(run *v1alpha1.AnalysisRun) Summary {
 			sum = &s.DryRun
 		}
 		count(sum, phase)
-		if !completed(phase) {
+		if !Completed(phase) {
 			allDone = false
 		}
 		if dry {
 			continue
 		}
-		if worse[phase] > worse[s.Phase] && completed(phase) {
+		if worse[phase] > worse[s.Phase] && Completed(phase) {
 			s.Phase = phase
 			if phase != v1alpha1.AnalysisPhaseSuccessful {
 				s.Message = fmt.Sprintf("metric %q assessed %s: %s", m.Name, phase, why)

@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"encoding/json"
+	"maps"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -140,7 +141,7 @@ func planRoleMetadata(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS
 	mLabels, mAnnotations := roleKeys(ro)
 	for _, rs := range sets.all {
 		want := roleMetadata(ro, &plan.Status, rs, newRS)
-		labels, annotations := copyKeys(mLabels), copyKeys(mAnnotations)
+		labels, annotations := maps.Clone(mLabels), maps.Clone(mAnnotations)
 		if had := parseRoleMetadata(rs); had != nil {
 			for k := range had.Labels {
 				labels[k] = true
@@ -179,14 +180,6 @@ func planRoleMetadata(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS
 			}
 		}
 	}
-}
-
-func copyKeys(m map[string]bool) map[string]bool {
-	out := make(map[string]bool, len(m))
-	for k := range m {
-		out[k] = true
-	}
-	return out
 }
 
 func applyMetadata(m *map[string]string, change map[string]*string) {

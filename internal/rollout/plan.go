@@ -142,7 +142,7 @@ func Decide(obs Observed) *Plan {
 			plan.event(corev1.EventTypeNormal, "NewReplicaSetCreated", "Created ReplicaSet %s (revision %s)", newRS.Name, newRS.Annotations[RevisionAnnotation])
 		}
 		sets.all = append(sets.all, newRS)
-	} else if top := sets.maxRevision(); revision(newRS) < top {
+	} else if top := sets.maxRevision(); Revision(newRS) < top {
 		// A ReplicaSet that becomes current again (a rollback) becomes the newest revision.
 		plan.annotate(newRS.Name, RevisionAnnotation, strconv.FormatInt(top+1, 10))
 	}
@@ -307,11 +307,12 @@ func classify(list []*appsv1.ReplicaSet) *replicaSets {
 			out.all = append(out.all, rs)
 		}
 	}
-	sort.SliceStable(out.all, func(i, j int) bool { return revision(out.all[i]) > revision(out.all[j]) })
+	sort.SliceStable(out.all, func(i, j int) bool { return Revision(out.all[i]) > Revision(out.all[j]) })
 	return out
 }
 
-func revision(rs *appsv1.ReplicaSet) int64 {
+// Revision is a ReplicaSet's rollout.argoproj.io/revision; 0 when unset or not a number.
+func Revision(rs *appsv1.ReplicaSet) int64 {
 	n, _ := strconv.ParseInt(rs.Annotations[RevisionAnnotation], 10, 64)
 	return n
 }
@@ -319,7 +320,7 @@ func revision(rs *appsv1.ReplicaSet) int64 {
 func (s *replicaSets) maxRevision() int64 {
 	var m int64
 	for _, rs := range s.all {
-		m = max(m, revision(rs))
+		m = max(m, Revision(rs))
 	}
 	return m
 }

@@ -408,8 +408,8 @@ func undo(toRevision int64) func(*v1alpha1.Rollout, *world) {
 		var revs []int64
 		byRev := map[int64]*appsv1.ReplicaSet{}
 		for _, rs := range w.rss {
-			byRev[revision(rs)] = rs
-			revs = append(revs, revision(rs))
+			byRev[Revision(rs)] = rs
+			revs = append(revs, Revision(rs))
 		}
 		sort.Slice(revs, func(i, j int) bool { return revs[i] > revs[j] })
 		if toRevision == 0 {

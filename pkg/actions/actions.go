@@ -174,8 +174,8 @@ func revisionReplicaSet(ctx context.Context, c client.Client, ro *v1alpha1.Rollo
 		if owner := metav1.GetControllerOf(rs); owner == nil || owner.UID != ro.UID {
 			continue
 		}
-		n, err := strconv.ParseInt(rs.Annotations[planner.RevisionAnnotation], 10, 64)
-		if err != nil || n <= 0 {
+		n := planner.Revision(rs)
+		if n <= 0 {
 			continue
 		}
 		byRevision[n] = rs

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,9 +21,7 @@ func TestActionsOnTheController(t *testing.T) {
 	c.installDefault(t)
 	c.startController(t)
 	ns := c.namespace(t, "actions")
-	for _, f := range []string{"basic-rollout.yaml", "basic-service.yaml"} {
-		c.must(t, "", "apply", "-n", ns, "-f", filepath.Join("testdata", "seed002", f))
-	}
+	c.applySeed002(t, ns)
 	ro := "rollout/rollouts-demo"
 	key := types.NamespacedName{Namespace: ns, Name: "rollouts-demo"}
 	cl := c.watchClient(t)

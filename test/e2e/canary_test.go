@@ -17,9 +17,7 @@ func TestSeed002Canary(t *testing.T) {
 	c.installDefault(t)
 	c.startController(t)
 	ns := c.namespace(t, "seed002")
-	for _, f := range []string{"basic-rollout.yaml", "basic-service.yaml"} {
-		c.must(t, "", "apply", "-n", ns, "-f", filepath.Join("testdata", "seed002", f))
-	}
+	c.applySeed002(t, ns)
 	ro := "rollout/rollouts-demo"
 
 	// The first version goes straight to 100%: no steps.
@@ -89,6 +87,14 @@ func TestSeed002Canary(t *testing.T) {
 		if !strings.Contains(events, want) {
 			t.Errorf("no %s event (got %s)", want, events)
 		}
+	}
+}
+
+// applySeed002 applies seed tutorial 002's Rollout and Service, unchanged.
+func (c *cluster) applySeed002(t *testing.T, ns string) {
+	t.Helper()
+	for _, f := range []string{"basic-rollout.yaml", "basic-service.yaml"} {
+		c.must(t, "", "apply", "-n", ns, "-f", filepath.Join("testdata", "seed002", f))
 	}
 }
 
