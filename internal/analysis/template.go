@@ -1,0 +1,124 @@
+package analysis
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/vireo-dev/vireo/api/v1alpha1"
+)
+
+// TemplateGetter reads an AnalysisTemplate (in the namespace at hand) or a
+// ClusterAnalysisTemplate.
+type TemplateGetter interface {
+	Template(ctx context.Context, ref v1alpha1.AnalysisTemplateRef) (*v1alpha1.AnalysisTemplateSpec, error)
+}
+
+// maxTemplateDepth bounds templates that pull in templates.
+const maxTemplateDepth = 10
+
+// describe names a template reference in messages.
+func describe(ref v1alpha1.AnalysisTemplateRef) string {
+	if ref.ClusterScope {
+		return "ClusterAnalysisTemplate " + ref.TemplateName
+	}
+	return "AnalysisTemplate " + ref.TemplateName
+}
+
+// MergeTemplates reads the templates (and those they pull in through
+// spec.templates) and joins them into one: all their metrics, args, dryRun
+// and measurementRetention. Two metrics of one name, or one arg given two
+// different values, are errors naming both templates.
+func MergeTemplates(ctx context.Context, get TemplateGetter, refs []v1alpha1.AnalysisTemplateRef) (*v1alpha1.AnalysisTemplateSpec, error) {
+	m := merger{get: get, metricFrom: map[string]string{}, argFrom: map[string]string{}, argAt: map[string]int{}}
+	for _, ref := range refs {
+		if err := m.add(ctx, ref, nil); err != nil {
+			return nil, err
+		}
+	}
+	if len(m.out.Metrics) == 0 {
+		return nil, fmt.Errorf("the templates define no metric")
+	}
+	return &m.out, nil
+}
+
+type merger struct {
+	get        TemplateGetter
+	out        v1alpha1.AnalysisTemplateSpec
+	metricFrom map[string]string // metric name -> template that defined it
+	argFrom    map[string]string // arg name -> template that gave its value
+	argAt      map[string]int    // arg name -> index in out.Args
+}
+
+func (m *merger) add(ctx context.Context, ref v1alpha1.AnalysisTemplateRef, chain []string) error {
+	name := describe(ref)
+	for _, c := range chain {
+		if c == name {
+			return fmt.Errorf("%s pulls itself in through spec.templates", name)
+		}
+	}
+	if len(chain) >= maxTemplateDepth {
+		return fmt.Errorf("%s: templates nest deeper than %d", name, maxTemplateDepth)
+	}
+	if ref.TemplateName == "" {
+		return fmt.Errorf("templateName: required")
+	}
+	spec, err := m.get.Template(ctx, ref)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	for _, nested := range spec.Templates {
+		if err := m.add(ctx, nested, append(chain, name)); err != nil {
+			return err
+		}
+	}
+	for _, metric := range spec.Metrics {
+		if other, dup := m.metricFrom[metric.Name]; dup {
+			if other == name {
+				return fmt.Errorf("metric %q: defined twice by %s", metric.Name, name)
+			}
+			return fmt.Errorf("metric %q: defined by both %s and %s", metric.Name, other, name)
+		}
+		m.metricFrom[metric.Name] = name
+		m.out.Metrics = append(m.out.Metrics, *metric.DeepCopy())
+	}
+	for _, arg := range spec.Args {
+		i, known := m.argAt[arg.Name]
+		switch {
+		case !known:
+			m.argAt[arg.Name] = len(m.out.Args)
+			m.out.Args = append(m.out.Args, *arg.DeepCopy())
+			if hasValue(arg) {
+				m.argFrom[arg.Name] = name
+			}
+		case !hasValue(arg):
+		case !hasValue(m.out.Args[i]):
+			m.out.Args[i] = *arg.DeepCopy()
+			m.argFrom[arg.Name] = name
+		case !sameValue(m.out.Args[i], arg):
+			return fmt.Errorf("args.%s: %s and %s give it different values", arg.Name, m.argFrom[arg.Name], name)
+		}
+	}
+	m.out.DryRun = append(m.out.DryRun, spec.DryRun...)
+	m.out.MeasurementRetention = append(m.out.MeasurementRetention, spec.MeasurementRetention...)
+	return nil
+}
+
+func hasValue(a v1alpha1.Argument) bool { return a.Value != nil || a.ValueFrom != nil }
+
+func sameValue(a, b v1alpha1.Argument) bool {
+	switch {
+	case a.Value != nil && b.Value != nil:
+		return *a.Value == *b.Value
+	case a.ValueFrom != nil && b.ValueFrom != nil:
+		return ptrEq(a.ValueFrom.SecretKeyRef, b.ValueFrom.SecretKeyRef) && ptrEqF(a.ValueFrom.FieldRef, b.ValueFrom.FieldRef)
+	}
+	return false
+}
+
+func ptrEq(a, b *v1alpha1.SecretKeyRef) bool {
+	return (a == nil) == (b == nil) && (a == nil || *a == *b)
+}
+
+func ptrEqF(a, b *v1alpha1.FieldRef) bool {
+	return (a == nil) == (b == nil) && (a == nil || *a == *b)
+}
