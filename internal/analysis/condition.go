@@ -151,7 +151,7 @@ func defaultValue(v, def any) any {
 	if f, ok := v.(float64); ok && math.IsNaN(f) {
 		return def
 	}
-	if s, ok := v.([]any); ok && len(s) == 0 {
+	if rv := reflect.ValueOf(v); (rv.Kind() == reflect.Slice || rv.Kind() == reflect.Map) && rv.Len() == 0 {
 		return def
 	}
 	return v

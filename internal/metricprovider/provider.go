@@ -6,6 +6,10 @@ package metricprovider
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -34,13 +38,43 @@ func Measure(ctx context.Context, q Querier, metric *v1alpha1.Metric, now func()
 		m.Phase, m.Message = v1alpha1.AnalysisPhaseError, err.Error()
 		return m
 	}
-	if data, err := json.Marshal(value); err == nil {
-		m.Value = string(data)
-	}
+	m.Value = FormatValue(value)
 	phase, err := analysis.Judge(metric, value)
 	m.Phase = phase
 	if err != nil {
 		m.Message = err.Error()
 	}
 	return m
+}
+
+// FormatValue writes a measured value for a measurement's value field: as
+// JSON, except that numbers JSON cannot hold (NaN, ±Inf) are written as
+// Prometheus writes them.
+func FormatValue(v any) string {
+	if data, err := json.Marshal(v); err == nil {
+		return string(data)
+	}
+	switch x := v.(type) {
+	case float64:
+		return formatFloat(x)
+	case []float64:
+		parts := make([]string, len(x))
+		for i, f := range x {
+			parts[i] = formatFloat(f)
+		}
+		return "[" + strings.Join(parts, ",") + "]"
+	}
+	return fmt.Sprint(v)
+}
+
+func formatFloat(f float64) string {
+	switch {
+	case math.IsNaN(f):
+		return "NaN"
+	case math.IsInf(f, 1):
+		return "+Inf"
+	case math.IsInf(f, -1):
+		return "-Inf"
+	}
+	return strconv.FormatFloat(f, 'g', -1, 64)
 }

@@ -3,27 +3,21 @@
 package web
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	"k8s.io/client-go/util/jsonpath"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
+	"github.com/vireo-dev/vireo/internal/metricprovider/httpquery"
 )
 
 // DefaultTimeout applies when timeoutSeconds is unset.
 const DefaultTimeout = 10 * time.Second
-
-// maxBody bounds how much of an answer is read.
-const maxBody = 4 << 20
 
 // Provider queries web metrics.
 type Provider struct{}
@@ -41,51 +35,27 @@ func (Provider) Query(ctx context.Context, metric *v1alpha1.Metric) (any, error)
 	if w.TimeoutSeconds > 0 {
 		timeout = time.Duration(w.TimeoutSeconds) * time.Second
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-
 	method := string(w.Method)
 	if method == "" {
 		method = http.MethodGet
 	}
-	var body io.Reader
-	contentType := ""
+	header := httpquery.Headers(w.Headers)
+	var body []byte
 	switch {
 	case w.JSONBody != nil && len(w.JSONBody.Raw) > 0:
-		body, contentType = bytes.NewReader(w.JSONBody.Raw), "application/json"
+		body = w.JSONBody.Raw
+		header.Set("Content-Type", "application/json")
 	case w.Body != "":
-		body = strings.NewReader(w.Body)
+		body = []byte(w.Body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, w.URL, body)
+	data, err := httpquery.Do(ctx, httpquery.Request{Provider: "provider.web", Method: method, URL: w.URL, Header: header,
+		Body: body, Timeout: timeout, Insecure: w.Insecure, Auth: &w.Authentication})
 	if err != nil {
-		return nil, fmt.Errorf("provider.web: %w", err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	for _, h := range w.Headers {
-		if strings.EqualFold(h.Key, "host") {
-			req.Host = h.Value
-			continue
-		}
-		req.Header.Set(h.Key, h.Value)
-	}
-	client := &http.Client{Transport: transport(w.Insecure)}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("provider.web: %s %s: %w", method, w.URL, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return nil, fmt.Errorf("provider.web: reading the answer of %s: %w", w.URL, err)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
-		return nil, fmt.Errorf("provider.web: %s %s answered %s", method, w.URL, resp.Status)
+		return nil, err
 	}
 	var doc any
 	if err := json.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("provider.web: the answer of %s is not JSON: %w", w.URL, err)
+		return nil, fmt.Errorf("provider.web: the answer is not JSON: %w", err)
 	}
 	if w.JSONPath == "" {
 		return doc, nil
@@ -114,12 +84,4 @@ func selectPath(path string, doc any) (any, error) {
 		out[i] = v.Interface()
 	}
 	return out, nil
-}
-
-func transport(insecure bool) http.RoundTripper {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	if insecure {
-		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the metric asks for it
-	}
-	return t
 }

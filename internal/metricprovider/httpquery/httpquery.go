@@ -1,0 +1,206 @@
+// Package httpquery sends the HTTP requests of the metric providers that talk
+// to a web service: timeouts, TLS verification that a metric may turn off,
+// authentication (headers, basic, OAuth 2 client credentials), a bounded
+// answer, and errors that say which provider asked what.
+package httpquery
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/vireo-dev/vireo/api/v1alpha1"
+)
+
+// MaxBody bounds how much of an answer is read.
+const MaxBody = 8 << 20
+
+// Request is one call to a metrics service.
+type Request struct {
+	// Provider names the provider in messages, e.g. "provider.prometheus".
+	Provider string
+	Method   string
+	URL      string
+	Header   http.Header
+	Body     []byte
+	Timeout  time.Duration
+	Insecure bool
+	Auth     *v1alpha1.Authentication
+}
+
+var (
+	secure   = &http.Client{Transport: transport(false)}
+	insecure = &http.Client{Transport: transport(true)}
+)
+
+func transport(skipVerify bool) http.RoundTripper {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	if skipVerify {
+		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the metric asks for it
+	}
+	return t
+}
+
+// Do sends the request and returns the answer's body; an answer other than
+// 2xx is an error that quotes the start of the body.
+func Do(ctx context.Context, r Request) ([]byte, error) {
+	if r.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, r.Timeout)
+		defer cancel()
+	}
+	method := r.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	client := secure
+	if r.Insecure {
+		client = insecure
+	}
+	var body io.Reader
+	if r.Body != nil {
+		body = bytes.NewReader(r.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, r.URL, body)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", r.Provider, err)
+	}
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			if strings.EqualFold(k, "host") {
+				req.Host = v
+				continue
+			}
+			req.Header.Add(k, v)
+		}
+	}
+	if err := authenticate(ctx, client, req, r.Auth); err != nil {
+		return nil, fmt.Errorf("%s: %w", r.Provider, err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s %s: %w", r.Provider, method, redactURL(r.URL), err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody))
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading the answer of %s: %w", r.Provider, redactURL(r.URL), err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
+		return data, &StatusError{Provider: r.Provider, Method: method, URL: redactURL(r.URL), Status: resp.Status, Code: resp.StatusCode, Body: snippet(data)}
+	}
+	return data, nil
+}
+
+// StatusError is an answer other than 2xx.
+type StatusError struct {
+	Provider, Method, URL, Status, Body string
+	Code                                int
+}
+
+func (e *StatusError) Error() string {
+	msg := fmt.Sprintf("%s: %s %s answered %s", e.Provider, e.Method, e.URL, e.Status)
+	if e.Body != "" {
+		msg += ": " + e.Body
+	}
+	return msg
+}
+
+// JSON sends the request and decodes a JSON answer into out.
+func JSON(ctx context.Context, r Request, out any) error {
+	data, err := Do(ctx, r)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("%s: the answer of %s is not the JSON expected: %w", r.Provider, redactURL(r.URL), err)
+	}
+	return nil
+}
+
+func snippet(data []byte) string {
+	s := strings.TrimSpace(string(data))
+	if len(s) > 300 {
+		s = s[:300] + "..."
+	}
+	return s
+}
+
+// redactURL drops a URL's query and user info from messages: API keys travel there.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(an unparsable URL)"
+	}
+	u.User, u.RawQuery = nil, ""
+	return u.String()
+}
+
+// authenticate adds basic or OAuth 2 credentials.
+func authenticate(ctx context.Context, client *http.Client, req *http.Request, auth *v1alpha1.Authentication) error {
+	if auth == nil {
+		return nil
+	}
+	if auth.Sigv4.Region != "" || auth.Sigv4.RoleARN != "" || auth.Sigv4.Profile != "" {
+		return errors.New("authentication.sigv4: AWS request signing is not supported by Vireo")
+	}
+	if b := auth.BasicAuth; b.Username != "" || b.Password != "" {
+		req.SetBasicAuth(b.Username, b.Password)
+	}
+	if o := auth.OAuth2; o.TokenURL != "" {
+		token, err := clientCredentials(ctx, client, o)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return nil
+}
+
+// clientCredentials fetches an access token with the OAuth 2 client
+// credentials grant (RFC 6749, section 4.4).
+func clientCredentials(ctx context.Context, client *http.Client, o v1alpha1.OAuth2Config) (string, error) {
+	form := url.Values{"grant_type": {"client_credentials"}}
+	if len(o.Scopes) > 0 {
+		form.Set("scope", strings.Join(o.Scopes, " "))
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.TokenURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		return "", fmt.Errorf("authentication.oauth2.tokenUrl: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(o.ClientID), url.QueryEscape(o.ClientSecret))
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("authentication.oauth2: fetching a token from %s: %w", redactURL(o.TokenURL), err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("authentication.oauth2: %s answered %s", redactURL(o.TokenURL), resp.Status)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(data, &tok); err != nil || tok.AccessToken == "" {
+		return "", fmt.Errorf("authentication.oauth2: %s gave no access_token", redactURL(o.TokenURL))
+	}
+	return tok.AccessToken, nil
+}
+
+// Headers turns a metric's header list into an http.Header.
+func Headers(list []v1alpha1.WebMetricHeader) http.Header {
+	h := http.Header{}
+	for _, kv := range list {
+		h.Add(kv.Key, kv.Value)
+	}
+	return h
+}
