@@ -42,6 +42,7 @@ func run(args []string) error {
 	fs.StringVar(&opts.MetricsBindAddress, "metrics-bind-address", ":8090", "address of the Prometheus metrics endpoint; 0 turns it off")
 	fs.StringVar(&opts.HealthProbeBindAddress, "health-probe-bind-address", ":8080", "address of /healthz and /readyz; 0 turns them off")
 	fs.IntVar(&opts.RolloutThreads, "rollout-threads", 10, "Rollouts reconciled in parallel")
+	fs.IntVar(&opts.AnalysisThreads, "analysis-threads", 10, "AnalysisRuns measured in parallel")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -62,6 +63,9 @@ func run(args []string) error {
 	}
 	if *burst <= 0 {
 		return fmt.Errorf("--burst must be positive, got %d", *burst)
+	}
+	if opts.AnalysisThreads < 1 {
+		return fmt.Errorf("--analysis-threads must be at least 1, got %d", opts.AnalysisThreads)
 	}
 	if opts.RolloutThreads < 1 {
 		return fmt.Errorf("--rollout-threads must be at least 1, got %d", opts.RolloutThreads)

@@ -30,6 +30,7 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{[]string{"--qps=0"}, "--qps"},
 		{[]string{"--burst=-1"}, "--burst"},
 		{[]string{"--rollout-threads=0"}, "--rollout-threads"},
+		{[]string{"--analysis-threads=0"}, "--analysis-threads"},
 		{[]string{"--log-level=shout"}, "--log-level"},
 		{[]string{"--instance-id=not a label value"}, "--instance-id"},
 		{[]string{"--no-such-flag"}, "no-such-flag"},

@@ -143,9 +143,9 @@ func AssessMetric(m *v1alpha1.Metric, res *v1alpha1.MetricResult, terminating bo
 }
 
 // NextMeasurement is when the metric is next measured; ok is false when it
-// takes no more. The first is due initialDelay after the run started; each
-// next one interval after the previous one started (a fixed rate, so a slow
-// provider does not make the schedule drift), but never before the previous
+// takes no more. The first is due initialDelay after the run started; the
+// next ones every interval from then on (a fixed rate: a slow provider or a
+// late pass does not make the schedule drift), but never before the previous
 // one finished. A measurement still running is polled at its resumeAt.
 func NextMeasurement(m *v1alpha1.Metric, res *v1alpha1.MetricResult, started time.Time) (at time.Time, ok bool, err error) {
 	if res == nil || len(res.Measurements) == 0 {
@@ -175,7 +175,20 @@ func NextMeasurement(m *v1alpha1.Metric, res *v1alpha1.MetricResult, started tim
 		// (only with an explicit count).
 		return timeOf(last.FinishedAt, started), true, nil
 	}
-	next := timeOf(last.StartedAt, started).Add(interval)
+	// Fixed rate, anchored at the first measurement's due time: the next one
+	// is due at the first multiple of interval after the last start, so a
+	// late pass neither shifts the schedule nor, stored to the second, drifts it.
+	delay, err := parse(m.InitialDelay, "initialDelay")
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	anchor := started.Add(delay)
+	lastStart := timeOf(last.StartedAt, started)
+	k := int64(0)
+	if lastStart.After(anchor) {
+		k = int64(lastStart.Sub(anchor) / interval)
+	}
+	next := anchor.Add(time.Duration(k+1) * interval)
 	if finished := timeOf(last.FinishedAt, started); finished.After(next) {
 		next = finished
 	}

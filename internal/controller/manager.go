@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -27,7 +28,9 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
+	analysisrunctrl "github.com/vireo-dev/vireo/internal/controller/analysisrun"
 	rolloutctrl "github.com/vireo-dev/vireo/internal/controller/rollout"
+	"github.com/vireo-dev/vireo/internal/metricprovider/job"
 	rolloutpkg "github.com/vireo-dev/vireo/internal/rollout"
 )
 
@@ -56,6 +59,8 @@ type Options struct {
 	HealthProbeBindAddress string
 	// RolloutThreads is how many Rollouts are reconciled in parallel; 10 when 0.
 	RolloutThreads int
+	// AnalysisThreads is how many AnalysisRuns are looked at in parallel; 10 when 0.
+	AnalysisThreads int
 	// SeveralPerProcess lets tests start more than one manager in a process,
 	// which controller-runtime otherwise refuses (its metrics are per name).
 	SeveralPerProcess bool
@@ -104,11 +109,18 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Only the Jobs of AnalysisRuns are cached.
+	runOwned, err := labels.Parse(job.RunUIDLabel)
+	if err != nil {
+		return nil, err
+	}
 	cacheOpts := cache.Options{
 		ByObject: map[client.Object]cache.ByObject{
-			&v1alpha1.Rollout{}:  {Label: sel},
-			&appsv1.ReplicaSet{}: {Label: rolloutOwned},
-			&corev1.Pod{}:        {Label: rolloutOwned},
+			&v1alpha1.Rollout{}:     {Label: sel},
+			&v1alpha1.AnalysisRun{}: {Label: sel},
+			&appsv1.ReplicaSet{}:    {Label: rolloutOwned},
+			&corev1.Pod{}:           {Label: rolloutOwned},
+			&batchv1.Job{}:          {Label: runOwned},
 		},
 	}
 	if opts.Namespace != "" {
@@ -172,6 +184,13 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	}
 	if err := rollouts.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("registering the rollout controller: %w", err)
+	}
+	runs := &analysisrunctrl.Reconciler{Client: mgr.GetClient(), Workers: opts.AnalysisThreads}
+	if leadership != nil {
+		runs.Fence = leadership
+	}
+	if err := runs.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("registering the analysisrun controller: %w", err)
 	}
 	return mgr, nil
 }

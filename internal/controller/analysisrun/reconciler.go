@@ -1,0 +1,216 @@
+// Package analysisrun is the AnalysisRun controller: it takes each metric's
+// measurements when they are due, through the metric providers, keeps the
+// tally in the run's status, and decides the run. Args are resolved on every
+// pass, so a Secret's value lives only in memory, never in the run.
+package analysisrun
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/vireo-dev/vireo/api/v1alpha1"
+	"github.com/vireo-dev/vireo/internal/analysis"
+)
+
+// Reconciler drives AnalysisRuns.
+type Reconciler struct {
+	Client client.Client
+	// SecretReader reads the Secrets args refer to; Secrets are not cached.
+	SecretReader client.Reader
+	Recorder     record.EventRecorder
+	Clock        clock.PassiveClock
+	// Providers measures; the built-in providers when nil.
+	Providers Providers
+	// Workers is how many runs are looked at in parallel; 10 when 0.
+	Workers int
+	Fence   interface {
+		MayWrite(ctx context.Context) error
+	}
+}
+
+// SetupWithManager registers the reconciler: it watches AnalysisRuns and the
+// Jobs they own.
+func (r *Reconciler) SetupWithManager(mgr manager.Manager) error {
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
+	}
+	if r.Recorder == nil {
+		r.Recorder = mgr.GetEventRecorderFor("vireo-controller")
+	}
+	if r.SecretReader == nil {
+		r.SecretReader = mgr.GetAPIReader()
+	}
+	if r.Providers == nil {
+		r.Providers = Builtin{Client: r.Client, Now: r.Clock.Now}
+	}
+	if r.Workers == 0 {
+		r.Workers = 10
+	}
+	return builder.ControllerManagedBy(mgr).
+		For(&v1alpha1.AnalysisRun{}).
+		Owns(&batchv1.Job{}).
+		Named("analysisrun").
+		WithOptions(crcontroller.Options{MaxConcurrentReconciles: r.Workers}).
+		Complete(r)
+}
+
+// Reconcile looks at one AnalysisRun.
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	logger := log.FromContext(ctx)
+	var run v1alpha1.AnalysisRun
+	if err := r.Client.Get(ctx, req.NamespacedName, &run); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	if run.DeletionTimestamp != nil {
+		return reconcile.Result{}, nil // its Jobs go with it
+	}
+	if r.Fence != nil {
+		if err := r.Fence.MayWrite(ctx); err != nil {
+			return reconcile.Result{RequeueAfter: time.Second}, nil
+		}
+	}
+	now := r.Clock.Now()
+	if analysis.Completed(run.Status.Phase) {
+		return r.expire(ctx, &run, now)
+	}
+
+	values, err := analysis.ResolveArgs(ctx, run.Spec.Args, r.secret(run.Namespace), &run)
+	if err != nil {
+		return r.finish(ctx, &run, values.Redact(err.Error()), now)
+	}
+	metrics, err := analysis.Substitute(run.Spec.Metrics, values.ByName)
+	if err != nil {
+		return r.finish(ctx, &run, values.Redact(err.Error()), now)
+	}
+	if errs := analysis.ValidateRun(&run.Spec, metrics); len(errs) > 0 {
+		return r.finish(ctx, &run, values.Redact(errs.ToAggregate().Error()), now)
+	}
+
+	p := pass{run: &run, metrics: metrics, providers: r.Providers, now: now, redact: values.Redact}
+	status, next := p.advance(ctx)
+	if conflict, err := r.writeStatus(ctx, &run, status); err != nil || conflict {
+		return reconcile.Result{Requeue: conflict}, err
+	}
+	if next.IsZero() {
+		res, err := r.expire(ctx, &run, r.Clock.Now())
+		return res, err
+	}
+	logger.V(4).Info("next look", "analysisrun", klog.KObj(&run), "at", next)
+	return reconcile.Result{RequeueAfter: max(next.Sub(r.Clock.Now()), time.Millisecond)}, nil
+}
+
+// secret reads Secrets of the run's own namespace, and no other.
+func (r *Reconciler) secret(namespace string) analysis.SecretGetter {
+	return func(ctx context.Context, name, key string) (string, error) {
+		var s corev1.Secret
+		if err := r.SecretReader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &s); err != nil {
+			if apierrors.IsNotFound(err) {
+				return "", fmt.Errorf("Secret %s not found in namespace %s", name, namespace)
+			}
+			return "", fmt.Errorf("reading Secret %s: %w", name, err)
+		}
+		v, ok := s.Data[key]
+		if !ok {
+			return "", fmt.Errorf("Secret %s has no key %s", name, key)
+		}
+		return string(v), nil
+	}
+}
+
+// finish ends a run that cannot be measured (bad args, bad metrics) in Error.
+func (r *Reconciler) finish(ctx context.Context, run *v1alpha1.AnalysisRun, msg string, now time.Time) (reconcile.Result, error) {
+	st := *run.Status.DeepCopy()
+	t := metav1.NewTime(now)
+	st.Phase, st.Message = v1alpha1.AnalysisPhaseError, msg
+	if st.StartedAt == nil {
+		st.StartedAt = &t
+	}
+	st.CompletedAt = &t
+	if conflict, err := r.writeStatus(ctx, run, st); err != nil || conflict {
+		return reconcile.Result{Requeue: conflict}, err
+	}
+	return reconcile.Result{}, nil
+}
+
+// writeStatus patches the status, conditional on the run as read: a pass on a
+// stale copy must not record measurements twice. conflict means it changed.
+func (r *Reconciler) writeStatus(ctx context.Context, run *v1alpha1.AnalysisRun, next v1alpha1.AnalysisRunStatus) (conflict bool, err error) {
+	if equality.Semantic.DeepEqual(next, run.Status) {
+		return false, nil
+	}
+	before := run.DeepCopy()
+	run.Status = next
+	if err := r.Client.Status().Patch(ctx, run, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		if apierrors.IsConflict(err) {
+			return true, nil
+		}
+		return false, fmt.Errorf("patching status of analysisrun %s: %w", klog.KObj(run), err)
+	}
+	if before.Status.Phase != next.Phase {
+		r.announce(ctx, run, next)
+	}
+	return false, nil
+}
+
+// announce records an Event (and a log line) when a run changes phase.
+// Messages were redacted before they got here.
+func (r *Reconciler) announce(ctx context.Context, run *v1alpha1.AnalysisRun, st v1alpha1.AnalysisRunStatus) {
+	typ := corev1.EventTypeNormal
+	switch st.Phase {
+	case v1alpha1.AnalysisPhaseFailed, v1alpha1.AnalysisPhaseError, v1alpha1.AnalysisPhaseInconclusive:
+		typ = corev1.EventTypeWarning
+	case v1alpha1.AnalysisPhasePending:
+		return
+	}
+	msg := "AnalysisRun " + string(st.Phase)
+	if st.Message != "" {
+		msg += ": " + st.Message
+	}
+	r.Recorder.Event(run, typ, "AnalysisRun"+string(st.Phase), msg)
+	log.FromContext(ctx).V(1).Info(msg, "analysisrun", klog.KObj(run))
+}
+
+// expire deletes a completed run once its ttlStrategy says so.
+func (r *Reconciler) expire(ctx context.Context, run *v1alpha1.AnalysisRun, now time.Time) (reconcile.Result, error) {
+	ttl := run.Spec.TTLStrategy
+	if ttl == nil || run.Status.CompletedAt == nil {
+		return reconcile.Result{}, nil
+	}
+	secs := ttl.SecondsAfterCompletion
+	switch run.Status.Phase {
+	case v1alpha1.AnalysisPhaseSuccessful:
+		if ttl.SecondsAfterSuccess != nil {
+			secs = ttl.SecondsAfterSuccess
+		}
+	case v1alpha1.AnalysisPhaseFailed, v1alpha1.AnalysisPhaseError:
+		if ttl.SecondsAfterFailure != nil {
+			secs = ttl.SecondsAfterFailure
+		}
+	}
+	if secs == nil {
+		return reconcile.Result{}, nil
+	}
+	if left := run.Status.CompletedAt.Add(time.Duration(*secs) * time.Second).Sub(now); left > 0 {
+		return reconcile.Result{RequeueAfter: left}, nil
+	}
+	if err := r.Client.Delete(ctx, run, client.Preconditions{UID: &run.UID}); client.IgnoreNotFound(err) != nil {
+		return reconcile.Result{}, fmt.Errorf("deleting expired analysisrun %s: %w", klog.KObj(run), err)
+	}
+	return reconcile.Result{}, nil
+}
