@@ -115,7 +115,12 @@ func TestRunOutcomes(t *testing.T) {
 	}{
 		{"failureLimit 3: the fourth failure fails the run", func() v1alpha1.Metric { m := webMetric("sr"); m.Interval = "10s"; return m },
 			func(int) (any, error) { return 0.5, nil }, v1alpha1.AnalysisPhaseFailed, `metric "sr" assessed Failed: 4 failed measurements, more than failureLimit 3`, 4},
-		{"count 5 of successes", func() v1alpha1.Metric { m := webMetric("sr"); m.Interval = "1s"; m.Count = ptr.To(intstr.FromInt32(5)); return m },
+		{"count 5 of successes", func() v1alpha1.Metric {
+			m := webMetric("sr")
+			m.Interval = "1s"
+			m.Count = ptr.To(intstr.FromInt32(5))
+			return m
+		},
 			func(int) (any, error) { return 0.99, nil }, v1alpha1.AnalysisPhaseSuccessful, "", 5},
 		{"no interval: one measurement", func() v1alpha1.Metric { return webMetric("sr") },
 			func(int) (any, error) { return 0.99, nil }, v1alpha1.AnalysisPhaseSuccessful, "", 1},
