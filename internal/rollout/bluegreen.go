@@ -30,6 +30,9 @@ func planBlueGreen(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *a
 	bg := ro.Spec.Strategy.BlueGreen
 	rev := currentRevision(plan, newRS)
 	observeTemplate(plan, newRS, hash, "", 0, rev)
+	if hash != st.StableRS {
+		retried(st)
+	}
 
 	switch {
 	case hash == st.StableRS:
@@ -37,19 +40,18 @@ func planBlueGreen(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *a
 		complete(st, 0)
 		st.BlueGreen.ScaleUpPreviewCheckPoint = false
 	case st.Abort:
-		if st.AbortedAt == nil {
-			st.AbortedAt = &now
-			plan.event(corev1.EventTypeWarning, "RolloutAborted", "Rollout aborted update to revision %s", rev)
-			delay := seconds32(bg.AbortScaleDownDelaySeconds, defaultAbortScaleDownDelaySeconds)
-			keepUntil(plan, newRS, now.Add(delay))
-		}
-		st.PauseConditions, st.ControllerPause = nil, false
-		st.BlueGreen.ScaleUpPreviewCheckPoint = false
+		abortBlueGreen(plan, bg, newRS, rev, now)
 	default:
 		advanceBlueGreen(plan, ro, sets, newRS, hash, rev, now)
+		if st.Abort {
+			abortBlueGreen(plan, bg, newRS, rev, now) // an analysis failed
+		}
 	}
 
 	active := st.StableRS
+	if postPromotionPending(ro, st, hash) {
+		active = hash
+	}
 	preview := active
 	if hash != st.StableRS && !st.Abort {
 		preview = hash
@@ -71,8 +73,30 @@ func planBlueGreen(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *a
 			plan.Scale[name] = n
 		}
 	}
-	summarize(plan, ro, sets, newRS, rev, bg.MaxUnavailable, msgWaitingForPreview, now)
+	msg := msgWaitingForPreview
+	if plan.waitingOnAnalysis {
+		msg = msgWaitingForAnalysis
+	}
+	summarize(plan, ro, sets, newRS, rev, bg.MaxUnavailable, msg, now)
 }
+
+// abortBlueGreen keeps the active Service on the stable revision (switching
+// it back if a post-promotion analysis failed) and scales the new one down
+// after abortScaleDownDelaySeconds.
+func abortBlueGreen(plan *Plan, bg *v1alpha1.BlueGreenStrategy, newRS *appsv1.ReplicaSet, rev string, now metav1.Time) {
+	st := &plan.Status
+	if st.AbortedAt == nil {
+		st.AbortedAt = &now
+		plan.event(corev1.EventTypeWarning, "RolloutAborted", "Rollout aborted update to revision %s", rev)
+		delay := seconds32(bg.AbortScaleDownDelaySeconds, defaultAbortScaleDownDelaySeconds)
+		keepUntil(plan, newRS, now.Add(delay))
+	}
+	st.PauseConditions, st.ControllerPause = nil, false
+	st.BlueGreen.ScaleUpPreviewCheckPoint = false
+}
+
+// msgWaitingForAnalysis is the message of a rollout held by an analysis run.
+const msgWaitingForAnalysis = "waiting for analysis to complete"
 
 // advanceBlueGreen brings the preview up, waits at the promotion gate, scales
 // the preview up to full size if it ran smaller, and switches.
@@ -83,6 +107,15 @@ func advanceBlueGreen(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS
 	if _, kept := scaleDownDeadline(newRS, plan); kept {
 		keepUntil(plan, newRS, time.Time{}) // current again (a retry): no longer on its way out
 	}
+	if postPromotionPending(ro, st, hash) {
+		// Switched; the new revision becomes stable once its analysis passes.
+		req := RunRequest{Name: runName(ro, hash, rev, RunPostPromotion, nil), Kind: RunPostPromotion,
+			Analysis: bg.PostPromotionAnalysis, Latest: hash, Stable: st.StableRS, Revision: rev}
+		if analysisGate(plan, &st.BlueGreen.PostPromotionAnalysisRunStatus, req, now) == analysisPassed {
+			becomeStable(plan, ro, sets, newRS, hash, now)
+		}
+		return
+	}
 	want := previewReplicas(ro)
 	if st.BlueGreen.ScaleUpPreviewCheckPoint {
 		want = replicas
@@ -91,6 +124,14 @@ func advanceBlueGreen(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS
 		return
 	}
 	if !st.BlueGreen.ScaleUpPreviewCheckPoint {
+		if a := bg.PrePromotionAnalysis; a != nil {
+			// The preview is measured before anyone may promote it.
+			req := RunRequest{Name: runName(ro, hash, rev, RunPrePromotion, nil), Kind: RunPrePromotion,
+				Analysis: a, Latest: hash, Stable: st.StableRS, Revision: rev}
+			if analysisGate(plan, &st.BlueGreen.PrePromotionAnalysisRunStatus, req, now) != analysisPassed {
+				return
+			}
+		}
 		if !promotionAllowed(plan, bg, now) {
 			return
 		}
@@ -101,14 +142,36 @@ func advanceBlueGreen(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS
 			return
 		}
 	}
+	st.BlueGreen.ScaleUpPreviewCheckPoint = false
+	if bg.PostPromotionAnalysis != nil {
+		// The active Service moves now; the old revision stays stable, and at
+		// full size, until the post-promotion analysis passes.
+		st.BlueGreen.ActiveSelector = hash
+		st.PauseConditions, st.ControllerPause = nil, false
+		plan.event(corev1.EventTypeNormal, "SwitchedActiveService", "Switched Service %s to revision %s; it becomes stable once its post-promotion analysis passes", bg.ActiveService, rev)
+		return
+	}
+	plan.event(corev1.EventTypeNormal, "SwitchedActiveService", "Switched Service %s to revision %s", bg.ActiveService, rev)
+	becomeStable(plan, ro, sets, newRS, hash, now)
+}
+
+// becomeStable makes the new revision the stable one; the previous one
+// scales down after scaleDownDelaySeconds.
+func becomeStable(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv1.ReplicaSet, hash string, now metav1.Time) {
+	st := &plan.Status
 	previous := sets.byHash(st.StableRS)
 	st.StableRS = hash
 	st.BlueGreen.ScaleUpPreviewCheckPoint = false
 	complete(st, 0)
-	plan.event(corev1.EventTypeNormal, "SwitchedActiveService", "Switched Service %s to revision %s", bg.ActiveService, rev)
 	if previous != nil && previous != newRS {
-		keepUntil(plan, previous, now.Add(seconds32(bg.ScaleDownDelaySeconds, defaultScaleDownDelaySeconds)))
+		keepUntil(plan, previous, now.Add(seconds32(ro.Spec.Strategy.BlueGreen.ScaleDownDelaySeconds, defaultScaleDownDelaySeconds)))
 	}
+}
+
+// postPromotionPending reports whether the active Service already serves the
+// new revision while its post-promotion analysis decides whether it stays.
+func postPromotionPending(ro *v1alpha1.Rollout, st *v1alpha1.RolloutStatus, hash string) bool {
+	return ro.Spec.Strategy.BlueGreen.PostPromotionAnalysis != nil && !st.Abort && hash != st.StableRS && st.BlueGreen.ActiveSelector == hash
 }
 
 // promotionAllowed is the promotion gate. With autoPromotionEnabled (the
@@ -153,7 +216,7 @@ func blueGreenTargets(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS
 			targets[rs.Name] = replicas
 		case rs == newRS && !st.Abort:
 			targets[rs.Name] = previewReplicas(ro)
-			if st.BlueGreen.ScaleUpPreviewCheckPoint {
+			if st.BlueGreen.ScaleUpPreviewCheckPoint || postPromotionPending(ro, st, rs.Labels[PodTemplateHashLabel]) {
 				targets[rs.Name] = replicas
 			}
 		case scaleDownPending(rs, plan, now) && (bg.ScaleDownDelayRevisionLimit == nil || kept < *bg.ScaleDownDelayRevisionLimit || rs == newRS):

@@ -41,27 +41,27 @@ func planCanary(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *apps
 	steps := c.Steps
 	rev := currentRevision(plan, newRS)
 	observeTemplate(plan, newRS, hash, stepsHash(steps), len(steps), rev)
+	if hash != st.StableRS {
+		retried(st)
+		backgroundAnalysis(plan, ro, hash, rev, now)
+	}
 
 	switch {
 	case hash == st.StableRS:
 		// Promoted, the first version, or a fast rollback to the stable template.
 		complete(st, len(steps))
 	case st.Abort:
-		if st.AbortedAt == nil {
-			st.AbortedAt = &now
-			plan.event(corev1.EventTypeWarning, "RolloutAborted", "Rollout aborted update to revision %s", rev)
-		}
-		// A retry (abort back to false) walks the steps again from the first.
-		if len(steps) > 0 {
-			st.CurrentStepIndex = ptr.To[int32](0)
-		}
-		st.PauseConditions, st.ControllerPause = nil, false
+		abortCanary(plan, len(steps), rev, now)
 	case st.PromoteFull:
 		st.StableRS = hash
 		complete(st, len(steps))
 		plan.event(corev1.EventTypeNormal, "RolloutPromoted", "Rollout fully promoted to revision %s, skipping the remaining steps", rev)
 	default:
 		walkSteps(plan, ro, sets, newRS, now)
+		if st.Abort {
+			abortCanary(plan, len(steps), rev, now) // an analysis step failed
+			break
+		}
 		if len(steps) == 0 || int(*st.CurrentStepIndex) >= len(steps) {
 			st.StableRS = hash
 			complete(st, len(steps))
@@ -83,7 +83,34 @@ func planCanary(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *apps
 	if c.StableService != "" {
 		plan.Services[c.StableService] = st.StableRS
 	}
-	summarize(plan, ro, sets, newRS, rev, c.MaxUnavailable, msgWaitingForSteps, now)
+	msg := msgWaitingForSteps
+	if plan.waitingOnAnalysis {
+		msg = msgWaitingForAnalysis
+	}
+	summarize(plan, ro, sets, newRS, rev, c.MaxUnavailable, msg, now)
+}
+
+// abortCanary sends the canary's traffic back to stable. A retry (abort back
+// to false) walks the steps again from the first.
+func abortCanary(plan *Plan, steps int, rev string, now metav1.Time) {
+	st := &plan.Status
+	if st.AbortedAt == nil {
+		st.AbortedAt = &now
+		plan.event(corev1.EventTypeWarning, "RolloutAborted", "Rollout aborted update to revision %s", rev)
+	}
+	if steps > 0 {
+		st.CurrentStepIndex = ptr.To[int32](0)
+	}
+	st.PauseConditions, st.ControllerPause = nil, false
+}
+
+// retried notices a retry: abort is back to false on a rollout that was
+// aborted. The runs of the aborted attempt are done with; new ones start.
+func retried(st *v1alpha1.RolloutStatus) {
+	if !st.Abort && st.AbortedAt != nil {
+		st.AbortedAt = nil
+		clearAnalysis(st)
+	}
 }
 
 // complete marks every step done and clears what only a rollout in flight has.
@@ -95,10 +122,11 @@ func complete(st *v1alpha1.RolloutStatus, steps int) {
 }
 
 // clearInFlight forgets what only a rollout in flight has: pauses, an abort,
-// a promote --full.
+// a promote --full, its analysis runs.
 func clearInFlight(st *v1alpha1.RolloutStatus) {
 	st.PauseConditions, st.ControllerPause = nil, false
 	st.Abort, st.AbortedAt, st.PromoteFull = false, nil, false
+	clearAnalysis(st)
 }
 
 // walkSteps advances status.currentStepIndex through every step that is done,
@@ -125,6 +153,10 @@ func walkSteps(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv
 			}
 		case step.Pause != nil:
 			if !pauseDone(plan, step.Pause, int(i), now) {
+				return
+			}
+		case step.Analysis != nil:
+			if !stepAnalysis(plan, ro, st.CurrentPodHash, currentRevision(plan, newRS), i, now) {
 				return
 			}
 		default:
@@ -170,6 +202,8 @@ func describeStep(s v1alpha1.CanaryStep) string {
 		return "pause, promoted"
 	case s.Pause != nil:
 		return "pause " + describePause(s.Pause)
+	case s.Analysis != nil:
+		return "analysis passed"
 	}
 	return "step"
 }

@@ -50,10 +50,10 @@ func summarize(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv
 	paused := ro.Spec.Paused || len(st.PauseConditions) > 0
 	done := promoted && newRS.Status.Replicas == replicas && newRS.Status.AvailableReplicas == replicas && pendingOld == 0 &&
 		newRS.Status.ObservedGeneration >= newRS.Generation && specReplicas(newRS) == replicas
-	stalled := progressStalled(plan, ro, newRS, paused || done, now)
+	stalled := progressStalled(plan, ro, newRS, paused || done || plan.waitingOnAnalysis, now)
 	switch {
 	case st.Abort:
-		st.Phase, st.Message = v1alpha1.RolloutPhaseDegraded, "RolloutAborted: Rollout aborted update to revision "+rev
+		st.Phase, st.Message = v1alpha1.RolloutPhaseDegraded, "RolloutAborted: "+abortMessage(st, rev)
 	case stalled:
 		st.Phase, st.Message = v1alpha1.RolloutPhaseDegraded, "ProgressDeadlineExceeded: "+stalledMessage(newRS)
 	case ro.Spec.Paused:
@@ -77,7 +77,7 @@ func summarize(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv
 	}
 	switch {
 	case st.Abort:
-		set(v1alpha1.RolloutProgressing, metav1.ConditionFalse, "RolloutAborted", "Rollout aborted update to revision "+rev)
+		set(v1alpha1.RolloutProgressing, metav1.ConditionFalse, "RolloutAborted", abortMessage(st, rev))
 	case stalled:
 		set(v1alpha1.RolloutProgressing, metav1.ConditionFalse, reasonDeadlineExceeded, stalledMessage(newRS))
 	case paused:
@@ -177,4 +177,13 @@ func progressStalled(plan *Plan, ro *v1alpha1.Rollout, newRS *appsv1.ReplicaSet,
 
 func equalIndex(a, b *int32) bool {
 	return (a == nil) == (b == nil) && (a == nil || *a == *b)
+}
+
+// abortMessage says which revision was aborted and, when analysis did it, why.
+func abortMessage(st *v1alpha1.RolloutStatus, rev string) string {
+	msg := "Rollout aborted update to revision " + rev
+	if cause := abortCause(st); cause != "" {
+		msg += ": " + cause
+	}
+	return msg
 }

@@ -35,7 +35,12 @@ type Observed struct {
 	Workload *appsv1.Deployment
 	// Services the spec names, by name; a name mapped to nil does not exist.
 	Services map[string]*corev1.Service
-	Now      time.Time
+	// AnalysisRuns owned by the Rollout.
+	AnalysisRuns []*v1alpha1.AnalysisRun
+	// AnalysisErrors are problems with the analysis templates the spec names
+	// (missing, conflicting), found by the caller, who reads them.
+	AnalysisErrors field.ErrorList
+	Now            time.Time
 }
 
 // Event is a Kubernetes Event the applier records on the Rollout.
@@ -78,6 +83,14 @@ type Plan struct {
 	Events []Event
 	// RequeueAfter is when to look again though nothing changes, e.g. a pause's end.
 	RequeueAfter time.Duration
+	// CreateRuns are AnalysisRuns to create; TerminateRuns are runs to stop
+	// (spec.terminate); DeleteRuns are completed runs beyond the history limits.
+	CreateRuns    []RunRequest
+	TerminateRuns []string
+	DeleteRuns    []string
+
+	runs              runs // the observed AnalysisRuns, by name
+	waitingOnAnalysis bool // a run the rollout waits on is still going
 }
 
 func (p *Plan) event(typ, reason, format string, args ...any) {
@@ -103,11 +116,12 @@ func Decide(obs Observed) *Plan {
 	ro := obs.Rollout
 	now := metav1.NewTime(obs.Now)
 	plan := &Plan{Status: *ro.Status.DeepCopy(), Scale: map[string]int32{}, Services: map[string]string{}, Annotate: map[string]map[string]string{},
-		TemplateMetadata: map[string]MetadataChange{}, PodMetadata: map[string]MetadataChange{}}
+		TemplateMetadata: map[string]MetadataChange{}, PodMetadata: map[string]MetadataChange{}, runs: indexRuns(obs.AnalysisRuns)}
 	st := &plan.Status
 
 	errs := Validate(ro)
 	errs = append(errs, unsupported(ro)...)
+	errs = append(errs, obs.AnalysisErrors...)
 	resolved, werrs := withWorkload(ro, obs.Workload)
 	errs = append(errs, werrs...)
 	if len(errs) == 0 {
@@ -154,6 +168,7 @@ func Decide(obs Observed) *Plan {
 		planCanary(plan, ro, sets, newRS, hash, now)
 		planRestart(plan, ro, obs.Pods, ro.Spec.Strategy.Canary.MaxUnavailable, now)
 	}
+	sweepRuns(plan, ro, obs.AnalysisRuns)
 	planRoleMetadata(plan, ro, sets, newRS, obs.Pods)
 	plan.Delete = sets.beyondHistory(ro, newRS, sets.byHash(st.StableRS), plan.Scale)
 	planWorkload(plan, ro, obs.Workload)
@@ -198,15 +213,6 @@ func unsupported(ro *v1alpha1.Rollout) field.ErrorList {
 	}
 	var errs field.ErrorList
 	p := field.NewPath("spec")
-	if bg := ro.Spec.Strategy.BlueGreen; bg != nil {
-		bp := p.Child("strategy", "blueGreen")
-		if bg.PrePromotionAnalysis != nil {
-			errs = append(errs, notYet(bp.Child("prePromotionAnalysis")))
-		}
-		if bg.PostPromotionAnalysis != nil {
-			errs = append(errs, notYet(bp.Child("postPromotionAnalysis")))
-		}
-	}
 	c := ro.Spec.Strategy.Canary
 	if c == nil {
 		return errs
@@ -215,14 +221,9 @@ func unsupported(ro *v1alpha1.Rollout) field.ErrorList {
 	if c.TrafficRouting != nil {
 		errs = append(errs, notYet(cp.Child("trafficRouting")))
 	}
-	if c.Analysis != nil {
-		errs = append(errs, notYet(cp.Child("analysis")))
-	}
 	for i, s := range c.Steps {
 		sp := cp.Child("steps").Index(i)
 		switch {
-		case s.Analysis != nil:
-			errs = append(errs, notYet(sp.Child("analysis")))
 		case s.Experiment != nil:
 			errs = append(errs, notYet(sp.Child("experiment")))
 		case s.SetCanaryScale != nil:

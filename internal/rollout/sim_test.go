@@ -49,14 +49,19 @@ type world struct {
 	podSeq   int
 	action   string // the last user action, for the timeline
 	notYet   bool   // the action waits for the rollout (a person reacting to what they see)
+	// analysisRuns are the AnalysisRuns the rollout asked for; outcome plays
+	// the AnalysisRun controller: a run's phase by its age.
+	analysisRuns map[string]*v1alpha1.AnalysisRun
+	outcome      func(run *v1alpha1.AnalysisRun, age time.Duration) v1alpha1.AnalysisPhase
 }
 
 func newWorld(t *testing.T, ro *v1alpha1.Rollout) *world {
 	return &world{
 		t: t, ro: ro,
-		rss:  map[string]*appsv1.ReplicaSet{},
-		pods: map[string][]simPod{},
-		now:  time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+		rss:          map[string]*appsv1.ReplicaSet{},
+		analysisRuns: map[string]*v1alpha1.AnalysisRun{},
+		pods:         map[string][]simPod{},
+		now:          time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
 	}
 }
 
@@ -141,7 +146,13 @@ func (w *world) reconcile() *Plan {
 	if w.workload != nil {
 		workload = w.workload.DeepCopy()
 	}
-	plan := Decide(Observed{Rollout: w.ro.DeepCopy(), ReplicaSets: list, Pods: w.podObjects(), Services: map[string]*corev1.Service{}, Workload: workload, Now: w.now})
+	var runList []*v1alpha1.AnalysisRun
+	for _, n := range sortedKeys(w.analysisRuns) {
+		runList = append(runList, w.analysisRuns[n].DeepCopy())
+	}
+	plan := Decide(Observed{Rollout: w.ro.DeepCopy(), ReplicaSets: list, Pods: w.podObjects(), Services: map[string]*corev1.Service{}, Workload: workload,
+		AnalysisRuns: runList, Now: w.now})
+	w.applyRuns(plan)
 	if n := plan.ScaleWorkload; n != nil {
 		w.workload.Spec.Replicas = ptr.To(*n)
 	}
@@ -243,6 +254,14 @@ func (w *world) record(plan *Plan) {
 	if st.Message != "" {
 		phase += " (" + st.Message + ")"
 	}
+	if len(w.analysisRuns) > 0 {
+		var rs []string
+		for _, n := range sortedKeys(w.analysisRuns) {
+			r := w.analysisRuns[n]
+			rs = append(rs, strings.TrimPrefix(n, w.ro.Name+"-")+"="+string(r.Status.Phase))
+		}
+		sets = append(sets, "runs["+strings.Join(rs, " ")+"]")
+	}
 	if w.workload != nil {
 		sets = append(sets, fmt.Sprintf("deployment=%d", *w.workload.Spec.Replicas))
 	}
@@ -324,6 +343,7 @@ func (w *world) run(until time.Duration, actions map[time.Duration]func(ro *v1al
 			}
 		}
 		w.syncReplicaSets()
+		w.advanceRuns()
 		w.reconcile()
 		w.now = w.now.Add(time.Second)
 	}
@@ -510,6 +530,8 @@ type scenario struct {
 	// endReplicas, when set, replaces endImage: each image's spec.replicas at
 	// the end (pods of the broken image are never available).
 	endReplicas map[string]int32
+	// analysis scripts the AnalysisRuns' outcomes.
+	analysis script
 }
 
 func scenarios() []scenario {
@@ -573,6 +595,38 @@ func scenarios() []scenario {
 			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){8 * s: restart}},
 		{name: "no-steps-rolling-update", ro: seedRollout(5), readyAfter: 2 * s, until: 30 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
 			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green")}},
+		{name: "seed000-background-analysis-passes", ro: seed000(), until: 70 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
+			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green")}},
+		{name: "seed000-background-analysis-fails", ro: seed000(), until: 50 * s, endPhase: v1alpha1.RolloutPhaseDegraded, endImage: "blue",
+			analysis: script{RunBackground: ends(12, v1alpha1.AnalysisPhaseFailed)},
+			actions:  map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green")}},
+		{name: "analysis-fails-then-retry-passes", ro: seed000(), until: 100 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
+			analysis: script{RunBackground: ends(5, v1alpha1.AnalysisPhaseError), RunBackground + ".1": {}},
+			actions:  map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green"), 40 * s: retry}},
+		{name: "inline-analysis-step", ro: seedRollout(4, weight(25), analysisStep(), weight(50), analysisStep()), until: 40 * s,
+			endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
+			analysis: script{RunStep: ok(4)},
+			actions:  map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green")}},
+		{name: "inline-analysis-inconclusive-then-promoted", ro: seedRollout(4, weight(25), analysisStep(), weight(50)), until: 40 * s,
+			endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
+			analysis: script{RunStep: ends(3, v1alpha1.AnalysisPhaseInconclusive)},
+			actions:  map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green"), 20 * s: promote}},
+		{name: "inline-analysis-step-fails", ro: seedRollout(4, weight(25), analysisStep(), weight(50)), until: 30 * s,
+			endPhase: v1alpha1.RolloutPhaseDegraded, endImage: "blue",
+			analysis: script{"Step-1": ends(3, v1alpha1.AnalysisPhaseFailed)},
+			actions:  map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green")}},
+		{name: "bluegreen-pre-and-post-promotion-analysis", ro: withPromotionAnalysis(blueGreen(2, v1alpha1.BlueGreenStrategy{ScaleDownDelaySeconds: ptr.To[int32](5)}), true, true),
+			until: 40 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
+			analysis: script{RunPrePromotion: ok(5), RunPostPromotion: ok(5)},
+			actions:  map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green")}},
+		{name: "bluegreen-prepromotion-fails", ro: withPromotionAnalysis(blueGreen(2, v1alpha1.BlueGreenStrategy{AbortScaleDownDelaySeconds: ptr.To[int32](5)}), true, false),
+			until: 30 * s, endPhase: v1alpha1.RolloutPhaseDegraded, endImage: "blue",
+			analysis: script{RunPrePromotion: ends(5, v1alpha1.AnalysisPhaseFailed)},
+			actions:  map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green")}},
+		{name: "bluegreen-postpromotion-fails-switches-back", ro: withPromotionAnalysis(blueGreen(2, v1alpha1.BlueGreenStrategy{AbortScaleDownDelaySeconds: ptr.To[int32](5)}), false, true),
+			until: 30 * s, endPhase: v1alpha1.RolloutPhaseDegraded, endImage: "blue",
+			analysis: script{RunPostPromotion: ends(5, v1alpha1.AnalysisPhaseFailed)},
+			actions:  map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green")}},
 	}
 }
 
@@ -582,6 +636,7 @@ func TestSimulations(t *testing.T) {
 	for _, sc := range scenarios() {
 		t.Run(sc.name, func(t *testing.T) {
 			w := newWorld(t, sc.ro)
+			w.outcome = sc.analysis.outcome
 			w.readyAfter, w.broken = sc.readyAfter, sc.broken
 			w.workload = sc.workload
 			w.run(sc.until, sc.actions)
@@ -615,6 +670,7 @@ func TestSimulationsWithShuffledEvents(t *testing.T) {
 	for seed := int64(1); seed <= 20; seed++ {
 		for _, sc := range scenarios() {
 			w := newWorld(t, sc.ro.DeepCopy())
+			w.outcome = sc.analysis.outcome
 			w.readyAfter, w.broken = sc.readyAfter, sc.broken
 			if sc.workload != nil {
 				w.workload = sc.workload.DeepCopy()
@@ -720,4 +776,138 @@ func TestNoStatusChangeWhileWaiting(t *testing.T) {
 			}
 		})
 	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// applyRuns plays the API server and the AnalysisRun controller for the
+// runs a plan creates, terminates and deletes.
+func (w *world) applyRuns(plan *Plan) {
+	for _, req := range plan.CreateRuns {
+		if _, exists := w.analysisRuns[req.Name]; exists {
+			continue
+		}
+		labels := map[string]string{RunTypeLabel: req.Kind, PodTemplateHashLabel: req.Latest}
+		if req.Step != nil {
+			labels[RunStepIndexLabel] = fmt.Sprint(*req.Step)
+		}
+		w.analysisRuns[req.Name] = &v1alpha1.AnalysisRun{
+			ObjectMeta: metav1.ObjectMeta{Name: req.Name, Labels: labels, CreationTimestamp: metav1.NewTime(w.now)},
+			Status:     v1alpha1.AnalysisRunStatus{Phase: v1alpha1.AnalysisPhasePending},
+		}
+	}
+	for _, name := range plan.TerminateRuns {
+		if r := w.analysisRuns[name]; r != nil {
+			r.Spec.Terminate = true
+			r.Status.Phase = v1alpha1.AnalysisPhaseSuccessful
+		}
+	}
+	for _, name := range plan.DeleteRuns {
+		delete(w.analysisRuns, name)
+	}
+}
+
+// advanceRuns moves the runs' phases by the scenario's script.
+func (w *world) advanceRuns() {
+	for _, r := range w.analysisRuns {
+		if r.Spec.Terminate || w.outcome == nil || analysisDone(r.Status.Phase) {
+			continue
+		}
+		r.Status.Phase = w.outcome(r, w.now.Sub(r.CreationTimestamp.Time))
+		if r.Status.Phase == v1alpha1.AnalysisPhaseFailed {
+			r.Status.Message = `metric "success-rate" assessed Failed: 4 failed measurements, more than failureLimit 3`
+		}
+		if r.Status.Phase == v1alpha1.AnalysisPhaseError {
+			r.Status.Message = `metric "success-rate" assessed Error: 5 errors in a row, more than consecutiveErrorLimit 4`
+		}
+		if r.Status.Phase == v1alpha1.AnalysisPhaseInconclusive {
+			r.Status.Message = `metric "success-rate" assessed Inconclusive: 1 inconclusive measurements, more than inconclusiveLimit 0`
+		}
+	}
+}
+
+func analysisDone(p v1alpha1.AnalysisPhase) bool {
+	return p == v1alpha1.AnalysisPhaseSuccessful || p == v1alpha1.AnalysisPhaseFailed || p == v1alpha1.AnalysisPhaseError || p == v1alpha1.AnalysisPhaseInconclusive
+}
+
+// script is an AnalysisRun controller: runs of a kind end in a phase after
+// some seconds (Running until then); kinds not listed run until terminated.
+// A kind may be "Step-2" for one step, or "Background.1" for a retry's run.
+type script map[string]struct {
+	after int
+	phase v1alpha1.AnalysisPhase
+}
+
+func (s script) outcome(r *v1alpha1.AnalysisRun, age time.Duration) v1alpha1.AnalysisPhase {
+	kind := r.Labels[RunTypeLabel]
+	keys := []string{kind}
+	if i := r.Labels[RunStepIndexLabel]; i != "" {
+		keys = append([]string{kind + "-" + i}, keys...)
+	}
+	if dot := strings.LastIndex(r.Name, "."); dot >= 0 {
+		keys = append([]string{kind + r.Name[dot:]}, keys...)
+	}
+	for _, k := range keys {
+		if o, ok := s[k]; ok {
+			if o.phase != "" && age >= time.Duration(o.after)*time.Second {
+				return o.phase
+			}
+			return v1alpha1.AnalysisPhaseRunning
+		}
+	}
+	return v1alpha1.AnalysisPhaseRunning
+}
+
+func withAnalysis(ro *v1alpha1.Rollout, startingStep *int32) *v1alpha1.Rollout {
+	ro.Spec.Strategy.Canary.Analysis = &v1alpha1.RolloutAnalysisBackground{StartingStep: startingStep,
+		RolloutAnalysis: v1alpha1.RolloutAnalysis{Templates: []v1alpha1.AnalysisTemplateRef{{TemplateName: "success-rate"}}}}
+	return ro
+}
+
+func analysisStep() v1alpha1.CanaryStep {
+	return v1alpha1.CanaryStep{Analysis: &v1alpha1.RolloutAnalysis{Templates: []v1alpha1.AnalysisTemplateRef{{TemplateName: "smoke"}}}}
+}
+
+// seed000 is seed 000's rollout: 20/40/60/80 with pauses (10 s here, not
+// 2 minutes), analysis in the background from step 2.
+func seed000() *v1alpha1.Rollout {
+	return withAnalysis(seedRollout(5, weight(20), pauseFor(10), weight(40), pauseFor(10), weight(60), pauseFor(10), weight(80), pauseFor(10)), ptr.To[int32](2))
+}
+
+func ok(after int) struct {
+	after int
+	phase v1alpha1.AnalysisPhase
+} {
+	return struct {
+		after int
+		phase v1alpha1.AnalysisPhase
+	}{after, v1alpha1.AnalysisPhaseSuccessful}
+}
+
+func ends(after int, phase v1alpha1.AnalysisPhase) struct {
+	after int
+	phase v1alpha1.AnalysisPhase
+} {
+	return struct {
+		after int
+		phase v1alpha1.AnalysisPhase
+	}{after, phase}
+}
+
+func withPromotionAnalysis(ro *v1alpha1.Rollout, pre, post bool) *v1alpha1.Rollout {
+	a := &v1alpha1.RolloutAnalysis{Templates: []v1alpha1.AnalysisTemplateRef{{TemplateName: "smoke"}}}
+	if pre {
+		ro.Spec.Strategy.BlueGreen.PrePromotionAnalysis = a
+	}
+	if post {
+		ro.Spec.Strategy.BlueGreen.PostPromotionAnalysis = a.DeepCopy()
+	}
+	return ro
 }
