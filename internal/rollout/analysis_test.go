@@ -32,7 +32,7 @@ func TestSweepRuns(t *testing.T) {
 	plan := &Plan{}
 	plan.Status.Canary.CurrentBackgroundAnalysisRunStatus = &v1alpha1.RolloutAnalysisRunStatus{Name: "current"}
 	sweepRuns(plan, ro, list)
-	if fmt.Sprint(plan.DeleteRuns) != "[ok-5 ok-6 error-old]" || fmt.Sprint(plan.TerminateRuns) != "[orphan]" {
+	if fmt.Sprint(plan.DeleteRuns) != "[error-old ok-5 ok-6]" || fmt.Sprint(plan.TerminateRuns) != "[orphan]" {
 		t.Errorf("delete %v, terminate %v", plan.DeleteRuns, plan.TerminateRuns)
 	}
 	plan = &Plan{}
