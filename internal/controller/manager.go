@@ -177,7 +177,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 			return nil, fmt.Errorf("adding readiness check: %w", err)
 		}
 	}
-	rollouts := &rolloutctrl.Reconciler{Client: mgr.GetClient(), Workers: opts.RolloutThreads}
+	rollouts := &rolloutctrl.Reconciler{Client: mgr.GetClient(), Workers: opts.RolloutThreads, NamespaceOnly: opts.Namespace != ""}
 	if leadership != nil {
 		leadership.reader = mgr.GetClient()
 		rollouts.Fence = leadership

@@ -102,8 +102,14 @@ func (c *cluster) applySeed002(t *testing.T, ns string) {
 // and its status describes the current generation.
 func (c *cluster) waitRollout(t *testing.T, ns, phase, message string, timeout time.Duration) {
 	t.Helper()
-	eventually(t, timeout, "rollout "+phase+" "+message, func() error {
-		out, err := c.kubectl("", "get", "rollout/rollouts-demo", "-n", ns, "-o",
+	c.waitRolloutNamed(t, ns, "rollouts-demo", phase, message, timeout)
+}
+
+// waitRolloutNamed is waitRollout for a rollout of another name.
+func (c *cluster) waitRolloutNamed(t *testing.T, ns, name, phase, message string, timeout time.Duration) {
+	t.Helper()
+	eventually(t, timeout, "rollout "+name+" "+phase+" "+message, func() error {
+		out, err := c.kubectl("", "get", "rollout/"+name, "-n", ns, "-o",
 			`jsonpath={.metadata.generation}|{.status.observedGeneration}|{.status.phase}|{.status.message}`)
 		if err != nil {
 			return fmt.Errorf("%v: %s", err, out)

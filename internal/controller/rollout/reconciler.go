@@ -50,6 +50,9 @@ type Reconciler struct {
 	Fence interface {
 		MayWrite(ctx context.Context) error
 	}
+	// NamespaceOnly says the controller may read only its own namespace:
+	// ClusterAnalysisTemplates are then read uncached (and mostly refused).
+	NamespaceOnly bool
 
 	mu        sync.Mutex
 	lastWrite map[types.NamespacedName]time.Time
@@ -131,6 +134,7 @@ func onlyDetailDiffers(a, b v1alpha1.RolloutStatus) bool {
 const (
 	serviceIndex  = "vireo.spec.strategy.services"
 	workloadIndex = "vireo.spec.workloadRef.name"
+	templateIndex = "vireo.spec.strategy.analysis.templates"
 )
 
 // SetupWithManager registers the reconciler: it watches Rollouts, the
@@ -152,6 +156,12 @@ func (r *Reconciler) SetupWithManager(mgr manager.Manager) error {
 	if err != nil {
 		return fmt.Errorf("indexing rollouts by workloadRef: %w", err)
 	}
+	err = mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.Rollout{}, templateIndex, func(obj client.Object) []string {
+		return templateKeys(obj.(*v1alpha1.Rollout))
+	})
+	if err != nil {
+		return fmt.Errorf("indexing rollouts by analysis template: %w", err)
+	}
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
 	}
@@ -165,11 +175,17 @@ func (r *Reconciler) SetupWithManager(mgr manager.Manager) error {
 		r.APIReader = mgr.GetAPIReader()
 	}
 	r.expect = newExpectations(r.Clock)
-	return builder.ControllerManagedBy(mgr).
+	b := builder.ControllerManagedBy(mgr).
 		For(&v1alpha1.Rollout{}).
 		Owns(&appsv1.ReplicaSet{}).
+		Owns(&v1alpha1.AnalysisRun{}).
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsIndexed(serviceIndex))).
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsIndexed(workloadIndex))).
+		Watches(&v1alpha1.AnalysisTemplate{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsNamingTemplate(false)))
+	if !r.NamespaceOnly {
+		b = b.Watches(&v1alpha1.ClusterAnalysisTemplate{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsNamingTemplate(true)))
+	}
+	return b.
 		Named("rollout").
 		WithOptions(crcontroller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		Complete(r)
@@ -256,7 +272,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 			return reconcile.Result{}, err
 		}
 	}
-	plan := planner.Decide(planner.Observed{Rollout: &ro, ReplicaSets: sets, Pods: pods, Services: services, Workload: workload, Now: r.Clock.Now()})
+	runs, err := r.analysisRuns(ctx, &ro)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	plan := planner.Decide(planner.Observed{Rollout: &ro, ReplicaSets: sets, Pods: pods, Services: services, Workload: workload,
+		AnalysisRuns: runs, AnalysisErrors: r.checkAnalyses(ctx, &ro), Now: r.Clock.Now()})
 
 	if plan.Create != nil {
 		switch outcome, err := r.create(ctx, &ro, plan.Create); {
@@ -290,6 +311,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{Requeue: conflict}, err
 	}
 	if err := r.apply(ctx, &ro, plan, sets, services); err != nil {
+		return reconcile.Result{}, err
+	}
+	if err := r.applyRuns(ctx, &ro, plan); err != nil {
 		return reconcile.Result{}, err
 	}
 	if blocked := r.evict(ctx, &ro, plan.Evict); blocked {

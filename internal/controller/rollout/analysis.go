@@ -1,0 +1,280 @@
+package rollout
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/vireo-dev/vireo/api/v1alpha1"
+	"github.com/vireo-dev/vireo/internal/analysis"
+	planner "github.com/vireo-dev/vireo/internal/rollout"
+)
+
+// instanceIDLabel is copied from a Rollout to its AnalysisRuns, so that the
+// same controller instance runs them.
+const instanceIDLabel = "argo-rollouts.argoproj.io/controller-instance-id"
+
+// templateKeys lists the templates a Rollout's analyses name: "name" for an
+// AnalysisTemplate, "cluster/name" for a ClusterAnalysisTemplate.
+func templateKeys(ro *v1alpha1.Rollout) []string {
+	var keys []string
+	for _, a := range specAnalyses(ro) {
+		for _, t := range a.Templates {
+			key := t.TemplateName
+			if t.ClusterScope {
+				key = "cluster/" + key
+			}
+			keys = append(keys, key)
+		}
+	}
+	return keys
+}
+
+// rolloutsNamingTemplate maps a template to the Rollouts that name it: a
+// template created after its Rollout must bring the Rollout back.
+func (r *Reconciler) rolloutsNamingTemplate(cluster bool) handler.MapFunc {
+	return func(ctx context.Context, obj client.Object) []reconcile.Request {
+		key, opts := obj.GetName(), []client.ListOption{}
+		if cluster {
+			key = "cluster/" + key
+		} else {
+			opts = append(opts, client.InNamespace(obj.GetNamespace()))
+		}
+		var list v1alpha1.RolloutList
+		if err := r.Client.List(ctx, &list, append(opts, client.MatchingFields{templateIndex: key})...); err != nil {
+			return nil
+		}
+		reqs := make([]reconcile.Request, 0, len(list.Items))
+		for _, ro := range list.Items {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&ro)})
+		}
+		return reqs
+	}
+}
+
+// templates reads AnalysisTemplates in a Rollout's namespace and
+// ClusterAnalysisTemplates, from the cache.
+type templates struct {
+	c, cluster client.Reader
+	namespace  string
+}
+
+func (t templates) Template(ctx context.Context, ref v1alpha1.AnalysisTemplateRef) (*v1alpha1.AnalysisTemplateSpec, error) {
+	if ref.ClusterScope {
+		var ct v1alpha1.ClusterAnalysisTemplate
+		if err := t.cluster.Get(ctx, client.ObjectKey{Name: ref.TemplateName}, &ct); err != nil {
+			return nil, notFound(err)
+		}
+		return &ct.Spec, nil
+	}
+	var at v1alpha1.AnalysisTemplate
+	if err := t.c.Get(ctx, client.ObjectKey{Namespace: t.namespace, Name: ref.TemplateName}, &at); err != nil {
+		return nil, notFound(err)
+	}
+	return &at.Spec, nil
+}
+
+func notFound(err error) error {
+	if apierrors.IsNotFound(err) {
+		return fmt.Errorf("not found")
+	}
+	return err
+}
+
+// specAnalyses lists the analyses a Rollout's strategy names, with their fields.
+func specAnalyses(ro *v1alpha1.Rollout) map[*field.Path]*v1alpha1.RolloutAnalysis {
+	out := map[*field.Path]*v1alpha1.RolloutAnalysis{}
+	s := field.NewPath("spec", "strategy")
+	if c := ro.Spec.Strategy.Canary; c != nil {
+		if c.Analysis != nil {
+			out[s.Child("canary", "analysis")] = &c.Analysis.RolloutAnalysis
+		}
+		for i := range c.Steps {
+			if a := c.Steps[i].Analysis; a != nil {
+				out[s.Child("canary", "steps").Index(i).Child("analysis")] = a
+			}
+		}
+	}
+	if bg := ro.Spec.Strategy.BlueGreen; bg != nil {
+		if bg.PrePromotionAnalysis != nil {
+			out[s.Child("blueGreen", "prePromotionAnalysis")] = bg.PrePromotionAnalysis
+		}
+		if bg.PostPromotionAnalysis != nil {
+			out[s.Child("blueGreen", "postPromotionAnalysis")] = bg.PostPromotionAnalysis
+		}
+	}
+	return out
+}
+
+// checkAnalyses reads the templates every analysis of the spec names and
+// merges them with the Rollout's args, as a run would be built: a missing
+// template, a metric defined twice, conflicting or missing args are
+// reported against the analysis's field.
+func (r *Reconciler) checkAnalyses(ctx context.Context, ro *v1alpha1.Rollout) field.ErrorList {
+	var errs field.ErrorList
+	for path, a := range specAnalyses(ro) {
+		if len(a.Templates) == 0 {
+			errs = append(errs, field.Required(path.Child("templates"), "name at least one AnalysisTemplate or ClusterAnalysisTemplate"))
+			continue
+		}
+		if _, err := r.runSpec(ctx, ro, a, "stable-hash", "latest-hash"); err != nil {
+			errs = append(errs, field.Invalid(path.Child("templates"), templateNames(a), err.Error()))
+		}
+	}
+	return errs
+}
+
+func templateNames(a *v1alpha1.RolloutAnalysis) string {
+	names := ""
+	for i, t := range a.Templates {
+		if i > 0 {
+			names += ","
+		}
+		names += t.TemplateName
+	}
+	return names
+}
+
+// runSpec builds the spec of a run of an analysis: the templates' metrics,
+// their args with the Rollout's laid over them.
+func (r *Reconciler) runSpec(ctx context.Context, ro *v1alpha1.Rollout, a *v1alpha1.RolloutAnalysis, stable, latest string) (*v1alpha1.AnalysisRunSpec, error) {
+	cluster := client.Reader(r.Client)
+	if r.NamespaceOnly {
+		cluster = r.APIReader
+	}
+	tmpl, err := analysis.MergeTemplates(ctx, templates{c: r.Client, cluster: cluster, namespace: ro.Namespace}, a.Templates)
+	if err != nil {
+		return nil, err
+	}
+	given := make([]v1alpha1.Argument, 0, len(a.Args))
+	for _, arg := range a.Args {
+		if arg.Value == "" && arg.ValueFrom == nil {
+			continue // names the arg without giving it a value
+		}
+		v := arg.Value
+		if f := arg.ValueFrom; f != nil {
+			switch {
+			case f.PodTemplateHashValue != nil && *f.PodTemplateHashValue == v1alpha1.Stable:
+				v = stable
+			case f.PodTemplateHashValue != nil && *f.PodTemplateHashValue == v1alpha1.Latest:
+				v = latest
+			case f.PodTemplateHashValue != nil:
+				return nil, fmt.Errorf("args.%s: podTemplateHashValue %q: must be Stable or Latest", arg.Name, *f.PodTemplateHashValue)
+			case f.FieldRef != nil:
+				if v, err = analysis.FieldValue(ro, f.FieldRef.FieldPath); err != nil {
+					return nil, fmt.Errorf("args.%s: fieldRef: %w", arg.Name, err)
+				}
+			}
+		}
+		given = append(given, v1alpha1.Argument{Name: arg.Name, Value: ptr.To(v)})
+	}
+	args, err := analysis.MergeArgs(tmpl.Args, given)
+	if err != nil {
+		return nil, err
+	}
+	// A template's own fieldRef args read the Rollout too.
+	for i, arg := range args {
+		if arg.ValueFrom != nil && arg.ValueFrom.FieldRef != nil {
+			v, err := analysis.FieldValue(ro, arg.ValueFrom.FieldRef.FieldPath)
+			if err != nil {
+				return nil, fmt.Errorf("args.%s: fieldRef: %w", arg.Name, err)
+			}
+			args[i] = v1alpha1.Argument{Name: arg.Name, Value: ptr.To(v)}
+		}
+	}
+	return &v1alpha1.AnalysisRunSpec{
+		Metrics:              tmpl.Metrics,
+		Args:                 args,
+		DryRun:               append(tmpl.DryRun, a.DryRun...),
+		MeasurementRetention: append(tmpl.MeasurementRetention, a.MeasurementRetention...),
+	}, nil
+}
+
+// analysisRuns lists the AnalysisRuns the Rollout owns.
+func (r *Reconciler) analysisRuns(ctx context.Context, ro *v1alpha1.Rollout) ([]*v1alpha1.AnalysisRun, error) {
+	var list v1alpha1.AnalysisRunList
+	if err := r.Client.List(ctx, &list, client.InNamespace(ro.Namespace)); err != nil {
+		return nil, fmt.Errorf("listing AnalysisRuns of rollout %s: %w", klog.KObj(ro), err)
+	}
+	var out []*v1alpha1.AnalysisRun
+	for i := range list.Items {
+		if owner := metav1.GetControllerOf(&list.Items[i]); owner != nil && owner.UID == ro.UID {
+			out = append(out, &list.Items[i])
+		}
+	}
+	return out, nil
+}
+
+// applyRuns creates, terminates and deletes the plan's AnalysisRuns.
+func (r *Reconciler) applyRuns(ctx context.Context, ro *v1alpha1.Rollout, plan *planner.Plan) error {
+	for _, req := range plan.CreateRuns {
+		run, err := r.buildRun(ctx, ro, req)
+		if err != nil {
+			r.Recorder.Eventf(ro, corev1.EventTypeWarning, "AnalysisRunError", "Cannot create analysis run %s: %v", req.Name, err)
+			return fmt.Errorf("building analysis run %s of rollout %s: %w", req.Name, klog.KObj(ro), err)
+		}
+		if err := r.Client.Create(ctx, run); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating analysis run %s of rollout %s: %w", req.Name, klog.KObj(ro), err)
+		} else if err == nil {
+			r.Recorder.Eventf(ro, corev1.EventTypeNormal, "AnalysisRunCreated", "Created %s analysis run %s", req.Kind, req.Name)
+		}
+	}
+	for _, name := range plan.TerminateRuns {
+		run := &v1alpha1.AnalysisRun{ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: name}}
+		patch := client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"terminate":true}}`))
+		if err := r.Client.Patch(ctx, run, patch); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("terminating analysis run %s: %w", name, err)
+		}
+	}
+	for _, name := range plan.DeleteRuns {
+		run := &v1alpha1.AnalysisRun{ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: name}}
+		if err := r.Client.Delete(ctx, run); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("deleting analysis run %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// buildRun makes the AnalysisRun a plan asks for, owned by the Rollout and
+// labelled as Argo Rollouts labels them.
+func (r *Reconciler) buildRun(ctx context.Context, ro *v1alpha1.Rollout, req planner.RunRequest) (*v1alpha1.AnalysisRun, error) {
+	spec, err := r.runSpec(ctx, ro, req.Analysis, req.Stable, req.Latest)
+	if err != nil {
+		return nil, err
+	}
+	labels := maps.Clone(req.Analysis.AnalysisRunMetadata.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[planner.RunTypeLabel] = req.Kind
+	labels[planner.PodTemplateHashLabel] = req.Latest
+	if req.Step != nil {
+		labels[planner.RunStepIndexLabel] = strconv.Itoa(int(*req.Step))
+	}
+	if id, ok := ro.Labels[instanceIDLabel]; ok {
+		labels[instanceIDLabel] = id
+	}
+	annotations := maps.Clone(req.Analysis.AnalysisRunMetadata.Annotations)
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	annotations[planner.RevisionAnnotation] = req.Revision
+	return &v1alpha1.AnalysisRun{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: req.Name, Namespace: ro.Namespace, Labels: labels, Annotations: annotations,
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(ro, v1alpha1.GroupVersion.WithKind("Rollout"))},
+		},
+		Spec: *spec,
+	}, nil
+}
