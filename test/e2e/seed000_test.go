@@ -123,5 +123,5 @@ func TestSeed000AnalysisWithPrometheus(t *testing.T) {
 	mu.Unlock()
 	t.Logf("failing canary: first failing measurement %s, run failed (4th failure) %s, abort written %s: %s from the first failure, %s from the run failing (measurement times are stored to the second)",
 		firstFail.Format(time.TimeOnly), lastFail.Format(time.TimeOnly), seen.Format("15:04:05.000"),
-		seen.Sub(firstFail).Round(100*time.Millisecond), seen.Sub(lastFail).Round(100*time.Millisecond))
+		seen.Sub(firstFail).Round(10*time.Millisecond), seen.Sub(lastFail).Round(10*time.Millisecond))
 }
