@@ -59,8 +59,15 @@ func (c *cluster) startController(t *testing.T, args ...string) *controllerProce
 			t.Logf("controller log:\n%s", p.log())
 		}
 	})
-	eventually(t, 30*time.Second, "controller /readyz", func() error {
-		resp, err := http.Get("http://" + probe + "/readyz")
+	waitHTTPOK(t, "http://"+probe+"/readyz", "controller /readyz")
+	return p
+}
+
+// waitHTTPOK waits until a URL answers 200.
+func waitHTTPOK(t *testing.T, url, what string) {
+	t.Helper()
+	eventually(t, 30*time.Second, what, func() error {
+		resp, err := http.Get(url)
 		if err != nil {
 			return err
 		}
@@ -70,7 +77,6 @@ func (c *cluster) startController(t *testing.T, args ...string) *controllerProce
 		}
 		return nil
 	})
-	return p
 }
 
 // stop signals the controller and waits for it to exit; after SIGTERM it must

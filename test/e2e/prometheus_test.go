@@ -105,16 +105,6 @@ scrape_configs:
 			t.Logf("prometheus log:\n%s", data)
 		}
 	})
-	eventually(t, 30*time.Second, "prometheus ready", func() error {
-		resp, err := http.Get("http://" + addr + "/-/ready")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("status %d", resp.StatusCode)
-		}
-		return nil
-	})
+	waitHTTPOK(t, "http://"+addr+"/-/ready", "prometheus ready")
 	return "http://" + addr
 }
