@@ -110,15 +110,12 @@ func sameValue(a, b v1alpha1.Argument) bool {
 	case a.Value != nil && b.Value != nil:
 		return *a.Value == *b.Value
 	case a.ValueFrom != nil && b.ValueFrom != nil:
-		return ptrEq(a.ValueFrom.SecretKeyRef, b.ValueFrom.SecretKeyRef) && ptrEqF(a.ValueFrom.FieldRef, b.ValueFrom.FieldRef)
+		return samePtr(a.ValueFrom.SecretKeyRef, b.ValueFrom.SecretKeyRef) && samePtr(a.ValueFrom.FieldRef, b.ValueFrom.FieldRef)
 	}
 	return false
 }
 
-func ptrEq(a, b *v1alpha1.SecretKeyRef) bool {
-	return (a == nil) == (b == nil) && (a == nil || *a == *b)
-}
-
-func ptrEqF(a, b *v1alpha1.FieldRef) bool {
+// samePtr reports whether two pointers are both nil or point at equal values.
+func samePtr[T comparable](a, b *T) bool {
 	return (a == nil) == (b == nil) && (a == nil || *a == *b)
 }

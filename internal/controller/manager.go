@@ -36,7 +36,7 @@ import (
 
 // InstanceIDLabel marks objects that belong to one controller instance. Argo
 // Rollouts uses the same label, so existing manifests keep their meaning.
-const InstanceIDLabel = "argo-rollouts.argoproj.io/controller-instance-id"
+const InstanceIDLabel = rolloutctrl.InstanceIDLabel
 
 // LeaderElectionID is the name of the Lease that elects the active controller.
 const LeaderElectionID = "vireo-controller-leader"

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
+	"github.com/vireo-dev/vireo/internal/analysis"
 )
 
 // Labels of the AnalysisRuns a Rollout creates, as Argo Rollouts sets them.
@@ -209,8 +210,7 @@ func sweepRuns(plan *Plan, ro *v1alpha1.Rollout, list []*v1alpha1.AnalysisRun) {
 		if r.DeletionTimestamp != nil {
 			continue
 		}
-		finished := r.Status.Phase == v1alpha1.AnalysisPhaseSuccessful || r.Status.Phase == v1alpha1.AnalysisPhaseFailed ||
-			r.Status.Phase == v1alpha1.AnalysisPhaseError || r.Status.Phase == v1alpha1.AnalysisPhaseInconclusive
+		finished := analysis.Completed(r.Status.Phase)
 		switch {
 		case !finished && !r.Spec.Terminate && (!current[r.Name] || st.Abort):
 			plan.TerminateRuns = append(plan.TerminateRuns, r.Name)

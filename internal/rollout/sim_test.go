@@ -20,6 +20,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
+	"github.com/vireo-dev/vireo/internal/analysis"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of the rollout simulations")
@@ -817,7 +818,7 @@ func (w *world) applyRuns(plan *Plan) {
 // advanceRuns moves the runs' phases by the scenario's script.
 func (w *world) advanceRuns() {
 	for _, r := range w.analysisRuns {
-		if r.Spec.Terminate || w.outcome == nil || analysisDone(r.Status.Phase) {
+		if r.Spec.Terminate || w.outcome == nil || analysis.Completed(r.Status.Phase) {
 			continue
 		}
 		r.Status.Phase = w.outcome(r, w.now.Sub(r.CreationTimestamp.Time))
@@ -831,10 +832,6 @@ func (w *world) advanceRuns() {
 			r.Status.Message = `metric "success-rate" assessed Inconclusive: 1 inconclusive measurements, more than inconclusiveLimit 0`
 		}
 	}
-}
-
-func analysisDone(p v1alpha1.AnalysisPhase) bool {
-	return p == v1alpha1.AnalysisPhaseSuccessful || p == v1alpha1.AnalysisPhaseFailed || p == v1alpha1.AnalysisPhaseError || p == v1alpha1.AnalysisPhaseInconclusive
 }
 
 // script is an AnalysisRun controller: runs of a kind end in a phase after

@@ -13,17 +13,16 @@ import (
 	"k8s.io/klog/v2"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/analysis"
 	planner "github.com/vireo-dev/vireo/internal/rollout"
 )
 
-// instanceIDLabel is copied from a Rollout to its AnalysisRuns, so that the
-// same controller instance runs them.
-const instanceIDLabel = "argo-rollouts.argoproj.io/controller-instance-id"
+// InstanceIDLabel marks objects that belong to one controller instance (Argo
+// Rollouts uses the same label). It is copied from a Rollout to its
+// AnalysisRuns, so that the same instance runs them.
+const InstanceIDLabel = "argo-rollouts.argoproj.io/controller-instance-id"
 
 // templateKeys lists the templates a Rollout's analyses name: "name" for an
 // AnalysisTemplate, "cluster/name" for a ClusterAnalysisTemplate.
@@ -39,28 +38,6 @@ func templateKeys(ro *v1alpha1.Rollout) []string {
 		}
 	}
 	return keys
-}
-
-// rolloutsNamingTemplate maps a template to the Rollouts that name it: a
-// template created after its Rollout must bring the Rollout back.
-func (r *Reconciler) rolloutsNamingTemplate(cluster bool) handler.MapFunc {
-	return func(ctx context.Context, obj client.Object) []reconcile.Request {
-		key, opts := obj.GetName(), []client.ListOption{}
-		if cluster {
-			key = "cluster/" + key
-		} else {
-			opts = append(opts, client.InNamespace(obj.GetNamespace()))
-		}
-		var list v1alpha1.RolloutList
-		if err := r.Client.List(ctx, &list, append(opts, client.MatchingFields{templateIndex: key})...); err != nil {
-			return nil
-		}
-		reqs := make([]reconcile.Request, 0, len(list.Items))
-		for _, ro := range list.Items {
-			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&ro)})
-		}
-		return reqs
-	}
 }
 
 // templates reads AnalysisTemplates in a Rollout's namespace and
@@ -262,8 +239,8 @@ func (r *Reconciler) buildRun(ctx context.Context, ro *v1alpha1.Rollout, req pla
 	if req.Step != nil {
 		labels[planner.RunStepIndexLabel] = strconv.Itoa(int(*req.Step))
 	}
-	if id, ok := ro.Labels[instanceIDLabel]; ok {
-		labels[instanceIDLabel] = id
+	if id, ok := ro.Labels[InstanceIDLabel]; ok {
+		labels[InstanceIDLabel] = id
 	}
 	annotations := maps.Clone(req.Analysis.AnalysisRunMetadata.Annotations)
 	if annotations == nil {

@@ -181,9 +181,10 @@ func (r *Reconciler) SetupWithManager(mgr manager.Manager) error {
 		Owns(&v1alpha1.AnalysisRun{}).
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsIndexed(serviceIndex))).
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsIndexed(workloadIndex))).
-		Watches(&v1alpha1.AnalysisTemplate{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsNamingTemplate(false)))
+		Watches(&v1alpha1.AnalysisTemplate{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsIndexed(templateIndex)))
 	if !r.NamespaceOnly {
-		b = b.Watches(&v1alpha1.ClusterAnalysisTemplate{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsNamingTemplate(true)))
+		clusterKey := func(obj client.Object) string { return "cluster/" + obj.GetName() }
+		b = b.Watches(&v1alpha1.ClusterAnalysisTemplate{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsMatching(templateIndex, clusterKey, false)))
 	}
 	return b.
 		Named("rollout").
@@ -211,12 +212,23 @@ func (r *Reconciler) cacheBehind(ro *v1alpha1.Rollout, sets []*appsv1.ReplicaSet
 	return behind
 }
 
-// rolloutsIndexed maps an object (a Service, a Deployment) to the Rollouts in
-// its namespace that name it, through one of the field indexes.
+// rolloutsIndexed maps an object (a Service, a Deployment, an
+// AnalysisTemplate) to the Rollouts in its namespace that name it, through
+// one of the field indexes.
 func (r *Reconciler) rolloutsIndexed(index string) handler.MapFunc {
+	return r.rolloutsMatching(index, func(obj client.Object) string { return obj.GetName() }, true)
+}
+
+// rolloutsMatching maps an object to the Rollouts whose index holds the key
+// it gives, in the object's namespace or, for a cluster-scoped object, in all.
+func (r *Reconciler) rolloutsMatching(index string, key func(client.Object) string, namespaced bool) handler.MapFunc {
 	return func(ctx context.Context, obj client.Object) []reconcile.Request {
+		opts := []client.ListOption{client.MatchingFields{index: key(obj)}}
+		if namespaced {
+			opts = append(opts, client.InNamespace(obj.GetNamespace()))
+		}
 		var list v1alpha1.RolloutList
-		if err := r.Client.List(ctx, &list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{index: obj.GetName()}); err != nil {
+		if err := r.Client.List(ctx, &list, opts...); err != nil {
 			log.FromContext(ctx).Error(err, "listing rollouts that name an object", "object", klog.KObj(obj), "index", index)
 			return nil
 		}
