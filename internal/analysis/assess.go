@@ -149,7 +149,7 @@ func AssessMetric(m *v1alpha1.Metric, res *v1alpha1.MetricResult, terminating bo
 // one finished. A measurement still running is polled at its resumeAt.
 func NextMeasurement(m *v1alpha1.Metric, res *v1alpha1.MetricResult, started time.Time) (at time.Time, ok bool, err error) {
 	if res == nil || len(res.Measurements) == 0 {
-		delay, err := parse(m.InitialDelay, "initialDelay")
+		delay, err := ParseDuration(m.InitialDelay, "initialDelay")
 		if err != nil {
 			return time.Time{}, false, err
 		}
@@ -166,7 +166,7 @@ func NextMeasurement(m *v1alpha1.Metric, res *v1alpha1.MetricResult, started tim
 	if l.Count > 0 && res.Count >= l.Count {
 		return time.Time{}, false, nil
 	}
-	interval, err := parse(m.Interval, "interval")
+	interval, err := ParseDuration(m.Interval, "interval")
 	if err != nil {
 		return time.Time{}, false, err
 	}
@@ -178,7 +178,7 @@ func NextMeasurement(m *v1alpha1.Metric, res *v1alpha1.MetricResult, started tim
 	// Fixed rate, anchored at the first measurement's due time: the next one
 	// is due at the first multiple of interval after the last start, so a
 	// late pass neither shifts the schedule nor, stored to the second, drifts it.
-	delay, err := parse(m.InitialDelay, "initialDelay")
+	delay, err := ParseDuration(m.InitialDelay, "initialDelay")
 	if err != nil {
 		return time.Time{}, false, err
 	}
@@ -202,7 +202,9 @@ func timeOf(t *metav1.Time, def time.Time) time.Time {
 	return t.Time
 }
 
-func parse(d v1alpha1.DurationString, field string) (time.Duration, error) {
+// ParseDuration reads a duration field ("30s", "5m"); empty is 0. field
+// names it in the error.
+func ParseDuration(d v1alpha1.DurationString, field string) (time.Duration, error) {
 	if d == "" {
 		return 0, nil
 	}

@@ -70,10 +70,10 @@ func ValidateRun(spec *v1alpha1.AnalysisRunSpec, metrics []v1alpha1.Metric) fiel
 				errs = append(errs, field.Invalid(mp.Child(c.name), c.src, err.Error()))
 			}
 		}
-		if _, err := parse(m.Interval, "interval"); err != nil {
+		if _, err := ParseDuration(m.Interval, "interval"); err != nil {
 			errs = append(errs, field.Invalid(mp.Child("interval"), m.Interval, "not a duration such as 30s or 5m"))
 		}
-		if _, err := parse(m.InitialDelay, "initialDelay"); err != nil {
+		if _, err := ParseDuration(m.InitialDelay, "initialDelay"); err != nil {
 			errs = append(errs, field.Invalid(mp.Child("initialDelay"), m.InitialDelay, "not a duration such as 30s or 5m"))
 		}
 		for _, l := range []struct {
