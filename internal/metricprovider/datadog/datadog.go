@@ -227,8 +227,8 @@ func (p Provider) v2(ctx context.Context, req httpquery.Request, dd *v1alpha1.Da
 		Data   struct {
 			Attributes struct {
 				Columns []struct {
-					Name   string     `json:"name"`
-					Type   string     `json:"type"`
+					Name   string          `json:"name"`
+					Type   string          `json:"type"`
 					Values json.RawMessage `json:"values"`
 				} `json:"columns"`
 			} `json:"attributes"`
