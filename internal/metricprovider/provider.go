@@ -110,7 +110,19 @@ func (s Sync) Resume(ctx context.Context, _ *v1alpha1.AnalysisRun, metric *v1alp
 
 // Terminate ends a measurement left Running as Successful: nothing is in flight.
 func (s Sync) Terminate(_ context.Context, _ *v1alpha1.AnalysisRun, _ *v1alpha1.Metric, m v1alpha1.Measurement) v1alpha1.Measurement {
-	now := metav1.NewTime(s.Now())
-	m.Phase, m.FinishedAt, m.ResumeAt = v1alpha1.AnalysisPhaseSuccessful, &now, nil
+	return Finish(m, v1alpha1.AnalysisPhaseSuccessful, m.Message, s.Now())
+}
+
+// Finish ends a measurement at the given time with a phase and message.
+func Finish(m v1alpha1.Measurement, phase v1alpha1.AnalysisPhase, msg string, at time.Time) v1alpha1.Measurement {
+	t := metav1.NewTime(at)
+	m.Phase, m.Message, m.FinishedAt, m.ResumeAt = phase, msg, &t, nil
+	return m
+}
+
+// Later leaves a measurement Running, to be looked at again at the given time.
+func Later(m v1alpha1.Measurement, at time.Time) v1alpha1.Measurement {
+	t := metav1.NewTime(at)
+	m.Phase, m.ResumeAt = v1alpha1.AnalysisPhaseRunning, &t
 	return m
 }

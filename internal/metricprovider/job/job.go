@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
+	"github.com/vireo-dev/vireo/internal/metricprovider"
 )
 
 // Labels put on every Job, so that a Job can be traced to its run and metric.
@@ -54,7 +55,7 @@ func (p Provider) Run(ctx context.Context, run *v1alpha1.AnalysisRun, metric *v1
 	started := metav1.NewTime(p.Now())
 	m := v1alpha1.Measurement{StartedAt: &started}
 	if metric.Provider.Job == nil {
-		return finish(m, v1alpha1.AnalysisPhaseError, "provider.job is not set", p.Now())
+		return metricprovider.Finish(m, v1alpha1.AnalysisPhaseError, "provider.job is not set", p.Now())
 	}
 	n := int32(1)
 	for _, r := range run.Status.MetricResults {
@@ -64,16 +65,14 @@ func (p Provider) Run(ctx context.Context, run *v1alpha1.AnalysisRun, metric *v1
 	}
 	job := build(run, metric, n)
 	if err := p.Client.Create(ctx, job); err != nil && !apierrors.IsAlreadyExists(err) {
-		return finish(m, v1alpha1.AnalysisPhaseError, fmt.Sprintf("provider.job: creating Job %s: %v", job.Name, err), p.Now())
+		return metricprovider.Finish(m, v1alpha1.AnalysisPhaseError, fmt.Sprintf("provider.job: creating Job %s: %v", job.Name, err), p.Now())
 	}
 	if n > keepJobs {
 		old := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: run.Namespace, Name: JobName(run, metric.Name, n-keepJobs)}}
 		_ = client.IgnoreNotFound(p.Client.Delete(ctx, old, client.PropagationPolicy(metav1.DeletePropagationBackground)))
 	}
-	m.Phase = v1alpha1.AnalysisPhaseRunning
 	m.Metadata = map[string]string{JobNameKey: job.Name, JobNamespaceKey: job.Namespace}
-	m.ResumeAt = ptrTime(p.Now().Add(PollEvery))
-	return m
+	return metricprovider.Later(m, p.Now().Add(PollEvery))
 }
 
 // Resume looks at the Job of a running measurement.
@@ -82,10 +81,9 @@ func (p Provider) Resume(ctx context.Context, run *v1alpha1.AnalysisRun, metric 
 	job := &batchv1.Job{}
 	if err := p.Client.Get(ctx, client.ObjectKey{Namespace: run.Namespace, Name: name}, job); err != nil {
 		if apierrors.IsNotFound(err) {
-			return finish(m, v1alpha1.AnalysisPhaseError, fmt.Sprintf("provider.job: Job %s was deleted before it finished", name), p.Now())
+			return metricprovider.Finish(m, v1alpha1.AnalysisPhaseError, fmt.Sprintf("provider.job: Job %s was deleted before it finished", name), p.Now())
 		}
-		m.ResumeAt = ptrTime(p.Now().Add(PollEvery))
-		return m
+		return metricprovider.Later(m, p.Now().Add(PollEvery))
 	}
 	for _, c := range job.Status.Conditions {
 		if c.Status != corev1.ConditionTrue {
@@ -93,13 +91,12 @@ func (p Provider) Resume(ctx context.Context, run *v1alpha1.AnalysisRun, metric 
 		}
 		switch c.Type {
 		case batchv1.JobComplete:
-			return finish(m, v1alpha1.AnalysisPhaseSuccessful, "", p.Now())
+			return metricprovider.Finish(m, v1alpha1.AnalysisPhaseSuccessful, "", p.Now())
 		case batchv1.JobFailed:
-			return finish(m, v1alpha1.AnalysisPhaseFailed, fmt.Sprintf("Job %s failed: %s", name, strings.TrimSpace(c.Reason+" "+c.Message)), p.Now())
+			return metricprovider.Finish(m, v1alpha1.AnalysisPhaseFailed, fmt.Sprintf("Job %s failed: %s", name, strings.TrimSpace(c.Reason+" "+c.Message)), p.Now())
 		}
 	}
-	m.ResumeAt = ptrTime(p.Now().Add(PollEvery))
-	return m
+	return metricprovider.Later(m, p.Now().Add(PollEvery))
 }
 
 // Terminate deletes the Job of a measurement the run no longer waits for;
@@ -107,21 +104,9 @@ func (p Provider) Resume(ctx context.Context, run *v1alpha1.AnalysisRun, metric 
 func (p Provider) Terminate(ctx context.Context, run *v1alpha1.AnalysisRun, _ *v1alpha1.Metric, m v1alpha1.Measurement) v1alpha1.Measurement {
 	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: run.Namespace, Name: m.Metadata[JobNameKey]}}
 	if err := client.IgnoreNotFound(p.Client.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground))); err != nil {
-		return finish(m, v1alpha1.AnalysisPhaseError, fmt.Sprintf("provider.job: deleting Job %s: %v", job.Name, err), p.Now())
+		return metricprovider.Finish(m, v1alpha1.AnalysisPhaseError, fmt.Sprintf("provider.job: deleting Job %s: %v", job.Name, err), p.Now())
 	}
-	return finish(m, v1alpha1.AnalysisPhaseSuccessful, "terminated: the run ended before the Job did", p.Now())
-}
-
-func finish(m v1alpha1.Measurement, phase v1alpha1.AnalysisPhase, msg string, at time.Time) v1alpha1.Measurement {
-	m.Phase, m.Message = phase, msg
-	m.FinishedAt = ptrTime(at)
-	m.ResumeAt = nil
-	return m
-}
-
-func ptrTime(t time.Time) *metav1.Time {
-	mt := metav1.NewTime(t)
-	return &mt
+	return metricprovider.Finish(m, v1alpha1.AnalysisPhaseSuccessful, "terminated: the run ended before the Job did", p.Now())
 }
 
 // build makes the Job of a metric's n-th measurement.
