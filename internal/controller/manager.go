@@ -61,6 +61,9 @@ type Options struct {
 	RolloutThreads int
 	// AnalysisThreads is how many AnalysisRuns are looked at in parallel; 10 when 0.
 	AnalysisThreads int
+	// CredentialsNamespace holds metric services' credentials Secrets; the
+	// controller's own namespace when empty.
+	CredentialsNamespace string
 	// SeveralPerProcess lets tests start more than one manager in a process,
 	// which controller-runtime otherwise refuses (its metrics are per name).
 	SeveralPerProcess bool
@@ -185,7 +188,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	if err := rollouts.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("registering the rollout controller: %w", err)
 	}
-	runs := &analysisrunctrl.Reconciler{Client: mgr.GetClient(), Workers: opts.AnalysisThreads}
+	runs := &analysisrunctrl.Reconciler{Client: mgr.GetClient(), Workers: opts.AnalysisThreads, CredentialsNamespace: opts.CredentialsNamespace}
 	if leadership != nil {
 		runs.Fence = leadership
 	}

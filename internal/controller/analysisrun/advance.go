@@ -88,7 +88,7 @@ func (p pass) advance(ctx context.Context) (v1alpha1.AnalysisRunStatus, time.Tim
 	defer cancel()
 	var wg sync.WaitGroup
 	for i, t := range tasks {
-		prov, err := p.providers.For(t.metric)
+		prov, err := p.providers.For(run, t.metric)
 		if err != nil {
 			out[i] = failed(p.now, err.Error())
 			continue

@@ -25,7 +25,7 @@ type queryFunc func(ctx context.Context, m *v1alpha1.Metric) (any, error)
 
 func (f queryFunc) Query(ctx context.Context, m *v1alpha1.Metric) (any, error) { return f(ctx, m) }
 
-func (s scripted) For(*v1alpha1.Metric) (metricprovider.Provider, error) {
+func (s scripted) For(*v1alpha1.AnalysisRun, *v1alpha1.Metric) (metricprovider.Provider, error) {
 	return metricprovider.Sync{Now: s.now, Querier: queryFunc(func(_ context.Context, m *v1alpha1.Metric) (any, error) {
 		return s.value(m.Name, s.now())
 	})}, nil

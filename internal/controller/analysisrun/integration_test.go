@@ -44,7 +44,10 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-const token = "tok-9f8e7d6c5b4a"
+const (
+	token = "tok-9f8e7d6c5b4a"
+	ddKey = "dd-0a1b2c3d4e5f"
+)
 
 // TestAnalysisRunsAgainstRealAPIServer runs AnalysisRuns with a web metric
 // against a real kube-apiserver and a real HTTP server, and looks for the
@@ -85,7 +88,24 @@ func TestAnalysisRunsAgainstRealAPIServer(t *testing.T) {
 		StringData: map[string]string{"apiToken": token}}); err != nil {
 		t.Fatal(err)
 	}
-	mgr, err := controller.NewManager(env.Config, controller.Options{MetricsBindAddress: "0", HealthProbeBindAddress: "0", SeveralPerProcess: true})
+	// Datadog's scalar API, which wants the keys kept beside the controller.
+	datadog := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v2/query/scalar" || r.Header.Get("DD-API-KEY") != ddKey {
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		fmt.Fprint(w, `{"data":{"type":"scalar_response","attributes":{"columns":[{"name":"query","type":"number","values":[0.004]}]}}}`)
+	}))
+	defer datadog.Close()
+	if err := c.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "vireo-system"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Create(context.Background(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "vireo-system", Name: "datadog"},
+		StringData: map[string]string{"address": datadog.URL, "api-key": ddKey, "app-key": "app-1"}}); err != nil {
+		t.Fatal(err)
+	}
+	mgr, err := controller.NewManager(env.Config, controller.Options{MetricsBindAddress: "0", HealthProbeBindAddress: "0", SeveralPerProcess: true,
+		CredentialsNamespace: "vireo-system"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,6 +200,14 @@ func TestAnalysisRunsAgainstRealAPIServer(t *testing.T) {
 		t.Errorf("a missing key: %s %q", got.Status.Phase, got.Status.Message)
 	}
 
+	dd := wait(run("datadog", "", func(m *v1alpha1.Metric) {
+		m.SuccessCondition = "result <= 0.01"
+		m.Provider = v1alpha1.MetricProvider{Datadog: &v1alpha1.DatadogMetric{ApiVersion: "v2", Query: "sum:requests.error.rate{service:shop}"}}
+	}))
+	if dd.Status.Phase != v1alpha1.AnalysisPhaseSuccessful || dd.Status.MetricResults[0].Measurements[0].Value != "0.004" {
+		t.Errorf("datadog run: %+v", dd.Status)
+	}
+
 	// The token reached the service (every run was measured) and nowhere else.
 	if _, ok := hits.Load("/echo"); !ok {
 		t.Fatal("the echo service was never called")
@@ -198,9 +226,10 @@ func TestAnalysisRunsAgainstRealAPIServer(t *testing.T) {
 		t.Error("no events recorded for the runs")
 	}
 	for where, text := range map[string]string{"status": string(status), "events": string(eventText), "logs": logs.String()} {
-		if strings.Contains(text, token) {
-			i := strings.Index(text, token)
-			t.Errorf("the secret is in the %s: ...%s...", where, text[max(0, i-200):min(len(text), i+50)])
+		for _, secret := range []string{token, ddKey} {
+			if i := strings.Index(text, secret); i >= 0 {
+				t.Errorf("a secret is in the %s: ...%s...", where, text[max(0, i-200):min(len(text), i+50)])
+			}
 		}
 	}
 	if !strings.Contains(logs.String(), `"analysisrun"`) {

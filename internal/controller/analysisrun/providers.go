@@ -1,33 +1,44 @@
 package analysisrun
 
 import (
+	"context"
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/analysis"
 	"github.com/vireo-dev/vireo/internal/metricprovider"
+	"github.com/vireo-dev/vireo/internal/metricprovider/cloudwatch"
+	"github.com/vireo-dev/vireo/internal/metricprovider/datadog"
+	"github.com/vireo-dev/vireo/internal/metricprovider/graphite"
+	"github.com/vireo-dev/vireo/internal/metricprovider/influxdb"
 	"github.com/vireo-dev/vireo/internal/metricprovider/job"
+	"github.com/vireo-dev/vireo/internal/metricprovider/kayenta"
+	"github.com/vireo-dev/vireo/internal/metricprovider/newrelic"
 	"github.com/vireo-dev/vireo/internal/metricprovider/prometheus"
+	"github.com/vireo-dev/vireo/internal/metricprovider/wavefront"
 	"github.com/vireo-dev/vireo/internal/metricprovider/web"
 )
 
-// Providers picks the provider of a metric.
+// Providers picks the provider of a run's metric.
 type Providers interface {
-	For(metric *v1alpha1.Metric) (metricprovider.Provider, error)
+	For(run *v1alpha1.AnalysisRun, metric *v1alpha1.Metric) (metricprovider.Provider, error)
 }
 
 // Builtin are the providers Vireo ships, working through a Kubernetes client
-// (for Jobs) and a clock.
+// (for Jobs), the credentials Secrets of metric services, and a clock.
 type Builtin struct {
-	Client client.Client
-	Now    func() time.Time
+	Client      client.Client
+	Credentials metricprovider.Credentials
+	Now         func() time.Time
 }
 
 // For returns the provider the metric names.
-func (b Builtin) For(metric *v1alpha1.Metric) (metricprovider.Provider, error) {
+func (b Builtin) For(run *v1alpha1.AnalysisRun, metric *v1alpha1.Metric) (metricprovider.Provider, error) {
 	sync := func(q metricprovider.Querier) metricprovider.Provider {
 		return metricprovider.Sync{Querier: q, Now: b.Now}
 	}
@@ -38,7 +49,36 @@ func (b Builtin) For(metric *v1alpha1.Metric) (metricprovider.Provider, error) {
 		return sync(web.Provider{}), nil
 	case "job":
 		return job.Provider{Client: b.Client, Now: b.Now}, nil
+	case "datadog":
+		return sync(datadog.Provider{Credentials: b.Credentials, Namespace: run.Namespace, Now: b.Now}), nil
+	case "newRelic":
+		return sync(newrelic.Provider{Credentials: b.Credentials}), nil
+	case "wavefront":
+		return sync(wavefront.Provider{Credentials: b.Credentials, Now: b.Now}), nil
+	case "influxdb":
+		return sync(influxdb.Provider{Credentials: b.Credentials}), nil
+	case "graphite":
+		return sync(graphite.Provider{}), nil
+	case "cloudWatch":
+		return sync(cloudwatch.Provider{Now: b.Now}), nil
+	case "kayenta":
+		return kayenta.Provider{Now: b.Now}, nil
 	default:
 		return nil, fmt.Errorf("provider %s: not supported by Vireo (supported: %v)", name, analysis.Supported)
 	}
+}
+
+// SecretReader reads Secrets through a Kubernetes reader.
+type SecretReader struct{ Reader client.Reader }
+
+// ReadSecret returns a Secret's data.
+func (s SecretReader) ReadSecret(ctx context.Context, namespace, name string) (map[string][]byte, error) {
+	var secret corev1.Secret
+	if err := s.Reader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &secret); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("Secret %s not found in namespace %s", name, namespace)
+		}
+		return nil, fmt.Errorf("reading Secret %s/%s: %w", namespace, name, err)
+	}
+	return secret.Data, nil
 }

@@ -26,6 +26,7 @@ import (
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/analysis"
+	"github.com/vireo-dev/vireo/internal/metricprovider"
 )
 
 // Reconciler drives AnalysisRuns.
@@ -37,6 +38,10 @@ type Reconciler struct {
 	Clock        clock.PassiveClock
 	// Providers measures; the built-in providers when nil.
 	Providers Providers
+	// CredentialsNamespace holds the credentials Secrets of metric services
+	// (datadog, newrelic, wavefront-api-tokens, influxdb) for the built-in
+	// providers; the controller's namespace when empty.
+	CredentialsNamespace string
 	// Workers is how many runs are looked at in parallel; 10 when 0.
 	Workers int
 	Fence   interface {
@@ -57,7 +62,12 @@ func (r *Reconciler) SetupWithManager(mgr manager.Manager) error {
 		r.SecretReader = mgr.GetAPIReader()
 	}
 	if r.Providers == nil {
-		r.Providers = Builtin{Client: r.Client, Now: r.Clock.Now}
+		ns := r.CredentialsNamespace
+		if ns == "" {
+			ns = metricprovider.ControllerNamespace()
+		}
+		r.Providers = Builtin{Client: r.Client, Now: r.Clock.Now,
+			Credentials: metricprovider.Credentials{Secrets: SecretReader{Reader: r.SecretReader}, Namespace: ns}}
 	}
 	if r.Workers == 0 {
 		r.Workers = 10
@@ -118,14 +128,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 // secret reads Secrets of the run's own namespace, and no other.
 func (r *Reconciler) secret(namespace string) analysis.SecretGetter {
 	return func(ctx context.Context, name, key string) (string, error) {
-		var s corev1.Secret
-		if err := r.SecretReader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &s); err != nil {
-			if apierrors.IsNotFound(err) {
-				return "", fmt.Errorf("Secret %s not found in namespace %s", name, namespace)
-			}
-			return "", fmt.Errorf("reading Secret %s: %w", name, err)
+		data, err := SecretReader{Reader: r.SecretReader}.ReadSecret(ctx, namespace, name)
+		if err != nil {
+			return "", err
 		}
-		v, ok := s.Data[key]
+		v, ok := data[key]
 		if !ok {
 			return "", fmt.Errorf("Secret %s has no key %s", name, key)
 		}
