@@ -215,6 +215,15 @@ func ParseDuration(d v1alpha1.DurationString, field string) (time.Duration, erro
 	return v, nil
 }
 
+// DurationOr reads a duration field like ParseDuration, with def for empty.
+func DurationOr(d v1alpha1.DurationString, field string, def time.Duration) (time.Duration, error) {
+	v, err := ParseDuration(d, field)
+	if err == nil && v == 0 {
+		v = def
+	}
+	return v, err
+}
+
 // Retention is how many measurements a metric keeps: the first
 // measurementRetention entry whose metricName (a regular expression matched
 // against the whole name) matches, else 10.

@@ -51,12 +51,9 @@ func (p Provider) Query(ctx context.Context, metric *v1alpha1.Metric) (any, erro
 	if len(c.MetricDataQueries) == 0 {
 		return nil, errors.New(name + ".metricDataQueries: at least one query is required")
 	}
-	interval, err := analysis.ParseDuration(c.Interval, name+".interval")
+	interval, err := analysis.DurationOr(c.Interval, name+".interval", DefaultInterval)
 	if err != nil {
 		return nil, err
-	}
-	if interval == 0 {
-		interval = DefaultInterval
 	}
 	queries := make([]types.MetricDataQuery, len(c.MetricDataQueries))
 	for i, q := range c.MetricDataQueries {

@@ -54,19 +54,13 @@ func (p Provider) Query(ctx context.Context, metric *v1alpha1.Metric) (any, erro
 	if dd == nil {
 		return nil, errors.New(name + " is not set")
 	}
-	interval, err := analysis.ParseDuration(dd.Interval, name+".interval")
+	interval, err := analysis.DurationOr(dd.Interval, name+".interval", DefaultInterval)
 	if err != nil {
 		return nil, err
 	}
-	if interval == 0 {
-		interval = DefaultInterval
-	}
-	timeout, err := analysis.ParseDuration(dd.RequestTimeout, name+".requestTimeout")
+	timeout, err := analysis.DurationOr(dd.RequestTimeout, name+".requestTimeout", DefaultTimeout)
 	if err != nil {
 		return nil, err
-	}
-	if timeout == 0 {
-		timeout = DefaultTimeout
 	}
 	k, err := p.keys(ctx, dd)
 	if err != nil {
