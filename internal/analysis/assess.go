@@ -85,7 +85,11 @@ func Record(res *v1alpha1.MetricResult, m v1alpha1.Measurement, retain int) {
 	if !Completed(m.Phase) {
 		return
 	}
-	res.Count++
+	// An Error is no measurement of the metric: it does not count towards
+	// count, and the metric is measured again (see NextMeasurement).
+	if m.Phase != v1alpha1.AnalysisPhaseError {
+		res.Count++
+	}
 	switch m.Phase {
 	case v1alpha1.AnalysisPhaseSuccessful:
 		res.Successful++
@@ -142,6 +146,10 @@ func AssessMetric(m *v1alpha1.Metric, res *v1alpha1.MetricResult, terminating bo
 	return v1alpha1.AnalysisPhaseRunning, ""
 }
 
+// ErrorRetryInterval is the wait before measuring again, after an error, a
+// metric that has no interval.
+const ErrorRetryInterval = 10 * time.Second
+
 // NextMeasurement is when the metric is next measured; ok is false when it
 // takes no more. The first is due initialDelay after the run started; the
 // next ones every interval from then on (a fixed rate: a slow provider or a
@@ -171,6 +179,9 @@ func NextMeasurement(m *v1alpha1.Metric, res *v1alpha1.MetricResult, started tim
 		return time.Time{}, false, err
 	}
 	if interval == 0 {
+		if last.Phase == v1alpha1.AnalysisPhaseError {
+			return timeOf(last.FinishedAt, started).Add(ErrorRetryInterval), true, nil
+		}
 		// No interval: measured until count is reached, one right after another
 		// (only with an explicit count).
 		return timeOf(last.FinishedAt, started), true, nil

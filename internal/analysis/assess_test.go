@@ -58,6 +58,10 @@ func TestAssessMetric(t *testing.T) {
 		{"a success resets the run of errors", every(v1alpha1.Metric{}), []v1alpha1.AnalysisPhase{E, E, E, E, S, E}, false, v1alpha1.AnalysisPhaseRunning},
 		{"count reached", every(v1alpha1.Metric{Count: n(3)}), []v1alpha1.AnalysisPhase{S, S, S}, false, S},
 		{"no interval and no count: measured once", &v1alpha1.Metric{Name: "m"}, []v1alpha1.AnalysisPhase{S}, false, S},
+		{"measured once, but an error is no measurement", &v1alpha1.Metric{Name: "m"}, []v1alpha1.AnalysisPhase{E}, false, v1alpha1.AnalysisPhaseRunning},
+		{"measured once after an error", &v1alpha1.Metric{Name: "m"}, []v1alpha1.AnalysisPhase{E, I}, false, I},
+		{"count counts no errors", every(v1alpha1.Metric{Count: n(2)}), []v1alpha1.AnalysisPhase{S, E, S}, false, S},
+		{"count not reached with an error", every(v1alpha1.Metric{Count: n(2)}), []v1alpha1.AnalysisPhase{S, E}, false, v1alpha1.AnalysisPhaseRunning},
 		{"consecutiveSuccessLimit reached", every(v1alpha1.Metric{ConsecutiveSuccessLimit: n(2), FailureLimit: n(-1)}), []v1alpha1.AnalysisPhase{F, S, S}, false, S},
 		{"count reached without the successes in a row", every(v1alpha1.Metric{ConsecutiveSuccessLimit: n(3), FailureLimit: n(-1), Count: n(4)}), []v1alpha1.AnalysisPhase{S, S, F, S}, false, F},
 		{"endless metric, run terminating", every(v1alpha1.Metric{}), []v1alpha1.AnalysisPhase{S}, true, S},
@@ -152,6 +156,21 @@ func TestScheduleWaitsForASlowMeasurementAndStopsAtCount(t *testing.T) {
 	}
 	if _, _, err := NextMeasurement(&v1alpha1.Metric{Name: "m", InitialDelay: "soon"}, &v1alpha1.MetricResult{}, t0); err == nil {
 		t.Error("initialDelay 'soon' accepted")
+	}
+}
+
+// A metric without interval that errors is measured again ErrorRetryInterval
+// after the error, until it gets a measurement.
+func TestErrorIsRetried(t *testing.T) {
+	m := &v1alpha1.Metric{Name: "m"}
+	res := &v1alpha1.MetricResult{Name: "m"}
+	Record(res, measured(v1alpha1.AnalysisPhaseError, t0.Add(time.Second)), 10)
+	if at, ok, _ := NextMeasurement(m, res, t0); !ok || !at.Equal(t0.Add(time.Second+ErrorRetryInterval)) {
+		t.Errorf("after an error: next at %v (%v), want %s after it", at, ok, ErrorRetryInterval)
+	}
+	Record(res, measured(v1alpha1.AnalysisPhaseSuccessful, t0.Add(12*time.Second)), 10)
+	if _, ok, _ := NextMeasurement(m, res, t0); ok || res.Count != 1 || res.Error != 1 {
+		t.Errorf("after the measurement: another scheduled (%v), count %d errors %d", ok, res.Count, res.Error)
 	}
 }
 

@@ -13,8 +13,9 @@ import (
 )
 
 // exporter is a small Prometheus exporter standing in for an ingress
-// controller: it counts requests to an ingress at a steady 50 per second,
-// a share of them errors that the test sets.
+// controller and a service mesh: it counts requests at a steady 50 per
+// second, a share of them errors that the test sets, as NGINX Ingress counts
+// them (seed 000) and as Istio does (seed 004).
 type exporter struct {
 	mu        sync.Mutex
 	last      time.Time
@@ -40,6 +41,10 @@ func startExporter(t *testing.T) *exporter {
 		fmt.Fprintln(w, "# TYPE nginx_ingress_controller_requests counter")
 		fmt.Fprintf(w, "nginx_ingress_controller_requests{ingress=\"canary-demo\",status=\"200\"} %f\n", ok)
 		fmt.Fprintf(w, "nginx_ingress_controller_requests{ingress=\"canary-demo\",status=\"500\"} %f\n", fail)
+		fmt.Fprintln(w, "# TYPE istio_requests_total counter")
+		const istio = `istio_requests_total{reporter="source",destination_service="guestbook-svc.default.svc.cluster.local",response_code="%d"} %f` + "\n"
+		fmt.Fprintf(w, istio, 200, ok)
+		fmt.Fprintf(w, istio, 500, fail)
 	})}
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { _ = srv.Close() })

@@ -125,7 +125,14 @@ func TestRunOutcomes(t *testing.T) {
 		{"no interval: one measurement", func() v1alpha1.Metric { return webMetric("sr") },
 			func(int) (any, error) { return 0.99, nil }, v1alpha1.AnalysisPhaseSuccessful, "", 1},
 		{"errors in a row past consecutiveErrorLimit 4", func() v1alpha1.Metric { m := webMetric("sr"); m.Interval = "1s"; return m },
-			func(int) (any, error) { return nil, fmt.Errorf("connection refused") }, v1alpha1.AnalysisPhaseError, "5 errors in a row", 5},
+			func(int) (any, error) { return nil, fmt.Errorf("connection refused") }, v1alpha1.AnalysisPhaseError, "5 errors in a row", 0},
+		{"no interval: an error is measured again", func() v1alpha1.Metric { return webMetric("sr") },
+			func(i int) (any, error) {
+				if i == 0 {
+					return nil, fmt.Errorf("no data yet")
+				}
+				return 0.99, nil
+			}, v1alpha1.AnalysisPhaseSuccessful, "", 1},
 		{"neither condition: inconclusive", func() v1alpha1.Metric { m := webMetric("sr"); m.SuccessCondition = ""; return m },
 			func(int) (any, error) { return 1, nil }, v1alpha1.AnalysisPhaseInconclusive, "1 inconclusive", 1},
 		{"failure then success within the limit", func() v1alpha1.Metric {

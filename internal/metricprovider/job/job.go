@@ -60,7 +60,7 @@ func (p Provider) Run(ctx context.Context, run *v1alpha1.AnalysisRun, metric *v1
 	n := int32(1)
 	for _, r := range run.Status.MetricResults {
 		if r.Name == metric.Name {
-			n = r.Count + 1
+			n = r.Count + r.Error + 1 // every measurement so far, errors too
 		}
 	}
 	job := build(run, metric, n)
