@@ -124,15 +124,31 @@ func advanceBlueGreen(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS
 		return
 	}
 	if !st.BlueGreen.ScaleUpPreviewCheckPoint {
+		promoted := false
 		if a := bg.PrePromotionAnalysis; a != nil {
-			// The preview is measured before anyone may promote it.
+			// The preview is measured before anyone may promote it. With
+			// autoPromotionSeconds the promotion clock runs alongside: a run that
+			// passes early leaves the rest of the wait, and when the time is up
+			// the rollout promotes and the run still measuring is stopped.
 			req := RunRequest{Name: runName(ro, hash, rev, RunPrePromotion, nil), Kind: RunPrePromotion,
 				Analysis: a, Latest: hash, Stable: st.StableRS, Revision: rev}
-			if analysisGate(plan, &st.BlueGreen.PrePromotionAnalysisRunStatus, req, now) != analysisPassed {
+			switch analysisGate(plan, &st.BlueGreen.PrePromotionAnalysisRunStatus, req, now) {
+			case analysisPassed:
+			case analysisWaiting:
+				if !timedPromotion(bg) || !promotionAllowed(plan, bg, now) {
+					return
+				}
+				promoted = true
+				ref := st.BlueGreen.PrePromotionAnalysisRunStatus
+				if run := plan.runs[ref.Name]; run != nil && !run.Spec.Terminate {
+					plan.TerminateRuns = append(plan.TerminateRuns, run.Name)
+				}
+				plan.event(corev1.EventTypeNormal, "AnalysisRunTerminated", "Promoted while pre-promotion analysis run %s was measuring; the run is stopped", ref.Name)
+			default:
 				return
 			}
 		}
-		if !promotionAllowed(plan, bg, now) {
+		if !promoted && !promotionAllowed(plan, bg, now) {
 			return
 		}
 		if want < replicas {
@@ -172,6 +188,12 @@ func becomeStable(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *ap
 // new revision while its post-promotion analysis decides whether it stays.
 func postPromotionPending(ro *v1alpha1.Rollout, st *v1alpha1.RolloutStatus, hash string) bool {
 	return ro.Spec.Strategy.BlueGreen.PostPromotionAnalysis != nil && !st.Abort && hash != st.StableRS && st.BlueGreen.ActiveSelector == hash
+}
+
+// timedPromotion reports whether the rollout promotes itself after
+// autoPromotionSeconds.
+func timedPromotion(bg *v1alpha1.BlueGreenStrategy) bool {
+	return (bg.AutoPromotionEnabled == nil || *bg.AutoPromotionEnabled) && bg.AutoPromotionSeconds > 0
 }
 
 // promotionAllowed is the promotion gate. With autoPromotionEnabled (the
