@@ -55,13 +55,14 @@ type Env struct {
 	Client client.Client
 }
 
-// Start runs etcd and kube-apiserver for the test and stops them at its end.
-func Start(t testing.TB) *Env {
+// Start runs etcd and kube-apiserver for the test and stops them at its end,
+// with Vireo's CRDs and those in crdDirs (a router's, say) installed.
+func Start(t testing.TB, crdDirs ...string) *Env {
 	t.Helper()
 	Require(t)
 	te := &envtest.Environment{
 		BinaryAssetsDirectory: BinDir(),
-		CRDDirectoryPaths:     []string{filepath.Join(RepoRoot(), "config", "crd", "bases")},
+		CRDDirectoryPaths:     append([]string{filepath.Join(RepoRoot(), "config", "crd", "bases")}, crdDirs...),
 		ErrorIfCRDPathMissing: true,
 	}
 	cfg, err := te.Start()
