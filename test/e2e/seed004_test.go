@@ -99,6 +99,31 @@ func (s *seed004) apply(t *testing.T, file string, addrs ...string) {
 	s.c.must(t, manifest, "apply", "-n", s.ns, "-f", "-")
 }
 
+// start applies a file and waits for its rollout's first revision.
+func (s *seed004) start(t *testing.T, file string, addrs ...string) {
+	t.Helper()
+	s.apply(t, file, addrs...)
+	s.c.waitRolloutNamed(t, s.ns, "guestbook", "Healthy", "", 60*time.Second)
+}
+
+// update sets the rollout's image and waits until it is promoted.
+func (s *seed004) update(t *testing.T, color string) {
+	t.Helper()
+	s.c.setImage(t, s.ns, "rollout/guestbook", color)
+	s.c.waitRolloutNamed(t, s.ns, "guestbook", "Healthy", "", 120*time.Second)
+}
+
+// expectAborted waits until the metric's failure has aborted the rollout
+// and its 5 pods are all the stable colour again.
+func (s *seed004) expectAborted(t *testing.T, metric, stable string) {
+	t.Helper()
+	s.waitPhase(t, "Degraded", 120*time.Second)
+	if msg := s.c.jsonpath(t, s.ns, "rollout/guestbook", ".status.message"); !strings.Contains(msg, fmt.Sprintf("metric %q assessed Failed", metric)) {
+		t.Errorf("abort message %q", msg)
+	}
+	s.c.expectPods(t, s.ns, map[string]int{stable: 5})
+}
+
 // waitPhase waits for the rollout's phase, whatever its message.
 func (s *seed004) waitPhase(t *testing.T, phase string, timeout time.Duration) {
 	t.Helper()
@@ -131,10 +156,8 @@ func TestSeed004Analysis(t *testing.T) {
 	t.Run("background", func(t *testing.T) {
 		t.Parallel()
 		s := c.seed004(t, "background")
-		s.apply(t, "background.yaml")
-		c.waitRolloutNamed(t, s.ns, "guestbook", "Healthy", "", 60*time.Second)
-		c.setImage(t, s.ns, ro, "yellow")
-		c.waitRolloutNamed(t, s.ns, "guestbook", "Healthy", "", 120*time.Second)
+		s.start(t, "background.yaml")
+		s.update(t, "yellow")
 		runs := s.runs(t, wc)
 		if len(runs) != 1 || runs[0].Status.Phase != v1alpha1.AnalysisPhaseSuccessful || runs[0].Labels["rollout-type"] != "Background" {
 			t.Fatalf("after a healthy canary: %d runs, first %+v", len(runs), runs[0].Status)
@@ -142,20 +165,14 @@ func TestSeed004Analysis(t *testing.T) {
 		// Half the requests fail: three failures are tolerated, the fourth aborts.
 		s.exp.setErrorRate(0.5)
 		c.setImage(t, s.ns, ro, "red")
-		s.waitPhase(t, "Degraded", 120*time.Second)
-		if msg := c.jsonpath(t, s.ns, ro, ".status.message"); !strings.Contains(msg, `metric "success-rate" assessed Failed`) {
-			t.Errorf("abort message %q", msg)
-		}
-		c.expectPods(t, s.ns, map[string]int{"yellow": 5})
+		s.expectAborted(t, "success-rate", "yellow")
 	})
 
 	t.Run("inline", func(t *testing.T) {
 		t.Parallel()
 		s := c.seed004(t, "inline")
-		s.apply(t, "inline.yaml")
-		c.waitRolloutNamed(t, s.ns, "guestbook", "Healthy", "", 60*time.Second)
-		c.setImage(t, s.ns, ro, "yellow")
-		c.waitRolloutNamed(t, s.ns, "guestbook", "Healthy", "", 90*time.Second)
+		s.start(t, "inline.yaml")
+		s.update(t, "yellow")
 		runs := s.runs(t, wc)
 		if len(runs) != 1 {
 			t.Fatalf("%d runs, want the step's one", len(runs))
@@ -170,10 +187,8 @@ func TestSeed004Analysis(t *testing.T) {
 	t.Run("multiple-templates", func(t *testing.T) {
 		t.Parallel()
 		s := c.seed004(t, "multi")
-		s.apply(t, "multiple-templates.yaml")
-		c.waitRolloutNamed(t, s.ns, "guestbook", "Healthy", "", 60*time.Second)
-		c.setImage(t, s.ns, ro, "yellow")
-		c.waitRolloutNamed(t, s.ns, "guestbook", "Healthy", "", 90*time.Second)
+		s.start(t, "multiple-templates.yaml")
+		s.update(t, "yellow")
 		runs := s.runs(t, wc)
 		if len(runs) != 1 || len(runs[0].Status.MetricResults) != 2 {
 			t.Fatalf("%d runs, want one with both templates' metrics", len(runs))
@@ -203,11 +218,9 @@ func TestSeed004Analysis(t *testing.T) {
 		}))
 		t.Cleanup(web.Close)
 		c.must(t, "", "create", "secret", "generic", "token-secret", "-n", s.ns, "--from-literal=apiToken="+token)
-		s.apply(t, "args.yaml", "WEB_ADDRESS", web.URL)
-		c.waitRolloutNamed(t, s.ns, "guestbook", "Healthy", "", 60*time.Second)
+		s.start(t, "args.yaml", "WEB_ADDRESS", web.URL)
 		stable := c.jsonpath(t, s.ns, ro, ".status.stableRS")
-		c.setImage(t, s.ns, ro, "yellow")
-		c.waitRolloutNamed(t, s.ns, "guestbook", "Healthy", "", 90*time.Second)
+		s.update(t, "yellow")
 		latest := c.jsonpath(t, s.ns, ro, ".status.currentPodHash")
 		runs := s.runs(t, wc)
 		if len(runs) != 1 || runs[0].Status.Phase != v1alpha1.AnalysisPhaseSuccessful {
@@ -240,10 +253,8 @@ func TestSeed004Analysis(t *testing.T) {
 			t.Parallel()
 			s := &seed004{c: c, ns: c.namespace(t, "seed004-"+bg.name)}
 			s.apply(t, "smoke-tests.yaml")
-			s.apply(t, bg.file)
-			c.waitRolloutNamed(t, s.ns, "guestbook", "Healthy", "", 60*time.Second)
-			c.setImage(t, s.ns, ro, "yellow")
-			c.waitRolloutNamed(t, s.ns, "guestbook", "Healthy", "", 120*time.Second)
+			s.start(t, bg.file)
+			s.update(t, "yellow")
 			latest := c.jsonpath(t, s.ns, ro, ".status.currentPodHash")
 			if sel := c.jsonpath(t, s.ns, "service/active-svc", `.spec.selector.rollouts-pod-template-hash`); sel != latest {
 				t.Errorf("active-svc selects %s, want the new %s", sel, latest)
@@ -264,15 +275,10 @@ func TestSeed004Analysis(t *testing.T) {
 	t.Run("failure-condition", func(t *testing.T) {
 		t.Parallel()
 		s := c.seed004(t, "failure")
-		s.apply(t, "failure-condition.yaml")
-		c.waitRolloutNamed(t, s.ns, "guestbook", "Healthy", "", 60*time.Second)
+		s.start(t, "failure-condition.yaml")
 		s.exp.setErrorRate(0.5) // 25 errors a second
 		c.setImage(t, s.ns, ro, "red")
-		s.waitPhase(t, "Degraded", 120*time.Second)
-		if msg := c.jsonpath(t, s.ns, ro, ".status.message"); !strings.Contains(msg, `metric "total-errors" assessed Failed`) {
-			t.Errorf("abort message %q", msg)
-		}
-		c.expectPods(t, s.ns, map[string]int{"blue": 5})
+		s.expectAborted(t, "total-errors", "blue")
 	})
 
 	t.Run("inconclusive", func(t *testing.T) {
@@ -280,8 +286,7 @@ func TestSeed004Analysis(t *testing.T) {
 		s := c.seed004(t, "inconclusive")
 		s.exp.setErrorRate(0.3) // a success rate of 0.7: neither >= 0.90 nor < 0.50
 		s.waitSuccessRate(t, 0.75)
-		s.apply(t, "inconclusive.yaml")
-		c.waitRolloutNamed(t, s.ns, "guestbook", "Healthy", "", 60*time.Second)
+		s.start(t, "inconclusive.yaml")
 		c.setImage(t, s.ns, ro, "yellow")
 		eventually(t, 90*time.Second, "paused on the inconclusive run", func() error {
 			return expectField(c, s.ns, ro, ".status.phase|.status.pauseConditions[*].reason", "Paused|InconclusiveAnalysisRun")

@@ -35,6 +35,9 @@ type Builtin struct {
 	Client      client.Client
 	Credentials metricprovider.Credentials
 	Now         func() time.Time
+	// CloudWatch is shared by every cloudWatch metric, so that its AWS
+	// configuration and credentials are loaded once.
+	CloudWatch cloudwatch.Provider
 }
 
 // For returns the provider the metric names.
@@ -60,7 +63,7 @@ func (b Builtin) For(run *v1alpha1.AnalysisRun, metric *v1alpha1.Metric) (metric
 	case "graphite":
 		return sync(graphite.Provider{}), nil
 	case "cloudWatch":
-		return sync(cloudwatch.Provider{Now: b.Now}), nil
+		return sync(b.CloudWatch), nil
 	case "kayenta":
 		return kayenta.Provider{Now: b.Now}, nil
 	default:

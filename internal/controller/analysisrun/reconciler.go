@@ -27,6 +27,7 @@ import (
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/analysis"
 	"github.com/vireo-dev/vireo/internal/metricprovider"
+	"github.com/vireo-dev/vireo/internal/metricprovider/cloudwatch"
 )
 
 // Reconciler drives AnalysisRuns.
@@ -67,7 +68,8 @@ func (r *Reconciler) SetupWithManager(mgr manager.Manager) error {
 			ns = metricprovider.ControllerNamespace()
 		}
 		r.Providers = Builtin{Client: r.Client, Now: r.Clock.Now,
-			Credentials: metricprovider.Credentials{Secrets: SecretReader{Reader: r.SecretReader}, Namespace: ns}}
+			Credentials: metricprovider.Credentials{Secrets: SecretReader{Reader: r.SecretReader}, Namespace: ns},
+			CloudWatch:  cloudwatch.Provider{Now: r.Clock.Now, Config: cloudwatch.CachedConfig()}}
 	}
 	if r.Workers == 0 {
 		r.Workers = 10

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -34,10 +35,36 @@ const name = "provider.cloudWatch"
 // Provider queries CloudWatch.
 type Provider struct {
 	Now func() time.Time
-	// Config loads the AWS configuration; config.LoadDefaultConfig when nil.
+	// Config loads the AWS configuration; config.LoadDefaultConfig on every
+	// measurement when nil (CachedConfig loads it once).
 	Config func(ctx context.Context) (aws.Config, error)
 	// ClientOptions adjust the client, e.g. its endpoint.
 	ClientOptions []func(*cw.Options)
+}
+
+// CachedConfig loads the AWS configuration once and keeps it, so that its
+// credentials cache (web identity, instance role) serves every measurement
+// instead of fetching credentials again each time. A failed load is tried
+// again on the next call.
+func CachedConfig() func(ctx context.Context) (aws.Config, error) {
+	var (
+		mu     sync.Mutex
+		cfg    aws.Config
+		loaded bool
+	)
+	return func(ctx context.Context) (aws.Config, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if loaded {
+			return cfg, nil
+		}
+		c, err := awsconfig.LoadDefaultConfig(ctx)
+		if err != nil {
+			return c, err
+		}
+		cfg, loaded = c, true
+		return cfg, nil
+	}
 }
 
 // Query runs the metric's metricDataQueries over the last interval. The

@@ -143,3 +143,19 @@ func TestErrors(t *testing.T) {
 		}
 	}
 }
+
+// CachedConfig loads the configuration once: a later change to the
+// environment is not read again.
+func TestCachedConfigLoadsOnce(t *testing.T) {
+	t.Setenv("AWS_REGION", "eu-west-1")
+	load := CachedConfig()
+	first, err := load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_REGION", "us-east-2")
+	second, _ := load(context.Background())
+	if first.Region != "eu-west-1" || second.Region != "eu-west-1" {
+		t.Errorf("regions %q then %q, want the first load kept", first.Region, second.Region)
+	}
+}

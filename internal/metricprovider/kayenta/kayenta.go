@@ -52,9 +52,9 @@ func spec(metric *v1alpha1.Metric) (*v1alpha1.KayentaMetric, error) {
 	if k == nil {
 		return nil, errors.New(name + " is not set")
 	}
-	for field, v := range map[string]string{"address": k.Address, "application": k.Application, "canaryConfigName": k.CanaryConfigName} {
-		if v == "" {
-			return nil, fmt.Errorf("%s.%s is required", name, field)
+	for _, f := range []struct{ field, value string }{{"address", k.Address}, {"application", k.Application}, {"canaryConfigName", k.CanaryConfigName}} {
+		if f.value == "" {
+			return nil, fmt.Errorf("%s.%s is required", name, f.field)
 		}
 	}
 	if len(k.Scopes) == 0 {
