@@ -40,6 +40,10 @@ func planCanary(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *apps
 	c := ro.Spec.Strategy.Canary
 	steps := c.Steps
 	rev := currentRevision(plan, newRS)
+	routed := Routed(ro)
+	if routed {
+		plan.routing = readRouting(&ro.Status)
+	}
 	observeTemplate(plan, newRS, hash, stepsHash(steps), len(steps), rev)
 	if hash != st.StableRS {
 		retried(st)
@@ -51,7 +55,14 @@ func planCanary(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *apps
 		// Promoted, the first version, or a fast rollback to the stable template.
 		complete(st, len(steps))
 	case st.Abort:
-		abortCanary(plan, len(steps), rev, now)
+		abortCanary(plan, ro, newRS, rev, now)
+	case st.PromoteFull && routed:
+		// The canary grows to full size and takes all the traffic first.
+		st.PauseConditions, st.ControllerPause = nil, false
+		if promoteRouted(plan, ro, sets, newRS, hash, now) {
+			complete(st, len(steps))
+			plan.event(corev1.EventTypeNormal, "RolloutPromoted", "Rollout fully promoted to revision %s, skipping the remaining steps", rev)
+		}
 	case st.PromoteFull:
 		st.StableRS = hash
 		complete(st, len(steps))
@@ -59,10 +70,13 @@ func planCanary(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *apps
 	default:
 		walkSteps(plan, ro, sets, newRS, now)
 		if st.Abort {
-			abortCanary(plan, len(steps), rev, now) // an analysis step failed
+			abortCanary(plan, ro, newRS, rev, now) // an analysis step failed
 			break
 		}
 		if len(steps) == 0 || int(*st.CurrentStepIndex) >= len(steps) {
+			if routed && !promoteRouted(plan, ro, sets, newRS, hash, now) {
+				break
+			}
 			st.StableRS = hash
 			complete(st, len(steps))
 			if len(steps) == 0 {
@@ -74,14 +88,23 @@ func planCanary(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *apps
 		}
 	}
 
-	targets := canaryTargets(ro, st, sets, newRS)
-	scaleTowards(plan, ro, sets, targets)
-
-	if c.CanaryService != "" {
-		plan.Services[c.CanaryService] = hash
-	}
-	if c.StableService != "" {
-		plan.Services[c.StableService] = st.StableRS
+	if routed {
+		planTraffic(plan, ro, sets, newRS, hash)
+		// The weights, not pod counts, carry the traffic: each ReplicaSet
+		// goes straight to its size, without maxSurge or maxUnavailable.
+		scaleTo(plan, sets, routedTargets(plan, ro, sets, newRS, now))
+	} else {
+		scaleTowards(plan, ro, sets, canaryTargets(ro, st, sets, newRS))
+		if c.CanaryService != "" {
+			// An aborted canary's Service goes back to the stable pods.
+			plan.Services[c.CanaryService] = hash
+			if st.Abort {
+				plan.Services[c.CanaryService] = st.StableRS
+			}
+		}
+		if c.StableService != "" {
+			plan.Services[c.StableService] = st.StableRS
+		}
 	}
 	msg := msgWaitingForSteps
 	if plan.waitingOnAnalysis {
@@ -92,11 +115,15 @@ func planCanary(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *apps
 
 // abortCanary sends the canary's traffic back to stable. A retry (abort back
 // to false) walks the steps again from the first.
-func abortCanary(plan *Plan, steps int, rev string, now metav1.Time) {
+func abortCanary(plan *Plan, ro *v1alpha1.Rollout, newRS *appsv1.ReplicaSet, rev string, now metav1.Time) {
 	st := &plan.Status
+	steps := len(ro.Spec.Strategy.Canary.Steps)
 	if st.AbortedAt == nil {
 		st.AbortedAt = &now
 		plan.event(corev1.EventTypeWarning, "RolloutAborted", "Rollout aborted update to revision %s", rev)
+		if Routed(ro) {
+			retireAbortedCanary(plan, ro, newRS, now)
+		}
 	}
 	if steps > 0 {
 		st.CurrentStepIndex = ptr.To[int32](0)
@@ -147,8 +174,22 @@ func walkSteps(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv
 		i := *st.CurrentStepIndex
 		step := steps[i]
 		switch {
+		case step.SetWeight != nil && plan.routing != nil:
+			if !routedStepDone(plan, ro, sets, newRS, now) {
+				return
+			}
 		case step.SetWeight != nil:
 			if !atTargets(canaryTargets(ro, st, sets, newRS), sets) {
+				return
+			}
+		case step.SetCanaryScale != nil:
+			if !atTargets(routedTargets(plan, ro, sets, newRS, now), sets) {
+				return
+			}
+		case step.SetHeaderRoute != nil, step.SetMirrorRoute != nil:
+			// The routes in force follow the steps done; the applier sets
+			// them. A route that sends requests to the canary waits for a pod.
+			if routesNeedPods(ro, st) && !atTargets(routedTargets(plan, ro, sets, newRS, now), sets) {
 				return
 			}
 		case step.Pause != nil:
@@ -204,6 +245,12 @@ func describeStep(s v1alpha1.CanaryStep) string {
 		return "pause " + describePause(s.Pause)
 	case s.Analysis != nil:
 		return "analysis passed"
+	case s.SetCanaryScale != nil:
+		return "setCanaryScale"
+	case s.SetHeaderRoute != nil:
+		return "setHeaderRoute " + s.SetHeaderRoute.Name
+	case s.SetMirrorRoute != nil:
+		return "setMirrorRoute " + s.SetMirrorRoute.Name
 	}
 	return "step"
 }
@@ -279,6 +326,19 @@ func atTargets(targets map[string]int32, sets *replicaSets) bool {
 		}
 	}
 	return true
+}
+
+// scaleTo sets every ReplicaSet to its target at once.
+func scaleTo(plan *Plan, sets *replicaSets, targets map[string]int32) {
+	for _, rs := range sets.all {
+		n := targets[rs.Name]
+		switch {
+		case plan.Create != nil && rs == plan.Create:
+			plan.Create.Spec.Replicas = ptr.To(n)
+		case n != specReplicas(rs):
+			plan.Scale[rs.Name] = n
+		}
+	}
 }
 
 // scaleTowards plans one safe scaling move of every ReplicaSet towards its

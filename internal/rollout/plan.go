@@ -40,7 +40,10 @@ type Observed struct {
 	// AnalysisErrors are problems with the analysis templates the spec names
 	// (missing, conflicting), found by the caller, who reads them.
 	AnalysisErrors field.ErrorList
-	Now            time.Time
+	// TrafficErrors are problems with trafficRouting that only the routers
+	// know: a configuration they cannot read, a route they cannot express.
+	TrafficErrors field.ErrorList
+	Now           time.Time
 }
 
 // Event is a Kubernetes Event the applier records on the Rollout.
@@ -78,6 +81,9 @@ type Plan struct {
 	Evict []string
 	// ScaleWorkload scales the Deployment spec.workloadRef names (scaleDown).
 	ScaleWorkload *int32
+	// Traffic is what the traffic routers should hold; nil without trafficRouting.
+	// The applier sets it after the Services and before any scaling.
+	Traffic *Traffic
 	// Status is the Rollout's new status.
 	Status v1alpha1.RolloutStatus
 	Events []Event
@@ -89,8 +95,9 @@ type Plan struct {
 	TerminateRuns []string
 	DeleteRuns    []string
 
-	runs              runs // the observed AnalysisRuns, by name
-	waitingOnAnalysis bool // a run the rollout waits on is still going
+	runs              runs     // the observed AnalysisRuns, by name
+	waitingOnAnalysis bool     // a run the rollout waits on is still going
+	routing           *routing // the routers' state as the pass started; nil without trafficRouting
 }
 
 func (p *Plan) event(typ, reason, format string, args ...any) {
@@ -122,6 +129,7 @@ func Decide(obs Observed) *Plan {
 	errs := Validate(ro)
 	errs = append(errs, unsupported(ro)...)
 	errs = append(errs, obs.AnalysisErrors...)
+	errs = append(errs, obs.TrafficErrors...)
 	resolved, werrs := withWorkload(ro, obs.Workload)
 	errs = append(errs, werrs...)
 	if len(errs) == 0 {
@@ -218,16 +226,11 @@ func unsupported(ro *v1alpha1.Rollout) field.ErrorList {
 		return errs
 	}
 	cp := p.Child("strategy", "canary")
-	if c.TrafficRouting != nil {
-		errs = append(errs, notYet(cp.Child("trafficRouting")))
-	}
 	for i, s := range c.Steps {
 		sp := cp.Child("steps").Index(i)
 		switch {
 		case s.Experiment != nil:
 			errs = append(errs, notYet(sp.Child("experiment")))
-		case s.SetCanaryScale != nil:
-			errs = append(errs, notYet(sp.Child("setCanaryScale")))
 		case s.Plugin != nil:
 			errs = append(errs, notYet(sp.Child("plugin")))
 		}

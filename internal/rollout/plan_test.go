@@ -66,10 +66,17 @@ func TestDecideRefusesWhatItCannotRunYet(t *testing.T) {
 	ro.Spec.Strategy.Canary.TrafficRouting = &v1alpha1.RolloutTrafficRouting{Nginx: &v1alpha1.NginxTrafficRouting{StableIngress: "i"}}
 	plan := Decide(Observed{Rollout: ro, Now: time.Now()})
 	c := conditions.Get(plan.Status.Conditions, v1alpha1.RolloutInvalidSpec)
-	for _, f := range []string{"spec.strategy.canary.steps[1].experiment", "spec.strategy.canary.trafficRouting"} {
-		if c == nil || !strings.Contains(c.Message, f+": Forbidden: not supported yet") {
-			t.Errorf("no refusal naming %s: %+v", f, c)
+	if f := "spec.strategy.canary.steps[1].experiment"; c == nil || !strings.Contains(c.Message, f+": Forbidden: not supported yet") {
+		t.Errorf("no refusal naming %s: %+v", f, c)
+	}
+	// Traffic routing is run, and needs both Services.
+	for _, f := range []string{"spec.strategy.canary.canaryService", "spec.strategy.canary.stableService"} {
+		if c == nil || !strings.Contains(c.Message, f+": Required value") {
+			t.Errorf("no error naming %s: %+v", f, c)
 		}
+	}
+	if strings.Contains(c.Message, "trafficRouting: Forbidden") {
+		t.Errorf("trafficRouting refused: %s", c.Message)
 	}
 	if plan.Create != nil {
 		t.Error("a refused rollout got a ReplicaSet")

@@ -54,6 +54,10 @@ type world struct {
 	// the AnalysisRun controller: a run's phase by its age.
 	analysisRuns map[string]*v1alpha1.AnalysisRun
 	outcome      func(run *v1alpha1.AnalysisRun, age time.Duration) v1alpha1.AnalysisPhase
+	// router plays the traffic routers of a rollout with trafficRouting:
+	// what they hold, and the Services' selectors.
+	router   *Traffic
+	services map[string]string
 }
 
 func newWorld(t *testing.T, ro *v1alpha1.Rollout) *world {
@@ -211,7 +215,31 @@ func (w *world) reconcile() *Plan {
 		delete(w.rss, name)
 		delete(w.pods, name)
 	}
+	for name, hash := range plan.Services {
+		if w.services == nil {
+			w.services = map[string]string{}
+		}
+		w.services[name] = hash
+	}
 	w.ro.Status = plan.Status
+	if plan.Traffic != nil {
+		// The applier sets the routers, then records that they hold it.
+		w.router = plan.Traffic
+		w.ro.Status.Canary.Weights.Verified = ptr.To(true)
+	}
+	// Every step completed on the way counts, in order: one pass may walk
+	// several steps that need nothing (a pause ending, a route set).
+	for _, e := range plan.Events {
+		if e.Reason == "RolloutUpdated" {
+			w.steps = append(w.steps, 0)
+		}
+		var done, total int32
+		if _, err := fmt.Sscanf(e.Message, "Rollout step %d/%d completed", &done, &total); err == nil && e.Reason == "RolloutStepCompleted" {
+			if len(w.steps) == 0 || w.steps[len(w.steps)-1] != done {
+				w.steps = append(w.steps, done)
+			}
+		}
+	}
 	if i := plan.Status.CurrentStepIndex; i != nil && (len(w.steps) == 0 || w.steps[len(w.steps)-1] != *i) {
 		w.steps = append(w.steps, *i)
 	}
@@ -288,10 +316,29 @@ func (w *world) record(plan *Plan) {
 		sort.Strings(roles)
 		sets = append(sets, "pods["+strings.Join(roles, " ")+"]")
 	}
+	if w.router != nil {
+		var active []string
+		for _, r := range w.router.Routes {
+			if r.Header != nil && r.Active() {
+				active = append(active, "header:"+r.Header.Name)
+			}
+			if r.Mirror != nil && r.Active() {
+				active = append(active, "mirror:"+r.Mirror.Name)
+			}
+		}
+		if len(active) > 0 {
+			sets = append(sets, "routes["+strings.Join(active, " ")+"]")
+		}
+		sets = append(sets, "canary-svc="+w.imageOf(w.services[w.ro.Spec.Strategy.Canary.CanaryService]),
+			"stable-svc="+w.imageOf(w.services[w.ro.Spec.Strategy.Canary.StableService]))
+	}
 	var line string
-	if w.ro.Spec.Strategy.BlueGreen != nil {
+	switch {
+	case w.ro.Spec.Strategy.BlueGreen != nil:
 		line = fmt.Sprintf("%-55s %s", phase, strings.Join(sets, " "))
-	} else {
+	case w.router != nil:
+		line = fmt.Sprintf("step %-5s traffic %3d/%d  %-55s %s", step, w.router.Weight, w.router.MaxWeight, phase, strings.Join(sets, " "))
+	default:
 		line = fmt.Sprintf("step %-5s weight %3d  %-55s %s", step, CurrentWeight(w.ro, st), phase, strings.Join(sets, " "))
 	}
 	var evs []string
@@ -308,6 +355,39 @@ func (w *world) record(plan *Plan) {
 	w.log = append(w.log, fmt.Sprintf("%5s  %s", w.clock(), line))
 	for _, e := range evs {
 		w.log = append(w.log, "       event "+e)
+	}
+}
+
+// imageOf names the image of the ReplicaSet with a pod-template hash.
+func (w *world) imageOf(hash string) string {
+	for _, rs := range w.rss {
+		if rs.Labels[PodTemplateHashLabel] == hash {
+			return image(rs)
+		}
+	}
+	return "none"
+}
+
+// checkTraffic fails the test when the routers send traffic to a Service
+// whose pods are all gone: the requests would fail.
+func (w *world) checkTraffic() {
+	if w.router == nil || w.created < 2 {
+		return // the first version has nothing to fall back on
+	}
+	c := w.ro.Spec.Strategy.Canary
+	for svc, weight := range map[string]int32{c.CanaryService: w.router.Weight, c.StableService: w.router.MaxWeight - w.router.Weight} {
+		if weight == 0 {
+			continue
+		}
+		var avail int32
+		for _, rs := range w.rss {
+			if rs.Labels[PodTemplateHashLabel] == w.services[svc] {
+				avail += rs.Status.AvailableReplicas
+			}
+		}
+		if avail == 0 {
+			w.t.Errorf("%s: Service %s has weight %d but no available pod (%s)", w.clock(), svc, weight, w.imageOf(w.services[svc]))
+		}
 	}
 }
 
@@ -344,6 +424,7 @@ func (w *world) run(until time.Duration, actions map[time.Duration]func(ro *v1al
 			}
 		}
 		w.syncReplicaSets()
+		w.checkTraffic()
 		w.advanceRuns()
 		w.reconcile()
 		w.now = w.now.Add(time.Second)
@@ -503,6 +584,32 @@ func blueGreen(replicas int32, bg v1alpha1.BlueGreenStrategy) *v1alpha1.Rollout 
 	return ro
 }
 
+// withRouter gives a canary a traffic router and its two Services.
+func withRouter(ro *v1alpha1.Rollout, edit func(c *v1alpha1.CanaryStrategy)) *v1alpha1.Rollout {
+	c := ro.Spec.Strategy.Canary
+	c.CanaryService, c.StableService = "demo-canary", "demo-stable"
+	c.TrafficRouting = &v1alpha1.RolloutTrafficRouting{Nginx: &v1alpha1.NginxTrafficRouting{StableIngress: "demo"}}
+	if edit != nil {
+		edit(c)
+	}
+	return ro
+}
+
+// seed001 is seed 001's rollout: NGINX, 20, a manual gate, 50, 70.
+func seed001() *v1alpha1.Rollout {
+	return withRouter(seedRollout(5, weight(20), pauseIndefinitely(), weight(50), pauseFor(30), weight(70), pauseFor(30)), nil)
+}
+
+func headerRoute(name, header, value string) v1alpha1.CanaryStep {
+	return v1alpha1.CanaryStep{SetHeaderRoute: &v1alpha1.SetHeaderRoute{Name: name,
+		Match: []v1alpha1.HeaderRoutingMatch{{HeaderName: header, HeaderValue: &v1alpha1.StringMatch{Exact: value}}}}}
+}
+
+func mirrorRoute(name string, percent int32) v1alpha1.CanaryStep {
+	return v1alpha1.CanaryStep{SetMirrorRoute: &v1alpha1.SetMirrorRoute{Name: name, Percentage: ptr.To(percent),
+		Match: []v1alpha1.RouteMatch{{Path: &v1alpha1.StringMatch{Prefix: "/"}}}}}
+}
+
 func weight(w int32) v1alpha1.CanaryStep { return v1alpha1.CanaryStep{SetWeight: ptr.To(w)} }
 func pauseFor(s int32) v1alpha1.CanaryStep {
 	return v1alpha1.CanaryStep{Pause: &v1alpha1.RolloutPause{Duration: ptr.To(intstr.FromInt32(s))}}
@@ -632,6 +739,45 @@ func scenarios() []scenario {
 			until: 30 * s, endPhase: v1alpha1.RolloutPhaseDegraded, endImage: "blue",
 			analysis: script{RunPrePromotion: ends(5, v1alpha1.AnalysisPhaseFailed)},
 			actions:  map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green")}},
+		{name: "routed-seed001-promote", ro: seed001(), readyAfter: 2 * s, until: 150 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
+			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green"), 20 * s: promote}},
+		{name: "routed-abort", ro: seed001(), readyAfter: 2 * s, until: 100 * s, endPhase: v1alpha1.RolloutPhaseDegraded, endImage: "blue",
+			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green"), 20 * s: promote, 30 * s: abort}},
+		{name: "routed-abort-keeps-canary-up", ro: withRouter(seedRollout(4, weight(25), pauseIndefinitely()), func(c *v1alpha1.CanaryStrategy) {
+			c.AbortScaleDownDelaySeconds = ptr.To[int32](0)
+		}), until: 40 * s, endPhase: v1alpha1.RolloutPhaseDegraded, endReplicas: map[string]int32{"blue": 4, "green": 1},
+			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green"), 15 * s: abort}},
+		{name: "routed-dynamic-stable-scale-promote", ro: withRouter(seedRollout(4, weight(25), pauseFor(5), weight(75), pauseFor(5)), func(c *v1alpha1.CanaryStrategy) {
+			c.DynamicStableScale = true
+			c.ScaleDownDelaySeconds = ptr.To[int32](5)
+		}), readyAfter: 2 * s, until: 60 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
+			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green")}},
+		{name: "routed-dynamic-stable-scale-abort", ro: withRouter(seedRollout(4, weight(25), pauseFor(5), weight(75), pauseIndefinitely()), func(c *v1alpha1.CanaryStrategy) {
+			c.DynamicStableScale = true
+			c.AbortScaleDownDelaySeconds = ptr.To[int32](5)
+		}), readyAfter: 2 * s, until: 60 * s, endPhase: v1alpha1.RolloutPhaseDegraded, endImage: "blue",
+			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green"), 30 * s: abort}},
+		{name: "routed-header-and-mirror-routes", ro: withRouter(seedRollout(4, headerRoute("by-header", "X-Canary", "yes"), mirrorRoute("mirror", 35),
+			pauseIndefinitely(), weight(50), v1alpha1.CanaryStep{SetHeaderRoute: &v1alpha1.SetHeaderRoute{Name: "by-header"}}, pauseIndefinitely()),
+			func(c *v1alpha1.CanaryStrategy) {
+				c.TrafficRouting.ManagedRoutes = []v1alpha1.MangedRoutes{{Name: "by-header"}, {Name: "mirror"}}
+				c.ScaleDownDelaySeconds = ptr.To[int32](5)
+			}), until: 40 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
+			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green"), 10 * s: promote, 20 * s: promote}},
+		{name: "routed-new-version-mid-rollout", ro: seed001(), readyAfter: 2 * s, until: 150 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "yellow",
+			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green"), 15 * s: promote, 25 * s: setImage("yellow"), 40 * s: promote}},
+		{name: "routed-fast-rollback", ro: seed001(), readyAfter: 2 * s, until: 60 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "blue",
+			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green"), 15 * s: promote, 25 * s: setImage("blue")}},
+		{name: "routed-promote-full", ro: seed001(), readyAfter: 2 * s, until: 60 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
+			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green"), 15 * s: promoteFull}},
+		{name: "routed-canary-scale-and-max-weight", ro: withRouter(seedRollout(10, v1alpha1.CanaryStep{SetCanaryScale: &v1alpha1.SetCanaryScale{Replicas: ptr.To[int32](2)}},
+			weight(5), pauseFor(5), v1alpha1.CanaryStep{SetCanaryScale: &v1alpha1.SetCanaryScale{MatchTrafficWeight: true}}, weight(500), pauseFor(5)),
+			func(c *v1alpha1.CanaryStrategy) {
+				c.TrafficRouting.MaxTrafficWeight = ptr.To[int32](1000)
+				c.MinPodsPerReplicaSet = ptr.To[int32](2)
+				c.ScaleDownDelaySeconds = ptr.To[int32](3)
+			}), until: 40 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
+			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green")}},
 		{name: "bluegreen-postpromotion-fails-switches-back", ro: withPromotionAnalysis(blueGreen(2, v1alpha1.BlueGreenStrategy{AbortScaleDownDelaySeconds: ptr.To[int32](5)}), false, true),
 			until: 30 * s, endPhase: v1alpha1.RolloutPhaseDegraded, endImage: "blue",
 			analysis: script{RunPostPromotion: ends(5, v1alpha1.AnalysisPhaseFailed)},

@@ -183,6 +183,11 @@ func validateCanary(c *v1alpha1.CanaryStrategy, p *field.Path) field.ErrorList {
 	maxWeight := int32(100)
 	managed := map[string]bool{}
 	if tr := c.TrafficRouting; tr != nil {
+		for _, f := range []struct{ name, svc string }{{"canaryService", c.CanaryService}, {"stableService", c.StableService}} {
+			if f.svc == "" {
+				errs = append(errs, field.Required(p.Child(f.name), "traffic routing sends the canary's weight to canaryService and the rest to stableService"))
+			}
+		}
 		if tr.MaxTrafficWeight != nil {
 			maxWeight = *tr.MaxTrafficWeight
 			if maxWeight < 1 {

@@ -213,6 +213,7 @@ func BenchmarkValidate(b *testing.B) {
 func TestValidateDuplicateNames(t *testing.T) {
 	ro := validCanary()
 	ro.Spec.Strategy.Canary.TrafficRouting = &v1alpha1.RolloutTrafficRouting{ManagedRoutes: []v1alpha1.MangedRoutes{{Name: "h"}, {Name: "h"}, {}}}
+	ro.Spec.Strategy.Canary.CanaryService, ro.Spec.Strategy.Canary.StableService = "canary", "stable"
 	ro.Spec.Strategy.Canary.Steps[1] = v1alpha1.CanaryStep{Analysis: &v1alpha1.RolloutAnalysis{
 		Templates: []v1alpha1.AnalysisTemplateRef{{TemplateName: "t"}},
 		Args:      []v1alpha1.AnalysisRunArgument{{Name: "a"}, {Name: "a"}},

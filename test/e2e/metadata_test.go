@@ -55,16 +55,27 @@ func TestRoleMetadataOnPods(t *testing.T) {
 // serving annotation, are exactly want ("image:role:serving=count ...").
 func (c *cluster) expectRoles(t *testing.T, ns, want string) {
 	t.Helper()
-	eventually(t, 60*time.Second, "pod roles "+want, func() error {
+	c.expectPodsBy(t, ns, want, ".metadata.labels.role", `.metadata.annotations.vireo\.dev/serving`)
+}
+
+// expectPodsBy waits until the live pods, counted by colour and the given
+// fields (colour:field:field), are want: "blue:stable=1 green:canary=1".
+func (c *cluster) expectPodsBy(t *testing.T, ns, want string, fields ...string) {
+	t.Helper()
+	var cols strings.Builder
+	for _, f := range fields {
+		cols.WriteString("{" + f + "}|")
+	}
+	eventually(t, 60*time.Second, "pods "+want, func() error {
 		out := c.must(t, "", "get", "pods", "-n", ns, "-o",
-			`jsonpath={range .items[*]}{.spec.containers[0].image}|{.metadata.labels.role}|{.metadata.annotations.vireo\.dev/serving}|{.metadata.deletionTimestamp}{"\n"}{end}`)
+			`jsonpath={range .items[*]}{.spec.containers[0].image}|`+cols.String()+`{.metadata.deletionTimestamp}{"\n"}{end}`)
 		count := map[string]int{}
 		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 			f := strings.Split(line, "|")
-			if len(f) != 4 || f[3] != "" {
+			if len(f) != len(fields)+2 || f[len(f)-1] != "" {
 				continue // terminating
 			}
-			count[strings.TrimPrefix(f[0], "argoproj/rollouts-demo:")+":"+f[1]+":"+f[2]]++
+			count[strings.TrimPrefix(strings.Join(f[:len(f)-1], ":"), "argoproj/rollouts-demo:")]++
 		}
 		var got []string
 		for k, n := range count {

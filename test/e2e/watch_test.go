@@ -6,6 +6,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -34,9 +35,21 @@ func (c *cluster) watchClient(t *testing.T) client.WithWatch {
 }
 
 // watchRollouts calls fn with every version of every Rollout in a namespace
-// until the test ends. A watch the API server closes (a busy server drops slow
-// watchers) is resumed from the last version seen, so nothing is missed.
+// until the test ends.
 func watchRollouts(t *testing.T, wc client.WithWatch, ns string, fn func(*v1alpha1.Rollout)) {
+	t.Helper()
+	watchObjects(t, wc, &v1alpha1.RolloutList{}, ns, func(obj runtime.Object) {
+		if ro, ok := obj.(*v1alpha1.Rollout); ok {
+			fn(ro)
+		}
+	})
+}
+
+// watchObjects calls fn with every version of every object of a list's kind
+// in a namespace until the test ends. A watch the API server closes (a busy
+// server drops slow watchers) is resumed from the last version seen, so
+// nothing is missed.
+func watchObjects(t *testing.T, wc client.WithWatch, list client.ObjectList, ns string, fn func(runtime.Object)) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -45,7 +58,7 @@ func watchRollouts(t *testing.T, wc client.WithWatch, ns string, fn func(*v1alph
 		if rv != "" {
 			opts = append(opts, &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: rv, AllowWatchBookmarks: true}})
 		}
-		return wc.Watch(ctx, &v1alpha1.RolloutList{}, opts...)
+		return wc.Watch(ctx, list.DeepCopyObject().(client.ObjectList), opts...)
 	}
 	w, err := start("")
 	if err != nil {
@@ -55,10 +68,10 @@ func watchRollouts(t *testing.T, wc client.WithWatch, ns string, fn func(*v1alph
 		rv := ""
 		for {
 			for ev := range w.ResultChan() {
-				if ro, ok := ev.Object.(*v1alpha1.Rollout); ok {
-					rv = ro.ResourceVersion
+				if obj, ok := ev.Object.(client.Object); ok {
+					rv = obj.GetResourceVersion()
 					if ev.Type != watch.Bookmark {
-						fn(ro)
+						fn(ev.Object)
 					}
 				}
 			}

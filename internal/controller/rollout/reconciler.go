@@ -18,6 +18,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -32,6 +33,7 @@ import (
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	planner "github.com/vireo-dev/vireo/internal/rollout"
+	"github.com/vireo-dev/vireo/internal/trafficrouting/routers"
 )
 
 // ManagedByAnnotation marks the Services whose selectors a Rollout manages.
@@ -57,6 +59,7 @@ type Reconciler struct {
 	mu        sync.Mutex
 	lastWrite map[types.NamespacedName]time.Time
 	expect    *expectations
+	traffic   map[types.NamespacedName]applied // what each rollout's routers were last given
 }
 
 // detailWindow is how long progress detail may go unwritten: replica counts,
@@ -247,6 +250,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err := r.Client.Get(ctx, req.NamespacedName, &ro); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.forget(req.NamespacedName)
+			r.forgetApplied(req.NamespacedName)
 		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
@@ -288,8 +292,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err != nil {
 		return reconcile.Result{}, err
 	}
+	var trafficErrs field.ErrorList
+	if planner.Routed(&ro) {
+		trafficErrs = routers.Check(&ro)
+	}
 	plan := planner.Decide(planner.Observed{Rollout: &ro, ReplicaSets: sets, Pods: pods, Services: services, Workload: workload,
-		AnalysisRuns: runs, AnalysisErrors: r.checkAnalyses(ctx, &ro), Now: r.Clock.Now()})
+		AnalysisRuns: runs, AnalysisErrors: r.checkAnalyses(ctx, &ro), TrafficErrors: trafficErrs, Now: r.Clock.Now()})
+	weightsBefore := ro.Status.Canary.Weights.DeepCopy()
 
 	if plan.Create != nil {
 		switch outcome, err := r.create(ctx, &ro, plan.Create); {
@@ -310,7 +319,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 			plan.Status.CollisionCount = &c
 			plan.Events = []planner.Event{{Type: corev1.EventTypeWarning, Reason: "HashCollision",
 				Message: fmt.Sprintf("ReplicaSet %s exists and is not this Rollout's; collision count %d", plan.Create.Name, c)}}
-			plan.Scale, plan.Annotate, plan.Services, plan.Delete = nil, nil, nil, nil
+			plan.Scale, plan.Annotate, plan.Services, plan.Delete, plan.Traffic = nil, nil, nil, nil, nil
 		}
 	}
 	// The status goes first: it records the decision (the step, a pause, the
@@ -322,7 +331,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err != nil || conflict {
 		return reconcile.Result{Requeue: conflict}, err
 	}
-	if err := r.apply(ctx, &ro, plan, sets, services); err != nil {
+	if err := r.apply(ctx, &ro, plan, sets, services, weightsBefore); err != nil {
 		return reconcile.Result{}, err
 	}
 	if err := r.applyRuns(ctx, &ro, plan); err != nil {
@@ -499,6 +508,23 @@ func mergeChange(meta map[string]any, change planner.MetadataChange) {
 	}
 }
 
+// pointServices points each Service the plan names at its pod-template hash.
+func (r *Reconciler) pointServices(ctx context.Context, ro *v1alpha1.Rollout, plan *planner.Plan, services map[string]*corev1.Service) error {
+	for name, hash := range plan.Services {
+		svc := services[name]
+		if svc == nil || hash == "" || (svc.Spec.Selector[planner.PodTemplateHashLabel] == hash && svc.Annotations[ManagedByAnnotation] == ro.Name) {
+			continue
+		}
+		patch := client.RawPatch(types.MergePatchType, fmt.Appendf(nil,
+			`{"metadata":{"annotations":{%q:%q}},"spec":{"selector":{%q:%q}}}`,
+			ManagedByAnnotation, ro.Name, planner.PodTemplateHashLabel, hash))
+		if err := r.Client.Patch(ctx, svc, patch); err != nil {
+			return fmt.Errorf("pointing Service %s at %s: %w", klog.KObj(svc), hash, err)
+		}
+	}
+	return nil
+}
+
 // sooner is the earlier of two requeue delays, where zero means none.
 func sooner(a, b time.Duration) time.Duration {
 	if a == 0 || (b != 0 && b < a) {
@@ -574,10 +600,18 @@ func (r *Reconciler) create(ctx context.Context, ro *v1alpha1.Rollout, rs *appsv
 	return collision, nil
 }
 
-// apply carries out a plan after the create: revisions, scale, Services,
-// delete. The caller has written the status already; all of this is
-// idempotent, so a pass that fails half-way is completed by the next.
-func (r *Reconciler) apply(ctx context.Context, ro *v1alpha1.Rollout, plan *planner.Plan, sets []*appsv1.ReplicaSet, services map[string]*corev1.Service) error {
+// apply carries out a plan after the create: Services, traffic, then
+// revisions and scale, delete. Selectors and weights go first, so that no
+// request is sent to a pod about to go. The caller has written the status
+// already; all of this is idempotent, so a pass that fails half-way is
+// completed by the next.
+func (r *Reconciler) apply(ctx context.Context, ro *v1alpha1.Rollout, plan *planner.Plan, sets []*appsv1.ReplicaSet, services map[string]*corev1.Service, weightsBefore *v1alpha1.TrafficWeights) error {
+	if err := r.pointServices(ctx, ro, plan, services); err != nil {
+		return err
+	}
+	if err := r.applyTraffic(ctx, ro, plan, weightsBefore); err != nil {
+		return err
+	}
 	byName := map[string]*appsv1.ReplicaSet{}
 	for _, rs := range sets {
 		byName[rs.Name] = rs
@@ -642,18 +676,6 @@ func (r *Reconciler) apply(ctx context.Context, ro *v1alpha1.Rollout, plan *plan
 		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: name}}
 		if err := r.Client.Patch(ctx, pod, client.RawPatch(types.MergePatchType, data)); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("labelling pod %s with its role: %w", klog.KObj(pod), err)
-		}
-	}
-	for name, hash := range plan.Services {
-		svc := services[name]
-		if svc == nil || (svc.Spec.Selector[planner.PodTemplateHashLabel] == hash && svc.Annotations[ManagedByAnnotation] == ro.Name) {
-			continue
-		}
-		patch := client.RawPatch(types.MergePatchType, fmt.Appendf(nil,
-			`{"metadata":{"annotations":{%q:%q}},"spec":{"selector":{%q:%q}}}`,
-			ManagedByAnnotation, ro.Name, planner.PodTemplateHashLabel, hash))
-		if err := r.Client.Patch(ctx, svc, patch); err != nil {
-			return fmt.Errorf("pointing Service %s at %s: %w", klog.KObj(svc), hash, err)
 		}
 	}
 	if n := plan.ScaleWorkload; n != nil && ro.Spec.WorkloadRef != nil {

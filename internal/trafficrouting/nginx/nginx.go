@@ -20,6 +20,9 @@ import (
 	"github.com/vireo-dev/vireo/internal/trafficrouting"
 )
 
+// IngressClassAnnotation names an Ingress's class, before spec.ingressClassName.
+const IngressClassAnnotation = "kubernetes.io/ingress.class"
+
 // DefaultAnnotationPrefix is ingress-nginx's annotation prefix.
 const DefaultAnnotationPrefix = "nginx.ingress.kubernetes.io"
 
@@ -104,6 +107,13 @@ func (r Router) SetHeaderRoute(ctx context.Context, route *v1alpha1.SetHeaderRou
 		delete(a, p+"/canary-by-header-pattern")
 		if len(route.Match) == 0 {
 			delete(a, p+"/canary-by-header")
+			// What the user asks for in additionalIngressAnnotations (seed
+			// 001's canary-by-header: X-Canary) stays once a step's route goes.
+			for _, k := range []string{"canary-by-header", "canary-by-header-value", "canary-by-header-pattern"} {
+				if v, ok := r.spec().AdditionalIngressAnnotations[k]; ok {
+					a[p+"/"+k] = v
+				}
+			}
 			return
 		}
 		m := route.Match[0]
@@ -191,6 +201,11 @@ func (r Router) apply(ctx context.Context, stable *networkingv1.Ingress, edit fu
 	}
 	for k, v := range r.spec().AdditionalIngressAnnotations {
 		annotations[p+"/"+k] = v
+	}
+	// The class, when the stable Ingress names it by the old annotation, so
+	// that the same controller serves the canary Ingress.
+	if class, ok := stable.Annotations[IngressClassAnnotation]; ok {
+		annotations[IngressClassAnnotation] = class
 	}
 	maps.Copy(annotations, r.spec().CanaryIngressAnnotations)
 	edit(annotations)

@@ -1,0 +1,434 @@
+package rollout
+
+import (
+	"math"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/vireo-dev/vireo/api/v1alpha1"
+)
+
+// A canary with spec.strategy.canary.trafficRouting moves traffic with its
+// routers' weights rather than with pod counts. The planner keeps two rules,
+// so that no request is sent to a pod that is not there:
+//
+//   - a weight rises only once the canary's pods for it are available;
+//   - a pod goes away only once status.canary.weights, as verified by the
+//     routers on an earlier pass, sends it nothing (or, after a promotion or
+//     an abort, once its scale-down deadline has passed).
+//
+// status.canary.weights is the memory of what the routers hold: the planner
+// writes the weight it wants with verified unset, and the applier sets
+// verified once every router holds it. A controller that restarts reads it
+// back and moves nothing until it knows.
+
+// Traffic is what every router of a rollout should hold once the plan is
+// applied.
+type Traffic struct {
+	// Weight is the canary Service's share, out of MaxWeight; the stable
+	// Service has the rest.
+	Weight, MaxWeight int32
+	// Routes are the managed routes the steps name, in the order of
+	// trafficRouting.managedRoutes; a route without match is to be removed.
+	// When none has a match, the routers remove every managed route.
+	Routes []ManagedRoute
+}
+
+// ManagedRoute is one managed route: exactly one of Header and Mirror is set.
+type ManagedRoute struct {
+	Header *v1alpha1.SetHeaderRoute
+	Mirror *v1alpha1.SetMirrorRoute
+}
+
+// Active reports whether the route sends anything to the canary.
+func (r ManagedRoute) Active() bool {
+	if r.Header != nil {
+		return len(r.Header.Match) > 0
+	}
+	return r.Mirror != nil && len(r.Mirror.Match) > 0
+}
+
+// AnyRoute reports whether any managed route is in force.
+func (t *Traffic) AnyRoute() bool {
+	for _, r := range t.Routes {
+		if r.Active() {
+			return true
+		}
+	}
+	return false
+}
+
+// Routed reports whether a rollout moves traffic through routers.
+func Routed(ro *v1alpha1.Rollout) bool {
+	c := ro.Spec.Strategy.Canary
+	return c != nil && c.TrafficRouting != nil
+}
+
+// maxWeight is trafficRouting.maxTrafficWeight, 100 when unset.
+func maxWeight(ro *v1alpha1.Rollout) int32 {
+	if c := ro.Spec.Strategy.Canary; c != nil && c.TrafficRouting != nil && c.TrafficRouting.MaxTrafficWeight != nil {
+		return *c.TrafficRouting.MaxTrafficWeight
+	}
+	return 100
+}
+
+// routing is what the planner knows of the routers as the pass starts: the
+// weights the last pass recorded, and whether the routers were seen to hold them.
+type routing struct {
+	stored  *v1alpha1.TrafficWeights
+	settled bool
+}
+
+func readRouting(st *v1alpha1.RolloutStatus) *routing {
+	w := st.Canary.Weights
+	if w == nil {
+		return &routing{}
+	}
+	return &routing{stored: w.DeepCopy(), settled: w.Verified != nil && *w.Verified}
+}
+
+// sentTo is the canary weight the routers verifiably send to the pods of hash
+// through the canary Service.
+func (r *routing) sentTo(hash string) int32 {
+	if r.stored == nil || !r.settled || r.stored.Canary.PodTemplateHash != hash {
+		return 0
+	}
+	return r.stored.Canary.Weight
+}
+
+// mayReceive reports whether the routers may still send the pods of hash any
+// traffic: they do by the record, or the record is not verified yet.
+func (r *routing) mayReceive(hash string) bool {
+	if r.stored == nil {
+		return false
+	}
+	w := r.stored
+	named := w.Canary.PodTemplateHash == hash || w.Stable.PodTemplateHash == hash
+	if !r.settled {
+		return named
+	}
+	return (w.Canary.PodTemplateHash == hash && w.Canary.Weight > 0) || (w.Stable.PodTemplateHash == hash && w.Stable.Weight > 0)
+}
+
+// stepWeight is the canary weight the steps ask for now, out of maxWeight:
+// none for a promoted or aborted rollout, all of it once the steps are done
+// (the promotion itself then moves the stable Service to the new pods).
+func stepWeight(ro *v1alpha1.Rollout, st *v1alpha1.RolloutStatus) int32 {
+	steps := ro.Spec.Strategy.Canary.Steps
+	switch {
+	case st.Abort, st.CurrentPodHash == st.StableRS:
+		return 0
+	case st.PromoteFull, st.CurrentStepIndex == nil && len(steps) == 0:
+		return maxWeight(ro)
+	case st.CurrentStepIndex != nil && int(*st.CurrentStepIndex) >= len(steps):
+		return maxWeight(ro)
+	}
+	var w int32
+	for i := 0; st.CurrentStepIndex != nil && i <= int(*st.CurrentStepIndex); i++ {
+		if s := steps[i].SetWeight; s != nil {
+			w = *s
+		}
+	}
+	return w
+}
+
+// share is the number of replicas that carries weight out of total: rounded
+// up, so any weight gets a pod.
+func share(replicas, weight, total int32) int32 {
+	if weight <= 0 || replicas <= 0 {
+		return 0
+	}
+	if weight >= total {
+		return replicas
+	}
+	return int32(math.Ceil(float64(replicas) * float64(weight) / float64(total)))
+}
+
+// withMinPods raises a ReplicaSet that carries traffic to minPodsPerReplicaSet.
+func withMinPods(ro *v1alpha1.Rollout, n int32, carries bool) int32 {
+	c := ro.Spec.Strategy.Canary
+	if !carries || c.MinPodsPerReplicaSet == nil {
+		return n
+	}
+	return max(n, min(*c.MinPodsPerReplicaSet, desiredReplicas(ro)))
+}
+
+// canaryScale is the canary's size for a weight: its share of the replicas,
+// unless a setCanaryScale step in force says otherwise.
+func canaryScale(ro *v1alpha1.Rollout, st *v1alpha1.RolloutStatus, weight int32) int32 {
+	replicas := desiredReplicas(ro)
+	steps := ro.Spec.Strategy.Canary.Steps
+	n := share(replicas, weight, maxWeight(ro))
+	if st.CurrentStepIndex != nil && int(*st.CurrentStepIndex) < len(steps) && !st.PromoteFull {
+		var scale *v1alpha1.SetCanaryScale
+		for i := 0; i <= int(*st.CurrentStepIndex); i++ {
+			if s := steps[i].SetCanaryScale; s != nil {
+				scale = s
+			}
+		}
+		switch {
+		case scale == nil || scale.MatchTrafficWeight:
+		case scale.Replicas != nil:
+			return min(*scale.Replicas, replicas)
+		case scale.Weight != nil:
+			return share(replicas, *scale.Weight, 100)
+		}
+	}
+	if n == 0 && routesNeedPods(ro, st) {
+		n = 1 // a header or mirror route sends requests to the canary
+	}
+	return withMinPods(ro, n, n > 0)
+}
+
+// routesNeedPods reports whether a header or mirror route is, or is about to
+// be, in force: set by the current step or one before it.
+func routesNeedPods(ro *v1alpha1.Rollout, st *v1alpha1.RolloutStatus) bool {
+	if st.CurrentStepIndex == nil || ro.Spec.Strategy.Canary.TrafficRouting == nil {
+		return false
+	}
+	next := *st.DeepCopy()
+	next.CurrentStepIndex = ptr.To(*st.CurrentStepIndex + 1)
+	for _, r := range routesInForce(ro, &next) {
+		if r.Active() {
+			return true
+		}
+	}
+	return false
+}
+
+// stableScale is the stable ReplicaSet's size while the canary has weight:
+// all the replicas, or with dynamicStableScale its share of them.
+func stableScale(ro *v1alpha1.Rollout, canaryWeight int32) int32 {
+	replicas := desiredReplicas(ro)
+	if !ro.Spec.Strategy.Canary.DynamicStableScale {
+		return replicas
+	}
+	total := maxWeight(ro)
+	return withMinPods(ro, share(replicas, total-canaryWeight, total), canaryWeight < total)
+}
+
+// planTraffic decides the weight the routers get, the Services' selectors and
+// status.canary.weights, once the steps have been walked.
+func planTraffic(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv1.ReplicaSet, hash string) {
+	st := &plan.Status
+	c := ro.Spec.Strategy.Canary
+	r := plan.routing
+	total := maxWeight(ro)
+
+	// The canary Service follows the new pods, or the stable ones on abort,
+	// but leaves pods it sends traffic to only once their weight is 0.
+	want := hash
+	if st.Abort {
+		want = st.StableRS
+	}
+	svcHash := want
+	if r.stored != nil && r.stored.Canary.PodTemplateHash != "" && r.stored.Canary.PodTemplateHash != want &&
+		(!r.settled || r.stored.Canary.Weight > 0) {
+		svcHash = r.stored.Canary.PodTemplateHash
+	}
+
+	target := stepWeight(ro, st)
+	sent := r.sentTo(svcHash)
+	var w int32
+	switch {
+	case svcHash != hash:
+		// The canary Service still points at pods it is leaving (a newer
+		// template, a rollback, an abort whose weight is gone): no weight.
+	case st.Abort:
+		// Back to stable at once; with dynamicStableScale, as fast as the
+		// stable pods come back.
+		if c.DynamicStableScale {
+			w = min(sent, dynamicAbortWeight(ro, sets.byHash(st.StableRS)))
+		}
+	case target > sent && newRS.Status.AvailableReplicas < canaryScale(ro, st, target):
+		w = sent // the pods first, then the traffic
+	case target < sent && c.DynamicStableScale:
+		// The stable pods first, then the traffic back to them.
+		w = max(target, min(sent, dynamicAbortWeight(ro, sets.byHash(st.StableRS))))
+	default:
+		w = target
+	}
+
+	next := &v1alpha1.TrafficWeights{
+		Canary: v1alpha1.WeightDestination{Weight: w, ServiceName: c.CanaryService, PodTemplateHash: svcHash},
+		Stable: v1alpha1.WeightDestination{Weight: total - w, ServiceName: c.StableService, PodTemplateHash: st.StableRS},
+	}
+	if r.stored != nil && r.stored.Canary == next.Canary && r.stored.Stable == next.Stable {
+		next.Verified = r.stored.Verified
+	}
+	st.Canary.Weights = next
+	plan.Traffic = &Traffic{Weight: w, MaxWeight: total, Routes: routesInForce(ro, st)}
+	plan.Services[c.CanaryService] = svcHash
+	plan.Services[c.StableService] = st.StableRS
+}
+
+// dynamicAbortWeight is the weight the canary must keep, with
+// dynamicStableScale, while the stable pods come back: what the available
+// stable pods cannot carry yet.
+func dynamicAbortWeight(ro *v1alpha1.Rollout, stable *appsv1.ReplicaSet) int32 {
+	total, replicas := maxWeight(ro), desiredReplicas(ro)
+	if stable == nil || replicas == 0 {
+		return 0
+	}
+	carried := int32(math.Floor(float64(total) * float64(stable.Status.AvailableReplicas) / float64(replicas)))
+	return max(total-carried, 0)
+}
+
+// routesInForce lists the managed routes the steps name, each as the last
+// completed step set it; none once the rollout is promoted or aborted.
+func routesInForce(ro *v1alpha1.Rollout, st *v1alpha1.RolloutStatus) []ManagedRoute {
+	c := ro.Spec.Strategy.Canary
+	done := 0
+	if st.CurrentStepIndex != nil && !st.Abort && st.CurrentPodHash != st.StableRS {
+		done = int(*st.CurrentStepIndex)
+	}
+	var out []ManagedRoute
+	for _, m := range c.TrafficRouting.ManagedRoutes {
+		var route *ManagedRoute
+		for i, s := range c.Steps {
+			var r ManagedRoute
+			switch {
+			case s.SetHeaderRoute != nil && s.SetHeaderRoute.Name == m.Name:
+				r.Header = &v1alpha1.SetHeaderRoute{Name: m.Name}
+				if i < done {
+					r.Header = s.SetHeaderRoute.DeepCopy()
+				}
+			case s.SetMirrorRoute != nil && s.SetMirrorRoute.Name == m.Name:
+				r.Mirror = &v1alpha1.SetMirrorRoute{Name: m.Name}
+				if i < done {
+					r.Mirror = s.SetMirrorRoute.DeepCopy()
+				}
+			default:
+				continue
+			}
+			// The first step naming the route gives its kind; the last
+			// completed one, its state.
+			if route == nil || i < done {
+				route = &r
+			}
+		}
+		if route != nil {
+			out = append(out, *route)
+		}
+	}
+	return out
+}
+
+// routedTargets is the replica count each ReplicaSet of a routed canary
+// should have: the canary its scale for the weight it is getting, the stable
+// one all the replicas (or its share, with dynamicStableScale), and the rest
+// none, except while traffic may still reach them or a scale-down deadline
+// keeps them.
+func routedTargets(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv1.ReplicaSet, now metav1.Time) map[string]int32 {
+	st := &plan.Status
+	r := plan.routing
+	replicas := desiredReplicas(ro)
+	hash := newRS.Labels[PodTemplateHashLabel]
+	stable := sets.byHash(st.StableRS)
+	target := stepWeight(ro, st)
+	targets := map[string]int32{}
+	if stable == nil {
+		stable = newRS // nothing else can serve
+	}
+	for _, rs := range sets.all {
+		h := rs.Labels[PodTemplateHashLabel]
+		switch {
+		case rs == stable && stable == newRS:
+			targets[rs.Name] = replicas
+		case rs == stable:
+			sent := r.sentTo(hash)
+			if st.Abort {
+				sent = 0
+			}
+			n := max(stableScale(ro, sent), stableScale(ro, min(target, sent)))
+			if !r.settled {
+				n = max(n, specReplicas(rs))
+			}
+			targets[rs.Name] = n
+		case rs == newRS && !st.Abort:
+			n := canaryScale(ro, st, target)
+			if stepsDone(ro, st) {
+				n = replicas
+			}
+			if r.mayReceive(h) {
+				n = max(n, canaryScale(ro, st, r.sentTo(h)))
+				if !r.settled {
+					n = max(n, specReplicas(rs))
+				}
+			}
+			targets[rs.Name] = n
+		case r.mayReceive(h) || scaleDownPending(rs, plan, now) || (rs == newRS && neverScaleDown(ro)):
+			targets[rs.Name] = specReplicas(rs)
+			if d, ok := scaleDownDeadline(rs, plan); ok && now.Time.Before(d) {
+				plan.requeue(d.Sub(now.Time))
+			}
+		default:
+			targets[rs.Name] = 0
+			if _, has := scaleDownDeadline(rs, plan); has && specReplicas(rs) == 0 {
+				keepUntil(plan, rs, time.Time{})
+			}
+		}
+	}
+	return targets
+}
+
+// neverScaleDown: abortScaleDownDelaySeconds 0 leaves an aborted canary up.
+func neverScaleDown(ro *v1alpha1.Rollout) bool {
+	d := ro.Spec.Strategy.Canary.AbortScaleDownDelaySeconds
+	return d != nil && *d == 0
+}
+
+// stepsDone reports whether the canary has no step left: all walked, or
+// promoted in full.
+func stepsDone(ro *v1alpha1.Rollout, st *v1alpha1.RolloutStatus) bool {
+	n := len(ro.Spec.Strategy.Canary.Steps)
+	return st.PromoteFull || n == 0 || (st.CurrentStepIndex != nil && int(*st.CurrentStepIndex) >= n)
+}
+
+// weightHeld reports whether the routers verifiably send weight to the pods of hash.
+func (r *routing) weightHeld(hash string, weight int32) bool {
+	return r.settled && r.stored != nil && r.stored.Canary.PodTemplateHash == hash && r.stored.Canary.Weight == weight
+}
+
+// routedStepDone reports whether a setWeight step of a routed canary is
+// done: its pods are up and the routers hold its weight.
+func routedStepDone(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv1.ReplicaSet, now metav1.Time) bool {
+	st := &plan.Status
+	w := stepWeight(ro, st)
+	return atTargets(routedTargets(plan, ro, sets, newRS, now), sets) && plan.routing.weightHeld(newRS.Labels[PodTemplateHashLabel], w)
+}
+
+// promoteRouted makes the canary stable once all its pods are up and the
+// routers send it all the traffic; the stable Service then moves to it
+// before the weight drops. The old stable pods stay until
+// scaleDownDelaySeconds (default 30) have passed, so that proxies that have
+// not caught up yet still reach a pod.
+func promoteRouted(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv1.ReplicaSet, hash string, now metav1.Time) bool {
+	st := &plan.Status
+	replicas := desiredReplicas(ro)
+	if !available(newRS, replicas) || !plan.routing.weightHeld(hash, maxWeight(ro)) {
+		return false
+	}
+	if old := sets.byHash(st.StableRS); old != nil && old != newRS {
+		if d := seconds32(ro.Spec.Strategy.Canary.ScaleDownDelaySeconds, defaultScaleDownDelaySeconds); d > 0 {
+			keepUntil(plan, old, now.Add(d))
+		}
+	}
+	st.StableRS = hash
+	return true
+}
+
+// retireAbortedCanary sets the aborted canary's scale-down deadline,
+// abortScaleDownDelaySeconds (default 30) from now; 0 keeps it up.
+func retireAbortedCanary(plan *Plan, ro *v1alpha1.Rollout, newRS *appsv1.ReplicaSet, now metav1.Time) {
+	if neverScaleDown(ro) {
+		return
+	}
+	d := seconds32(ro.Spec.Strategy.Canary.AbortScaleDownDelaySeconds, defaultAbortScaleDownDelaySeconds)
+	keepUntil(plan, newRS, now.Add(d))
+	plan.event(corev1.EventTypeNormal, "ScaleDownScheduled", "Canary ReplicaSet %s scales down in %s, once its traffic is gone", newRS.Name, d)
+}

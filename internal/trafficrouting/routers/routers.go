@@ -1,0 +1,147 @@
+// Package routers knows every traffic router Vireo has: it builds the ones a
+// rollout configures and says, field by field, what they cannot do.
+package routers
+
+import (
+	"fmt"
+	"sort"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/vireo-dev/vireo/api/v1alpha1"
+	"github.com/vireo-dev/vireo/internal/trafficrouting"
+	"github.com/vireo-dev/vireo/internal/trafficrouting/gatewayapi"
+	"github.com/vireo-dev/vireo/internal/trafficrouting/nginx"
+)
+
+// can is what kinds of managed routes a router expresses.
+type can struct{ header, mirror bool }
+
+// configured is one router a rollout configures.
+type configured struct {
+	name  string      // the field under trafficRouting, or the plugin's key
+	path  *field.Path // where it is configured
+	can   can
+	build func(c client.Client, ro *v1alpha1.Rollout) (trafficrouting.Router, error)
+	// check reports what is wrong with its configuration.
+	check func(ro *v1alpha1.Rollout) field.ErrorList
+}
+
+func trafficPath() *field.Path {
+	return field.NewPath("spec", "strategy", "canary", "trafficRouting")
+}
+
+// list finds the routers a rollout configures, in a fixed order.
+func list(ro *v1alpha1.Rollout) ([]configured, field.ErrorList) {
+	c := ro.Spec.Strategy.Canary
+	if c == nil || c.TrafficRouting == nil {
+		return nil, nil
+	}
+	tr := c.TrafficRouting
+	p := trafficPath()
+	var out []configured
+	var errs field.ErrorList
+	if tr.Nginx != nil {
+		out = append(out, configured{name: "nginx", path: p.Child("nginx"), can: can{header: true},
+			build: func(cl client.Client, ro *v1alpha1.Rollout) (trafficrouting.Router, error) {
+				return nginx.Router{Client: cl, Rollout: ro}, nil
+			},
+			check: func(ro *v1alpha1.Rollout) field.ErrorList {
+				var errs field.ErrorList
+				if len(nginx.StableIngresses(tr.Nginx)) == 0 {
+					errs = append(errs, field.Required(p.Child("nginx", "stableIngress"), "the Ingress the canary Ingress is built from"))
+				}
+				for i, s := range ro.Spec.Strategy.Canary.Steps {
+					if s.SetHeaderRoute != nil {
+						if err := nginx.ValidateHeaderRoute(s.SetHeaderRoute); err != nil {
+							errs = append(errs, field.Invalid(field.NewPath("spec", "strategy", "canary", "steps").Index(i).Child("setHeaderRoute"), s.SetHeaderRoute.Name, err.Error()))
+						}
+					}
+				}
+				return errs
+			}})
+	}
+	for _, name := range sortedPlugins(tr.Plugins) {
+		pp := p.Child("plugins").Key(name)
+		if name != gatewayapi.PluginName {
+			errs = append(errs, field.NotSupported(pp, name, []string{gatewayapi.PluginName}))
+			continue
+		}
+		out = append(out, configured{name: name, path: pp, can: can{header: true, mirror: true},
+			build: func(cl client.Client, ro *v1alpha1.Rollout) (trafficrouting.Router, error) {
+				cfg, _, err := gatewayapi.ConfigOf(ro)
+				if err != nil {
+					return nil, err
+				}
+				return gatewayapi.Router{Client: cl, Rollout: ro, Config: cfg}, nil
+			},
+			check: func(ro *v1alpha1.Rollout) field.ErrorList {
+				if _, _, err := gatewayapi.ConfigOf(ro); err != nil {
+					return field.ErrorList{field.Invalid(pp, "", err.Error())}
+				}
+				return nil
+			}})
+	}
+	for _, u := range []struct {
+		name string
+		set  bool
+	}{{"istio", tr.Istio != nil}, {"alb", tr.ALB != nil}, {"smi", tr.SMI != nil}, {"ambassador", tr.Ambassador != nil},
+		{"appMesh", tr.AppMesh != nil}, {"traefik", tr.Traefik != nil}, {"apisix", tr.Apisix != nil}} {
+		if u.set {
+			errs = append(errs, field.Forbidden(p.Child(u.name), "not supported yet by this version of Vireo"))
+		}
+	}
+	if len(out) == 0 && len(errs) == 0 {
+		errs = append(errs, field.Required(p, "configure a router: nginx, or plugins."+gatewayapi.PluginName))
+	}
+	return out, errs
+}
+
+func sortedPlugins[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// Check reports what the rollout's routers cannot do, by field: a
+// configuration they cannot read, a router Vireo does not have, a header or
+// mirror route step that a configured router cannot express.
+func Check(ro *v1alpha1.Rollout) field.ErrorList {
+	rs, errs := list(ro)
+	for _, r := range rs {
+		errs = append(errs, r.check(ro)...)
+		for i, s := range ro.Spec.Strategy.Canary.Steps {
+			sp := field.NewPath("spec", "strategy", "canary", "steps").Index(i)
+			if s.SetHeaderRoute != nil && !r.can.header {
+				errs = append(errs, field.Forbidden(sp.Child("setHeaderRoute"), fmt.Sprintf("the %s router cannot send requests to the canary by header", r.name)))
+			}
+			if s.SetMirrorRoute != nil && !r.can.mirror {
+				errs = append(errs, field.Forbidden(sp.Child("setMirrorRoute"), fmt.Sprintf("the %s router cannot mirror requests to the canary", r.name)))
+			}
+		}
+	}
+	return errs
+}
+
+// New builds the routers a rollout configures. c serves every read and write;
+// give it one that reads from the API server, so that what a router compares
+// against is what is there.
+func New(c client.Client, ro *v1alpha1.Rollout) ([]trafficrouting.Router, error) {
+	rs, errs := list(ro)
+	if len(errs) > 0 {
+		return nil, errs.ToAggregate()
+	}
+	out := make([]trafficrouting.Router, 0, len(rs))
+	for _, r := range rs {
+		router, err := r.build(c, ro)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, router)
+	}
+	return out, nil
+}
