@@ -13,6 +13,8 @@ import (
 	"github.com/vireo-dev/vireo/internal/trafficrouting"
 	"github.com/vireo-dev/vireo/internal/trafficrouting/gatewayapi"
 	"github.com/vireo-dev/vireo/internal/trafficrouting/nginx"
+	"github.com/vireo-dev/vireo/internal/trafficrouting/smi"
+	"github.com/vireo-dev/vireo/internal/trafficrouting/traefik"
 )
 
 // can is what kinds of managed routes a router expresses.
@@ -83,17 +85,36 @@ func list(ro *v1alpha1.Rollout) ([]configured, field.ErrorList) {
 				return nil
 			}})
 	}
+	if tr.SMI != nil {
+		out = append(out, configured{name: "smi", path: p.Child("smi"),
+			build: func(cl client.Client, ro *v1alpha1.Rollout) (trafficrouting.Router, error) {
+				return smi.Router{Client: cl, Rollout: ro}, nil
+			},
+			check: func(*v1alpha1.Rollout) field.ErrorList { return nil }})
+	}
+	if tr.Traefik != nil {
+		out = append(out, configured{name: "traefik", path: p.Child("traefik"),
+			build: func(cl client.Client, ro *v1alpha1.Rollout) (trafficrouting.Router, error) {
+				return traefik.Router{Client: cl, Rollout: ro}, nil
+			},
+			check: func(*v1alpha1.Rollout) field.ErrorList {
+				if tr.Traefik.WeightedTraefikServiceName == "" {
+					return field.ErrorList{field.Required(p.Child("traefik", "weightedTraefikServiceName"), "the weighted TraefikService listing the stable and canary Services")}
+				}
+				return nil
+			}})
+	}
 	for _, u := range []struct {
 		name string
 		set  bool
-	}{{"istio", tr.Istio != nil}, {"alb", tr.ALB != nil}, {"smi", tr.SMI != nil}, {"ambassador", tr.Ambassador != nil},
-		{"appMesh", tr.AppMesh != nil}, {"traefik", tr.Traefik != nil}, {"apisix", tr.Apisix != nil}} {
+	}{{"istio", tr.Istio != nil}, {"alb", tr.ALB != nil}, {"ambassador", tr.Ambassador != nil},
+		{"appMesh", tr.AppMesh != nil}, {"apisix", tr.Apisix != nil}} {
 		if u.set {
 			errs = append(errs, field.Forbidden(p.Child(u.name), "not supported yet by this version of Vireo"))
 		}
 	}
 	if len(out) == 0 && len(errs) == 0 {
-		errs = append(errs, field.Required(p, "configure a router: nginx, or plugins."+gatewayapi.PluginName))
+		errs = append(errs, field.Required(p, "configure a router: nginx, smi, traefik, or plugins."+gatewayapi.PluginName))
 	}
 	return out, errs
 }
