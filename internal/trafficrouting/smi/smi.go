@@ -144,10 +144,14 @@ func (r Router) VerifyWeight(ctx context.Context, weight int32) (bool, error) {
 var ErrNoManagedRoutes = errors.New("the smi router cannot set header or mirror routes")
 
 // SetHeaderRoute is refused.
-func (Router) SetHeaderRoute(context.Context, *v1alpha1.SetHeaderRoute) error { return ErrNoManagedRoutes }
+func (Router) SetHeaderRoute(context.Context, *v1alpha1.SetHeaderRoute) error {
+	return ErrNoManagedRoutes
+}
 
 // SetMirrorRoute is refused.
-func (Router) SetMirrorRoute(context.Context, *v1alpha1.SetMirrorRoute) error { return ErrNoManagedRoutes }
+func (Router) SetMirrorRoute(context.Context, *v1alpha1.SetMirrorRoute) error {
+	return ErrNoManagedRoutes
+}
 
 // RemoveManagedRoutes has nothing to remove.
 func (Router) RemoveManagedRoutes(context.Context) error { return nil }
