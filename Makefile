@@ -32,6 +32,7 @@ test: ## every test: generated files, unit, integration against a real control p
 
 BENCH_ROLLOUTS ?= 200
 BENCH_ANALYSIS ?= 50
+BENCH_ABORT ?= 40
 BENCH_SCHEDULE ?= 10m
 
 bench: ## micro-benchmarks, then the rollout benchmark on the local control plane
@@ -39,6 +40,7 @@ bench: ## micro-benchmarks, then the rollout benchmark on the local control plan
 	hack/cluster/build
 	VIREO_REQUIRE_CLUSTER=1 go test -count=1 -timeout 60m -run '^TestBenchRollouts$$' -v ./test/e2e/ -args -bench-rollouts=$(BENCH_ROLLOUTS) | grep -v '^{'
 	VIREO_REQUIRE_CLUSTER=1 go test -count=1 -timeout 60m -run '^TestBenchAnalysis$$' -v ./test/e2e/ -args -bench-analysis=$(BENCH_ANALYSIS) -bench-schedule=$(BENCH_SCHEDULE) | grep -v '^{'
+	VIREO_REQUIRE_CLUSTER=1 go test -count=1 -timeout 30m -run '^TestBenchAbortToWeightZero$$' -v ./test/e2e/ -args -bench-abort=$(BENCH_ABORT) | grep -v '^{'
 
 
 demo: ## control plane up, Vireo installed and running, a sample Rollout applied

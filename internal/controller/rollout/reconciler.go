@@ -327,9 +327,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	// or abort patched in meanwhile makes it fail, and then nothing is done on
 	// a stale decision: the next pass sees the user's patch. Everything done
 	// after it is idempotent and is redone by the next pass if it fails.
+	trafficDone, err := r.trafficFirst(ctx, &ro, plan, services)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
 	held, conflict, err := r.writeStatus(ctx, &ro, plan.Status)
 	if err != nil || conflict {
 		return reconcile.Result{Requeue: conflict}, err
+	}
+	if trafficDone {
+		plan.Traffic = nil // set, and recorded as verified, already
 	}
 	if err := r.apply(ctx, &ro, plan, sets, services, weightsBefore); err != nil {
 		return reconcile.Result{}, err

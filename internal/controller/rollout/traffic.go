@@ -62,30 +62,9 @@ func (r *Reconciler) applyTraffic(ctx context.Context, ro *v1alpha1.Rollout, pla
 	if verified && r.recentlyApplied(key, fp) {
 		return nil
 	}
-	list, err := routers.New(apiReads{Client: r.Client, reader: r.APIReader}, ro)
+	held, err := r.setRouters(ctx, ro, t, before)
 	if err != nil {
-		return r.trafficFailed(ro, err)
-	}
-	for _, router := range list {
-		if err := setTraffic(ctx, router, t); err != nil {
-			return r.trafficFailed(ro, fmt.Errorf("%s router: %w", router.Type(), err))
-		}
-	}
-	held := true
-	for _, router := range list {
-		ok, err := router.VerifyWeight(ctx, t.Weight)
-		if err != nil {
-			return r.trafficFailed(ro, fmt.Errorf("%s router: verifying weight %d: %w", router.Type(), t.Weight, err))
-		}
-		held = held && ok
-	}
-	r.rememberApplied(key, fp)
-	if before == nil || before.Canary.Weight != t.Weight {
-		from := int32(0)
-		if before != nil {
-			from = before.Canary.Weight
-		}
-		r.Recorder.Eventf(ro, corev1.EventTypeNormal, "TrafficWeightUpdated", "Traffic weight updated from %d to %d (of %d)", from, t.Weight, t.MaxWeight)
+		return err
 	}
 	if w == nil || (w.Verified != nil && *w.Verified == held) {
 		return nil
@@ -93,10 +72,85 @@ func (r *Reconciler) applyTraffic(ctx context.Context, ro *v1alpha1.Rollout, pla
 	return r.markVerified(ctx, ro, held)
 }
 
-// setTraffic gives one router the weight and the routes.
-func setTraffic(ctx context.Context, router trafficrouting.Router, t *planner.Traffic) error {
+// trafficFirst applies a retreat of traffic, a lower weight and no route
+// sending requests to the canary (an abort, above all), before the status
+// is written: it can only send requests to pods that are up, so it need not
+// wait for the decision to be recorded, and the status write then records
+// it verified, in one write. When the routers already hold the plan's
+// traffic (this process set it moments ago), the status records that too.
+// It reports whether the traffic is done with for this pass.
+func (r *Reconciler) trafficFirst(ctx context.Context, ro *v1alpha1.Rollout, plan *planner.Plan, services map[string]*corev1.Service) (bool, error) {
+	t, w, before := plan.Traffic, plan.Status.Canary.Weights, ro.Status.Canary.Weights
+	if t == nil || w == nil {
+		return false, nil
+	}
+	key := types.NamespacedName{Namespace: ro.Namespace, Name: ro.Name}
+	if r.recentlyApplied(key, fingerprint(t)) {
+		w.Verified = ptr.To(true)
+		return true, nil
+	}
+	if before == nil || t.Weight >= before.Canary.Weight || t.AnyRoute() {
+		return false, nil
+	}
+	if err := r.pointServices(ctx, ro, plan, services); err != nil {
+		return false, err
+	}
+	held, err := r.setRouters(ctx, ro, t, before)
+	if err != nil {
+		return false, err
+	}
+	w.Verified = ptr.To(held)
+	return true, nil
+}
+
+// setRouters gives every router the traffic and reports whether they all
+// hold it.
+func (r *Reconciler) setRouters(ctx context.Context, ro *v1alpha1.Rollout, t *planner.Traffic, before *v1alpha1.TrafficWeights) (bool, error) {
+	key := types.NamespacedName{Namespace: ro.Namespace, Name: ro.Name}
+	list, err := routers.New(apiReads{Client: r.Client, reader: r.APIReader}, ro)
+	if err != nil {
+		return false, r.trafficFailed(ro, err)
+	}
+	managed := len(ro.Spec.Strategy.Canary.TrafficRouting.ManagedRoutes) > 0
+	for _, router := range list {
+		if err := setTraffic(ctx, router, t, managed); err != nil {
+			return false, r.trafficFailed(ro, fmt.Errorf("%s router: %w", router.Type(), err))
+		}
+	}
+	// A write the API server accepted is what it holds. The first time this
+	// process sets a rollout's routers (after a restart, say), their objects
+	// are read back as well, which catches a router object that something
+	// else keeps changing.
+	held := true
+	for _, router := range list {
+		if r.hasApplied(key) {
+			break
+		}
+		ok, err := router.VerifyWeight(ctx, t.Weight)
+		if err != nil {
+			return false, r.trafficFailed(ro, fmt.Errorf("%s router: verifying weight %d: %w", router.Type(), t.Weight, err))
+		}
+		held = held && ok
+	}
+	r.rememberApplied(key, fingerprint(t))
+	if before == nil || before.Canary.Weight != t.Weight {
+		from := int32(0)
+		if before != nil {
+			from = before.Canary.Weight
+		}
+		r.Recorder.Eventf(ro, corev1.EventTypeNormal, "TrafficWeightUpdated", "Traffic weight updated from %d to %d (of %d)", from, t.Weight, t.MaxWeight)
+	}
+	return held, nil
+}
+
+// setTraffic gives one router the weight and, when the rollout has managed
+// routes, the routes.
+func setTraffic(ctx context.Context, router trafficrouting.Router, t *planner.Traffic, managed bool) error {
 	if err := router.SetWeight(ctx, t.Weight); err != nil {
 		return fmt.Errorf("setting weight %d: %w", t.Weight, err)
+	}
+	if !managed {
+		return nil
 	}
 	if !t.AnyRoute() {
 		if err := router.RemoveManagedRoutes(ctx); err != nil {
@@ -162,6 +216,13 @@ func (r *Reconciler) recentlyApplied(key types.NamespacedName, fp string) bool {
 	defer r.mu.Unlock()
 	a, ok := r.traffic[key]
 	return ok && a.fingerprint == fp && r.Clock.Since(a.at) < trafficRefresh
+}
+
+func (r *Reconciler) hasApplied(key types.NamespacedName) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.traffic[key]
+	return ok
 }
 
 func (r *Reconciler) rememberApplied(key types.NamespacedName, fp string) {

@@ -2,8 +2,6 @@ package gatewayapi_test
 
 import (
 	"context"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,16 +16,6 @@ import (
 	"github.com/vireo-dev/vireo/internal/testenv"
 	"github.com/vireo-dev/vireo/internal/trafficrouting/gatewayapi"
 )
-
-// gatewayCRDs is the standard channel's CRDs, as the gateway-api module
-// ships them.
-func gatewayCRDs(t *testing.T) string {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/gateway-api").Output()
-	if err != nil {
-		t.Fatalf("finding the gateway-api module: %v", err)
-	}
-	return filepath.Join(strings.TrimSpace(string(out)), "config", "crd", "standard")
-}
 
 func ref(name string, weight *int32) gatewayv1.HTTPBackendRef {
 	return gatewayv1.HTTPBackendRef{BackendRef: gatewayv1.BackendRef{Weight: weight,
@@ -44,7 +32,7 @@ func rollout(config string) *v1alpha1.Rollout {
 // Weights, header and mirror routes on a real HTTPRoute and GRPCRoute, with
 // the Gateway API's own CRDs (and their validation) in a real API server.
 func TestRoutes(t *testing.T) {
-	env := testenv.Start(t, gatewayCRDs(t))
+	env := testenv.Start(t, testenv.GatewayCRDs(t))
 	c := env.Client
 	ctx := context.Background()
 	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}); err != nil {
@@ -167,7 +155,7 @@ func TestErrors(t *testing.T) {
 	if _, _, err := gatewayapi.ConfigOf(rollout(`{"namespace":"x"}`)); err == nil || !strings.Contains(err.Error(), "name an httpRoute") {
 		t.Errorf("no route: %v", err)
 	}
-	env := testenv.Start(t, gatewayCRDs(t))
+	env := testenv.Start(t, testenv.GatewayCRDs(t))
 	ctx := context.Background()
 	ro := rollout(`{"httpRoute":"web"}`)
 	cfg, _, _ := gatewayapi.ConfigOf(ro)

@@ -2,70 +2,22 @@ package smi_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
-	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	apiextv1beta1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1beta1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/testenv"
 	"github.com/vireo-dev/vireo/internal/trafficrouting/smi"
 )
 
-// smiCRD is the TrafficSplit CRD of the SMI SDK module. The module ships it
-// as apiextensions.k8s.io/v1beta1, which API servers no longer accept; it is
-// converted to v1 the way the API server converted it, with every version
-// served.
-func smiCRD(t *testing.T) string {
-	data, err := os.ReadFile(testenv.ModuleFile(t, testenv.SMIModule, "crds/split.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var old apiextv1beta1.CustomResourceDefinition
-	if err := yaml.Unmarshal([]byte(strings.TrimPrefix(string(data), "---\n")), &old); err != nil {
-		t.Fatal(err)
-	}
-	apiextv1beta1.SetObjectDefaults_CustomResourceDefinition(&old)
-	var internal apiextensions.CustomResourceDefinition
-	if err := apiextv1beta1.Convert_v1beta1_CustomResourceDefinition_To_apiextensions_CustomResourceDefinition(&old, &internal, nil); err != nil {
-		t.Fatal(err)
-	}
-	var crd apiextv1.CustomResourceDefinition
-	if err := apiextv1.Convert_apiextensions_CustomResourceDefinition_To_v1_CustomResourceDefinition(&internal, &crd, nil); err != nil {
-		t.Fatal(err)
-	}
-	crd.TypeMeta = metav1.TypeMeta{APIVersion: "apiextensions.k8s.io/v1", Kind: "CustomResourceDefinition"}
-	crd.Spec.PreserveUnknownFields = false
-	for i := range crd.Spec.Versions {
-		v := &crd.Spec.Versions[i]
-		v.Served = true
-		if v.Schema.OpenAPIV3Schema.Type == "" {
-			v.Schema.OpenAPIV3Schema.Type = "object"
-		}
-	}
-	out, err := yaml.Marshal(&crd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "split.yaml"), out, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
 func TestTrafficSplit(t *testing.T) {
-	env := testenv.Start(t, smiCRD(t))
+	env := testenv.Start(t, testenv.SMICRDs(t))
 	c := env.Client
 	ctx := context.Background()
 	ns := "mesh"

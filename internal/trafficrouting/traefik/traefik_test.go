@@ -16,19 +16,6 @@ import (
 	"github.com/vireo-dev/vireo/internal/trafficrouting/traefik"
 )
 
-// traefikCRDs is the TraefikService CRD as Traefik's module ships it; with
-// legacy, the same kind renamed into the older traefik.containo.us group.
-func traefikCRDs(t *testing.T, legacy bool) string {
-	file := testenv.ModuleFile(t, testenv.TraefikModule, "integration/fixtures/k8s/01-traefik-crd.yml")
-	if !legacy {
-		return testenv.CRDDir(t, file, []string{"traefikservices.traefik.io"}, nil)
-	}
-	return testenv.CRDDir(t, file, []string{"traefikservices.traefik.io"}, func(doc string) string {
-		doc = strings.Replace(doc, "name: traefikservices.traefik.io", "name: traefikservices.traefik.containo.us", 1)
-		return strings.Replace(doc, "group: traefik.io", "group: traefik.containo.us", 1)
-	})
-}
-
 // seed001Rollout is seed 001's rollout with its commented-out Traefik
 // routing in place of NGINX.
 func seed001Rollout(ns string) *v1alpha1.Rollout {
@@ -51,7 +38,7 @@ const seed001TraefikService = `{"apiVersion":"%s/v1alpha1","kind":"TraefikServic
 func TestTraefikService(t *testing.T) {
 	for _, group := range []string{"traefik.io", "traefik.containo.us"} {
 		t.Run(group, func(t *testing.T) {
-			env := testenv.Start(t, traefikCRDs(t, group != "traefik.io"))
+			env := testenv.Start(t, testenv.TraefikCRDs(t, group != "traefik.io"))
 			c := env.Client
 			ctx := context.Background()
 			ns := "seed001"

@@ -1,0 +1,85 @@
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
+	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apiextv1beta1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1beta1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// The traffic routers' CRDs, each as the Go module of its project ships it.
+
+// GatewayCRDs is the directory of the Gateway API's standard channel CRDs,
+// in the gateway-api module this repository builds with.
+func GatewayCRDs(t testing.TB) string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/gateway-api").Output()
+	if err != nil {
+		t.Fatalf("finding the gateway-api module: %v", err)
+	}
+	return filepath.Join(strings.TrimSpace(string(out)), "config", "crd", "standard")
+}
+
+// TraefikCRDs is a directory with the TraefikService CRD as Traefik's module ships it; with
+// legacy, the same kind renamed into the older traefik.containo.us group.
+func TraefikCRDs(t testing.TB, legacy bool) string {
+	t.Helper()
+	file := ModuleFile(t, TraefikModule, "integration/fixtures/k8s/01-traefik-crd.yml")
+	if !legacy {
+		return CRDDir(t, file, []string{"traefikservices.traefik.io"}, nil)
+	}
+	return CRDDir(t, file, []string{"traefikservices.traefik.io"}, func(doc string) string {
+		doc = strings.Replace(doc, "name: traefikservices.traefik.io", "name: traefikservices.traefik.containo.us", 1)
+		return strings.Replace(doc, "group: traefik.io", "group: traefik.containo.us", 1)
+	})
+}
+
+// SMICRDs is a directory with the TrafficSplit CRD of the SMI SDK module. The module ships it
+// as apiextensions.k8s.io/v1beta1, which API servers no longer accept; it is
+// converted to v1 the way the API server converted it, with every version
+// served.
+func SMICRDs(t testing.TB) string {
+	t.Helper()
+	data, err := os.ReadFile(ModuleFile(t, SMIModule, "crds/split.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var old apiextv1beta1.CustomResourceDefinition
+	if err := yaml.Unmarshal([]byte(strings.TrimPrefix(string(data), "---\n")), &old); err != nil {
+		t.Fatal(err)
+	}
+	apiextv1beta1.SetObjectDefaults_CustomResourceDefinition(&old)
+	var internal apiextensions.CustomResourceDefinition
+	if err := apiextv1beta1.Convert_v1beta1_CustomResourceDefinition_To_apiextensions_CustomResourceDefinition(&old, &internal, nil); err != nil {
+		t.Fatal(err)
+	}
+	var crd apiextv1.CustomResourceDefinition
+	if err := apiextv1.Convert_apiextensions_CustomResourceDefinition_To_v1_CustomResourceDefinition(&internal, &crd, nil); err != nil {
+		t.Fatal(err)
+	}
+	crd.TypeMeta = metav1.TypeMeta{APIVersion: "apiextensions.k8s.io/v1", Kind: "CustomResourceDefinition"}
+	crd.Spec.PreserveUnknownFields = false
+	for i := range crd.Spec.Versions {
+		v := &crd.Spec.Versions[i]
+		v.Served = true
+		if v.Schema.OpenAPIV3Schema.Type == "" {
+			v.Schema.OpenAPIV3Schema.Type = "object"
+		}
+	}
+	out, err := yaml.Marshal(&crd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "split.yaml"), out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
