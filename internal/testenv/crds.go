@@ -83,3 +83,11 @@ func SMICRDs(t testing.TB) string {
 	}
 	return dir
 }
+
+// IstioCRDs is a directory with the VirtualService and DestinationRule CRDs
+// of Istio's API module.
+func IstioCRDs(t testing.TB) string {
+	t.Helper()
+	file := ModuleFile(t, IstioModule, "kubernetes/customresourcedefinitions.gen.yaml")
+	return CRDDir(t, file, []string{"virtualservices.networking.istio.io", "destinationrules.networking.istio.io"}, nil)
+}

@@ -117,6 +117,41 @@ spec:
 		},
 	},
 	{
+		name: "istio",
+		objects: func(n string) string {
+			return fmt.Sprintf(`apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: %[1]s}
+spec:
+  hosts: [%[1]s]
+  http:
+  - name: primary
+    route:
+    - {destination: {host: %[1]s-stable}, weight: 100}
+    - {destination: {host: %[1]s-canary}, weight: 0}
+`, n)
+		},
+		routing: func(n string) string { return "istio: {virtualService: {name: " + n + ", routes: [primary]}}" },
+		kind:    schema.GroupVersionKind{Group: "networking.istio.io", Version: "v1", Kind: "VirtualService"},
+		weightOf: func(u *unstructured.Unstructured, n string) (int64, bool) {
+			if u.GetName() != n {
+				return 0, false
+			}
+			http, _, _ := unstructured.NestedSlice(u.Object, "spec", "http")
+			if len(http) == 0 {
+				return 0, false
+			}
+			route, _ := http[0].(map[string]any)["route"].([]any)
+			for _, d := range route {
+				if dest, _ := d.(map[string]any)["destination"].(map[string]any); dest["host"] == n+"-canary" {
+					w, _ := d.(map[string]any)["weight"].(int64)
+					return w, true
+				}
+			}
+			return 0, false
+		},
+	},
+	{
 		name: "traefik",
 		objects: func(n string) string {
 			return fmt.Sprintf(`apiVersion: traefik.io/v1alpha1
@@ -140,14 +175,14 @@ spec:
 	},
 }
 
-// installRouterCRDs installs the Gateway API's, Traefik's and SMI's CRDs,
+// installRouterCRDs installs the Gateway API's, Traefik's, SMI's and Istio's CRDs,
 // from their modules, into the suite's cluster.
 func (c *cluster) installRouterCRDs(t *testing.T) {
 	t.Helper()
-	for _, dir := range []string{testenv.GatewayCRDs(t), testenv.TraefikCRDs(t, false), testenv.SMICRDs(t)} {
+	for _, dir := range []string{testenv.GatewayCRDs(t), testenv.TraefikCRDs(t, false), testenv.SMICRDs(t), testenv.IstioCRDs(t)} {
 		c.must(t, "", "apply", "--server-side", "--force-conflicts", "-f", dir)
 	}
-	for _, crd := range []string{"httproutes.gateway.networking.k8s.io", "traefikservices.traefik.io", "trafficsplits.split.smi-spec.io"} {
+	for _, crd := range []string{"httproutes.gateway.networking.k8s.io", "traefikservices.traefik.io", "trafficsplits.split.smi-spec.io", "virtualservices.networking.istio.io"} {
 		c.must(t, "", "wait", "--for=condition=Established", "--timeout=60s", "crd/"+crd)
 	}
 }
@@ -488,7 +523,7 @@ func TestBenchAbortToWeightZero(t *testing.T) {
 
 	fmt.Printf("\nabort patch -> router object at weight 0 (%d routed rollouts, watch-observed)\n", n)
 	fmt.Printf("%-12s %-14s %5s %8s %8s %8s\n", "router", "aborts", "n", "p50", "p99", "max")
-	for _, name := range []string{"nginx", "gatewayapi", "smi", "traefik", "all"} {
+	for _, name := range []string{"nginx", "gatewayapi", "smi", "istio", "traefik", "all"} {
 		for _, run := range []struct {
 			label string
 			d     map[string][]time.Duration

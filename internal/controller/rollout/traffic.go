@@ -62,7 +62,7 @@ func (r *Reconciler) applyTraffic(ctx context.Context, ro *v1alpha1.Rollout, pla
 	if verified && r.recentlyApplied(key, fp) {
 		return nil
 	}
-	held, err := r.setRouters(ctx, ro, t, before)
+	held, err := r.setRouters(ctx, ro, plan, before)
 	if err != nil {
 		return err
 	}
@@ -95,7 +95,7 @@ func (r *Reconciler) trafficFirst(ctx context.Context, ro *v1alpha1.Rollout, pla
 	if err := r.pointServices(ctx, ro, plan, services); err != nil {
 		return false, err
 	}
-	held, err := r.setRouters(ctx, ro, t, before)
+	held, err := r.setRouters(ctx, ro, plan, before)
 	if err != nil {
 		return false, err
 	}
@@ -105,9 +105,14 @@ func (r *Reconciler) trafficFirst(ctx context.Context, ro *v1alpha1.Rollout, pla
 
 // setRouters gives every router the traffic and reports whether they all
 // hold it.
-func (r *Reconciler) setRouters(ctx context.Context, ro *v1alpha1.Rollout, t *planner.Traffic, before *v1alpha1.TrafficWeights) (bool, error) {
+func (r *Reconciler) setRouters(ctx context.Context, ro *v1alpha1.Rollout, plan *planner.Plan, before *v1alpha1.TrafficWeights) (bool, error) {
 	key := types.NamespacedName{Namespace: ro.Namespace, Name: ro.Name}
-	list, err := routers.New(apiReads{Client: r.Client, reader: r.APIReader}, ro)
+	t := plan.Traffic
+	// Routers read the pod-template hashes to send to (Istio's subsets)
+	// from the status as planned.
+	planned := ro.DeepCopy()
+	planned.Status = *plan.Status.DeepCopy()
+	list, err := routers.New(apiReads{Client: r.Client, reader: r.APIReader}, planned)
 	if err != nil {
 		return false, r.trafficFailed(ro, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/trafficrouting"
 	"github.com/vireo-dev/vireo/internal/trafficrouting/gatewayapi"
+	"github.com/vireo-dev/vireo/internal/trafficrouting/istio"
 	"github.com/vireo-dev/vireo/internal/trafficrouting/nginx"
 	"github.com/vireo-dev/vireo/internal/trafficrouting/smi"
 	"github.com/vireo-dev/vireo/internal/trafficrouting/traefik"
@@ -92,6 +93,33 @@ func list(ro *v1alpha1.Rollout) ([]configured, field.ErrorList) {
 			},
 			check: func(*v1alpha1.Rollout) field.ErrorList { return nil }})
 	}
+	if tr.Istio != nil {
+		ip := p.Child("istio")
+		out = append(out, configured{name: "istio", path: ip, can: can{header: true, mirror: true},
+			build: func(cl client.Client, ro *v1alpha1.Rollout) (trafficrouting.Router, error) {
+				return istio.Router{Client: cl, Rollout: ro}, nil
+			},
+			check: func(*v1alpha1.Rollout) field.ErrorList {
+				var errs field.ErrorList
+				vss := istio.VirtualServices(tr.Istio)
+				if len(vss) == 0 {
+					errs = append(errs, field.Required(ip.Child("virtualService"), "the VirtualService whose routes carry the weights"))
+				}
+				for i, vs := range vss {
+					if vs.Name == "" {
+						errs = append(errs, field.Required(ip.Child("virtualServices").Index(i).Child("name"), ""))
+					}
+				}
+				if dr := tr.Istio.DestinationRule; dr != nil {
+					for _, f := range []struct{ name, value string }{{"name", dr.Name}, {"stableSubsetName", dr.StableSubsetName}, {"canarySubsetName", dr.CanarySubsetName}} {
+						if f.value == "" {
+							errs = append(errs, field.Required(ip.Child("destinationRule", f.name), ""))
+						}
+					}
+				}
+				return errs
+			}})
+	}
 	if tr.Traefik != nil {
 		out = append(out, configured{name: "traefik", path: p.Child("traefik"),
 			build: func(cl client.Client, ro *v1alpha1.Rollout) (trafficrouting.Router, error) {
@@ -107,14 +135,14 @@ func list(ro *v1alpha1.Rollout) ([]configured, field.ErrorList) {
 	for _, u := range []struct {
 		name string
 		set  bool
-	}{{"istio", tr.Istio != nil}, {"alb", tr.ALB != nil}, {"ambassador", tr.Ambassador != nil},
+	}{{"alb", tr.ALB != nil}, {"ambassador", tr.Ambassador != nil},
 		{"appMesh", tr.AppMesh != nil}, {"apisix", tr.Apisix != nil}} {
 		if u.set {
 			errs = append(errs, field.Forbidden(p.Child(u.name), "not supported yet by this version of Vireo"))
 		}
 	}
 	if len(out) == 0 && len(errs) == 0 {
-		errs = append(errs, field.Required(p, "configure a router: nginx, smi, traefik, or plugins."+gatewayapi.PluginName))
+		errs = append(errs, field.Required(p, "configure a router: nginx, istio, smi, traefik, or plugins."+gatewayapi.PluginName))
 	}
 	return out, errs
 }
