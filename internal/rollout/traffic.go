@@ -10,6 +10,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
+	"github.com/vireo-dev/vireo/internal/trafficrouting"
 )
 
 // A canary with spec.strategy.canary.trafficRouting moves traffic with its
@@ -68,14 +69,6 @@ func Routed(ro *v1alpha1.Rollout) bool {
 	return c != nil && c.TrafficRouting != nil
 }
 
-// maxWeight is trafficRouting.maxTrafficWeight, 100 when unset.
-func maxWeight(ro *v1alpha1.Rollout) int32 {
-	if c := ro.Spec.Strategy.Canary; c != nil && c.TrafficRouting != nil && c.TrafficRouting.MaxTrafficWeight != nil {
-		return *c.TrafficRouting.MaxTrafficWeight
-	}
-	return 100
-}
-
 // routing is what the planner knows of the routers as the pass starts: the
 // weights the last pass recorded, and whether the routers were seen to hold them.
 type routing struct {
@@ -123,9 +116,9 @@ func stepWeight(ro *v1alpha1.Rollout, st *v1alpha1.RolloutStatus) int32 {
 	case st.Abort, st.CurrentPodHash == st.StableRS:
 		return 0
 	case st.PromoteFull, st.CurrentStepIndex == nil && len(steps) == 0:
-		return maxWeight(ro)
+		return trafficrouting.MaxWeight(ro)
 	case st.CurrentStepIndex != nil && int(*st.CurrentStepIndex) >= len(steps):
-		return maxWeight(ro)
+		return trafficrouting.MaxWeight(ro)
 	}
 	var w int32
 	for i := 0; st.CurrentStepIndex != nil && i <= int(*st.CurrentStepIndex); i++ {
@@ -162,7 +155,7 @@ func withMinPods(ro *v1alpha1.Rollout, n int32, carries bool) int32 {
 func canaryScale(ro *v1alpha1.Rollout, st *v1alpha1.RolloutStatus, weight int32) int32 {
 	replicas := desiredReplicas(ro)
 	steps := ro.Spec.Strategy.Canary.Steps
-	n := share(replicas, weight, maxWeight(ro))
+	n := share(replicas, weight, trafficrouting.MaxWeight(ro))
 	if st.CurrentStepIndex != nil && int(*st.CurrentStepIndex) < len(steps) && !st.PromoteFull {
 		var scale *v1alpha1.SetCanaryScale
 		for i := 0; i <= int(*st.CurrentStepIndex); i++ {
@@ -207,7 +200,7 @@ func stableScale(ro *v1alpha1.Rollout, canaryWeight int32) int32 {
 	if !ro.Spec.Strategy.Canary.DynamicStableScale {
 		return replicas
 	}
-	total := maxWeight(ro)
+	total := trafficrouting.MaxWeight(ro)
 	return withMinPods(ro, share(replicas, total-canaryWeight, total), canaryWeight < total)
 }
 
@@ -217,7 +210,7 @@ func planTraffic(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *app
 	st := &plan.Status
 	c := ro.Spec.Strategy.Canary
 	r := plan.routing
-	total := maxWeight(ro)
+	total := trafficrouting.MaxWeight(ro)
 
 	// The canary Service follows the new pods, or the stable ones on abort,
 	// but leaves pods it sends traffic to only once their weight is 0.
@@ -270,7 +263,7 @@ func planTraffic(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *app
 // dynamicStableScale, while the stable pods come back: what the available
 // stable pods cannot carry yet.
 func dynamicAbortWeight(ro *v1alpha1.Rollout, stable *appsv1.ReplicaSet) int32 {
-	total, replicas := maxWeight(ro), desiredReplicas(ro)
+	total, replicas := trafficrouting.MaxWeight(ro), desiredReplicas(ro)
 	if stable == nil || replicas == 0 {
 		return 0
 	}
@@ -410,7 +403,7 @@ func routedStepDone(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *
 func promoteRouted(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv1.ReplicaSet, hash string, now metav1.Time) bool {
 	st := &plan.Status
 	replicas := desiredReplicas(ro)
-	if !available(newRS, replicas) || !plan.routing.weightHeld(hash, maxWeight(ro)) {
+	if !available(newRS, replicas) || !plan.routing.weightHeld(hash, trafficrouting.MaxWeight(ro)) {
 		return false
 	}
 	if old := sets.byHash(st.StableRS); old != nil && old != newRS {

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -291,7 +292,7 @@ func (r Router) VerifyWeight(ctx context.Context, weight int32) (bool, error) {
 		if err := weighVirtualService(want, vs, stable, canary, cw, sw, managedNames(r.Rollout)); err != nil {
 			return false, err
 		}
-		if fmt.Sprint(want.Object["spec"]) != fmt.Sprint(u.Object["spec"]) {
+		if !equality.Semantic.DeepEqual(want.Object["spec"], u.Object["spec"]) {
 			return false, nil
 		}
 	}

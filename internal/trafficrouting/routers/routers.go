@@ -23,8 +23,7 @@ type can struct{ header, mirror bool }
 
 // configured is one router a rollout configures.
 type configured struct {
-	name  string      // the field under trafficRouting, or the plugin's key
-	path  *field.Path // where it is configured
+	name  string // the field under trafficRouting, or the plugin's key
 	can   can
 	build func(c client.Client, ro *v1alpha1.Rollout) (trafficrouting.Router, error)
 	// check reports what is wrong with its configuration.
@@ -46,7 +45,7 @@ func list(ro *v1alpha1.Rollout) ([]configured, field.ErrorList) {
 	var out []configured
 	var errs field.ErrorList
 	if tr.Nginx != nil {
-		out = append(out, configured{name: "nginx", path: p.Child("nginx"), can: can{header: true},
+		out = append(out, configured{name: "nginx", can: can{header: true},
 			build: func(cl client.Client, ro *v1alpha1.Rollout) (trafficrouting.Router, error) {
 				return nginx.Router{Client: cl, Rollout: ro}, nil
 			},
@@ -71,7 +70,7 @@ func list(ro *v1alpha1.Rollout) ([]configured, field.ErrorList) {
 			errs = append(errs, field.NotSupported(pp, name, []string{gatewayapi.PluginName}))
 			continue
 		}
-		out = append(out, configured{name: name, path: pp, can: can{header: true, mirror: true},
+		out = append(out, configured{name: name, can: can{header: true, mirror: true},
 			build: func(cl client.Client, ro *v1alpha1.Rollout) (trafficrouting.Router, error) {
 				cfg, _, err := gatewayapi.ConfigOf(ro)
 				if err != nil {
@@ -87,7 +86,7 @@ func list(ro *v1alpha1.Rollout) ([]configured, field.ErrorList) {
 			}})
 	}
 	if tr.SMI != nil {
-		out = append(out, configured{name: "smi", path: p.Child("smi"),
+		out = append(out, configured{name: "smi",
 			build: func(cl client.Client, ro *v1alpha1.Rollout) (trafficrouting.Router, error) {
 				return smi.Router{Client: cl, Rollout: ro}, nil
 			},
@@ -95,7 +94,7 @@ func list(ro *v1alpha1.Rollout) ([]configured, field.ErrorList) {
 	}
 	if tr.Istio != nil {
 		ip := p.Child("istio")
-		out = append(out, configured{name: "istio", path: ip, can: can{header: true, mirror: true},
+		out = append(out, configured{name: "istio", can: can{header: true, mirror: true},
 			build: func(cl client.Client, ro *v1alpha1.Rollout) (trafficrouting.Router, error) {
 				return istio.Router{Client: cl, Rollout: ro}, nil
 			},
@@ -121,7 +120,7 @@ func list(ro *v1alpha1.Rollout) ([]configured, field.ErrorList) {
 			}})
 	}
 	if tr.Traefik != nil {
-		out = append(out, configured{name: "traefik", path: p.Child("traefik"),
+		out = append(out, configured{name: "traefik",
 			build: func(cl client.Client, ro *v1alpha1.Rollout) (trafficrouting.Router, error) {
 				return traefik.Router{Client: cl, Rollout: ro}, nil
 			},
