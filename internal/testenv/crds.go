@@ -91,3 +91,43 @@ func IstioCRDs(t testing.TB) string {
 	file := ModuleFile(t, IstioModule, "kubernetes/customresourcedefinitions.gen.yaml")
 	return CRDDir(t, file, []string{"virtualservices.networking.istio.io", "destinationrules.networking.istio.io"}, nil)
 }
+
+// AmbassadorCRDs is the directory of Emissary's Mapping CRD at
+// getambassador.io/v3alpha1. Emissary converts between its versions with a
+// webhook that does not run here, and its v1 and v2 schemas are not
+// structural (its webhook server fixes them up when it starts), so only
+// v3alpha1, the version Emissary 3 documents, is installed.
+func AmbassadorCRDs(t testing.TB) string {
+	t.Helper()
+	file := ModuleFile(t, EmissaryModule, "pkg/api/getambassador.io/crds.yaml")
+	return CRDDir(t, file, []string{"mappings.getambassador.io"}, func(doc string) string {
+		var crd apiextv1.CustomResourceDefinition
+		if err := yaml.Unmarshal([]byte(doc), &crd); err != nil {
+			t.Fatalf("Emissary's Mapping CRD: %v", err)
+		}
+		crd.Spec.Conversion = &apiextv1.CustomResourceConversion{Strategy: apiextv1.NoneConverter}
+		var keep []apiextv1.CustomResourceDefinitionVersion
+		for _, v := range crd.Spec.Versions {
+			if v.Name == "v3alpha1" {
+				v.Served, v.Storage = true, true
+				keep = append(keep, v)
+			}
+		}
+		if len(keep) != 1 {
+			t.Fatal("Emissary's Mapping CRD has no v3alpha1")
+		}
+		crd.Spec.Versions = keep
+		out, err := yaml.Marshal(&crd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out)
+	})
+}
+
+// APISIXCRDs is the directory of the APISIX ingress controller's ApisixRoute CRD.
+func APISIXCRDs(t testing.TB) string {
+	t.Helper()
+	file := ModuleFile(t, APISIXModule, "samples/deploy/crd/v1/ApisixRoute.yaml")
+	return CRDDir(t, file, []string{"apisixroutes.apisix.apache.org"}, nil)
+}

@@ -16,6 +16,11 @@ const (
 	TraefikModule = "github.com/traefik/traefik/v3@v3.6.0"
 	SMIModule     = "github.com/servicemeshinterface/smi-sdk-go@v0.5.0"
 	IstioModule   = "istio.io/api@v1.31.1"
+	// EmissaryModule is Emissary-ingress, the open-source Ambassador.
+	EmissaryModule = "github.com/emissary-ingress/emissary/v3@v3.10.0"
+	// APISIXModule is the APISIX ingress controller: v1.7.0 is the newest
+	// version the module proxy serves.
+	APISIXModule = "github.com/apache/apisix-ingress-controller@v1.7.0"
 )
 
 // ModuleFile is the path of a file inside a Go module (module@version),

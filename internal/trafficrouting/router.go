@@ -6,13 +6,17 @@ package trafficrouting
 import (
 	"context"
 	"fmt"
+	"regexp"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 )
@@ -71,6 +75,9 @@ func Update(ctx context.Context, c client.Client, gvk schema.GroupVersionKind, k
 func Get(ctx context.Context, c client.Client, key client.ObjectKey, obj client.Object, what string) error {
 	err := c.Get(ctx, key, obj)
 	gvk := obj.GetObjectKind().GroupVersionKind()
+	if gvk.Kind == "" { // a typed object: its kind comes from the scheme
+		gvk, _ = apiutil.GVKForObject(obj, c.Scheme())
+	}
 	switch {
 	case err == nil:
 		return nil
@@ -85,4 +92,80 @@ func Get(ctx context.Context, c client.Client, key client.ObjectKey, obj client.
 // Weights is the canary's weight and the stable's, out of the rollout's total.
 func Weights(ro *v1alpha1.Rollout, canary int32) (canaryWeight, stableWeight int64) {
 	return int64(canary), int64(MaxWeight(ro) - canary)
+}
+
+// Own creates an object the rollout owns, or brings the one it owns up to
+// date. set writes the object's content; it gets an empty object of the kind
+// to create, or the current one to change. An object of that name that the
+// rollout does not own is left alone and reported.
+func Own(ctx context.Context, c client.Client, ro *v1alpha1.Rollout, gvk schema.GroupVersionKind, key client.ObjectKey, what string, set func(*unstructured.Unstructured) error) error {
+	current := &unstructured.Unstructured{}
+	current.SetGroupVersionKind(gvk)
+	err := c.Get(ctx, key, current)
+	switch {
+	case apierrors.IsNotFound(err):
+		obj := &unstructured.Unstructured{Object: map[string]any{}}
+		obj.SetGroupVersionKind(gvk)
+		obj.SetNamespace(key.Namespace)
+		obj.SetName(key.Name)
+		obj.SetOwnerReferences([]metav1.OwnerReference{*metav1.NewControllerRef(ro, v1alpha1.GroupVersion.WithKind("Rollout"))})
+		if err := set(obj); err != nil {
+			return err
+		}
+		if err := c.Create(ctx, obj); err != nil {
+			return fmt.Errorf("creating %s %s: %w", gvk.Kind, key.Name, err)
+		}
+		return nil
+	case err != nil:
+		return Get(ctx, c, key, current, what) // says what is wrong
+	}
+	if !metav1.IsControlledBy(current, ro) {
+		return fmt.Errorf("%s: %s %s exists and is not this rollout's", what, gvk.Kind, key.Name)
+	}
+	return Update(ctx, c, gvk, key, what, set)
+}
+
+// DeleteOwned deletes an object the rollout owns. A missing object is fine;
+// one the rollout does not own is left alone.
+func DeleteOwned(ctx context.Context, c client.Client, ro *v1alpha1.Rollout, gvk schema.GroupVersionKind, key client.ObjectKey) error {
+	current := &unstructured.Unstructured{}
+	current.SetGroupVersionKind(gvk)
+	err := c.Get(ctx, key, current)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("reading %s %s: %w", gvk.Kind, key.Name, err)
+	case !metav1.IsControlledBy(current, ro):
+		return nil
+	}
+	if err := c.Delete(ctx, current, client.Preconditions{UID: ptrUID(current)}); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting %s %s: %w", gvk.Kind, key.Name, err)
+	}
+	return nil
+}
+
+func ptrUID(o metav1.Object) *types.UID {
+	uid := o.GetUID()
+	return &uid
+}
+
+// CheckHeaderMatches says what is missing or malformed in a header route's
+// matches, whatever the router: a header name, a value to match, a regular
+// expression that compiles. Routers add what they cannot express.
+func CheckHeaderMatches(route *v1alpha1.SetHeaderRoute) error {
+	for i, m := range route.Match {
+		v := m.HeaderValue
+		switch {
+		case m.HeaderName == "":
+			return fmt.Errorf("match[%d].headerName is required", i)
+		case v == nil || (v.Exact == "" && v.Prefix == "" && v.Regex == ""):
+			return fmt.Errorf("match[%d].headerValue: set exact, prefix or regex", i)
+		case v.Regex != "":
+			if _, err := regexp.Compile(v.Regex); err != nil {
+				return fmt.Errorf("match[%d].headerValue.regex: %v", i, err)
+			}
+		}
+	}
+	return nil
 }

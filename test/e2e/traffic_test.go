@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"math/rand"
@@ -173,16 +174,103 @@ spec:
 			return backendWeight(u, "name", n+"-canary", "spec", "weighted", "services")
 		},
 	},
+	{
+		name: "alb",
+		objects: func(n string) string {
+			return fmt.Sprintf(`apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: %[1]s}
+spec:
+  ingressClassName: alb
+  rules:
+  - http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: %[1]s-stable, port: {name: use-annotation}}}}
+`, n)
+		},
+		routing: func(n string) string { return "alb: {ingress: " + n + ", servicePort: 80}" },
+		kind:    schema.GroupVersionKind{Group: "networking.k8s.io", Version: "v1", Kind: "Ingress"},
+		weightOf: func(u *unstructured.Unstructured, n string) (int64, bool) {
+			action, ok := u.GetAnnotations()["alb.ingress.kubernetes.io/actions."+n+"-stable"]
+			if u.GetName() != n || !ok {
+				return 0, false
+			}
+			var a struct {
+				ForwardConfig struct{ TargetGroups []map[string]any }
+			}
+			if json.Unmarshal([]byte(action), &a) != nil {
+				return 0, false
+			}
+			for _, g := range a.ForwardConfig.TargetGroups {
+				if g["serviceName"] == n+"-canary" {
+					w, _ := g["weight"].(float64)
+					return int64(w), true
+				}
+			}
+			return 0, false
+		},
+	},
+	{
+		name: "ambassador",
+		objects: func(n string) string {
+			return fmt.Sprintf(`apiVersion: getambassador.io/v3alpha1
+kind: Mapping
+metadata: {name: %[1]s}
+spec:
+  hostname: "*"
+  prefix: /%[1]s/
+  service: %[1]s-stable:80
+`, n)
+		},
+		routing: func(n string) string { return "ambassador: {mappings: [" + n + "]}" },
+		kind:    schema.GroupVersionKind{Group: "getambassador.io", Version: "v3alpha1", Kind: "Mapping"},
+		weightOf: func(u *unstructured.Unstructured, n string) (int64, bool) {
+			if u.GetName() != n+"-canary" {
+				return 0, false
+			}
+			w, _, _ := unstructured.NestedInt64(u.Object, "spec", "weight")
+			return w, true
+		},
+	},
+	{
+		name: "apisix",
+		objects: func(n string) string {
+			return fmt.Sprintf(`apiVersion: apisix.apache.org/v2
+kind: ApisixRoute
+metadata: {name: %[1]s}
+spec:
+  http:
+  - name: main
+    match: {paths: ["/*"], hosts: [%[1]s.local]}
+    backends:
+    - {serviceName: %[1]s-stable, servicePort: 80}
+    - {serviceName: %[1]s-canary, servicePort: 80}
+`, n)
+		},
+		routing: func(n string) string { return "apisix: {route: {name: " + n + "}}" },
+		kind:    schema.GroupVersionKind{Group: "apisix.apache.org", Version: "v2", Kind: "ApisixRoute"},
+		weightOf: func(u *unstructured.Unstructured, n string) (int64, bool) {
+			if u.GetName() != n {
+				return 0, false
+			}
+			rules, _, _ := unstructured.NestedSlice(u.Object, "spec", "http")
+			if len(rules) == 0 {
+				return 0, false
+			}
+			return backendWeight(&unstructured.Unstructured{Object: rules[0].(map[string]any)}, "serviceName", n+"-canary", "backends")
+		},
+	},
 }
 
-// installRouterCRDs installs the Gateway API's, Traefik's, SMI's and Istio's CRDs,
-// from their modules, into the suite's cluster.
+// installRouterCRDs installs the CRDs of the routers under test (the Gateway
+// API's, Traefik's, SMI's, Istio's, Emissary's and APISIX's), from their
+// modules, into the suite's cluster.
 func (c *cluster) installRouterCRDs(t *testing.T) {
 	t.Helper()
-	for _, dir := range []string{testenv.GatewayCRDs(t), testenv.TraefikCRDs(t, false), testenv.SMICRDs(t), testenv.IstioCRDs(t)} {
+	for _, dir := range []string{testenv.GatewayCRDs(t), testenv.TraefikCRDs(t, false), testenv.SMICRDs(t), testenv.IstioCRDs(t), testenv.AmbassadorCRDs(t), testenv.APISIXCRDs(t)} {
 		c.must(t, "", "apply", "--server-side", "--force-conflicts", "-f", dir)
 	}
-	for _, crd := range []string{"httproutes.gateway.networking.k8s.io", "traefikservices.traefik.io", "trafficsplits.split.smi-spec.io", "virtualservices.networking.istio.io"} {
+	for _, crd := range []string{"httproutes.gateway.networking.k8s.io", "traefikservices.traefik.io", "trafficsplits.split.smi-spec.io", "virtualservices.networking.istio.io", "mappings.getambassador.io", "apisixroutes.apisix.apache.org"} {
 		c.must(t, "", "wait", "--for=condition=Established", "--timeout=60s", "crd/"+crd)
 	}
 }

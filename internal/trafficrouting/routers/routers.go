@@ -11,6 +11,9 @@ import (
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/trafficrouting"
+	"github.com/vireo-dev/vireo/internal/trafficrouting/alb"
+	"github.com/vireo-dev/vireo/internal/trafficrouting/ambassador"
+	"github.com/vireo-dev/vireo/internal/trafficrouting/apisix"
 	"github.com/vireo-dev/vireo/internal/trafficrouting/gatewayapi"
 	"github.com/vireo-dev/vireo/internal/trafficrouting/istio"
 	"github.com/vireo-dev/vireo/internal/trafficrouting/nginx"
@@ -28,6 +31,10 @@ type configured struct {
 	build func(c client.Client, ro *v1alpha1.Rollout) (trafficrouting.Router, error)
 	// check reports what is wrong with its configuration.
 	check func(ro *v1alpha1.Rollout) field.ErrorList
+	// header, when set, says why the router cannot express a header route.
+	header func(*v1alpha1.SetHeaderRoute) error
+	// mirror, when set, says why the router cannot express a mirror route.
+	mirror func(*v1alpha1.SetMirrorRoute) error
 }
 
 func trafficPath() *field.Path {
@@ -50,19 +57,12 @@ func list(ro *v1alpha1.Rollout) ([]configured, field.ErrorList) {
 				return nginx.Router{Client: cl, Rollout: ro}, nil
 			},
 			check: func(ro *v1alpha1.Rollout) field.ErrorList {
-				var errs field.ErrorList
 				if len(nginx.StableIngresses(tr.Nginx)) == 0 {
-					errs = append(errs, field.Required(p.Child("nginx", "stableIngress"), "the Ingress the canary Ingress is built from"))
+					return field.ErrorList{field.Required(p.Child("nginx", "stableIngress"), "the Ingress the canary Ingress is built from")}
 				}
-				for i, s := range ro.Spec.Strategy.Canary.Steps {
-					if s.SetHeaderRoute != nil {
-						if err := nginx.ValidateHeaderRoute(s.SetHeaderRoute); err != nil {
-							errs = append(errs, field.Invalid(field.NewPath("spec", "strategy", "canary", "steps").Index(i).Child("setHeaderRoute"), s.SetHeaderRoute.Name, err.Error()))
-						}
-					}
-				}
-				return errs
-			}})
+				return nil
+			},
+			header: nginx.ValidateHeaderRoute})
 	}
 	for _, name := range sortedPlugins(tr.Plugins) {
 		pp := p.Child("plugins").Key(name)
@@ -131,17 +131,62 @@ func list(ro *v1alpha1.Rollout) ([]configured, field.ErrorList) {
 				return nil
 			}})
 	}
-	for _, u := range []struct {
-		name string
-		set  bool
-	}{{"alb", tr.ALB != nil}, {"ambassador", tr.Ambassador != nil},
-		{"appMesh", tr.AppMesh != nil}, {"apisix", tr.Apisix != nil}} {
-		if u.set {
-			errs = append(errs, field.Forbidden(p.Child(u.name), "not supported yet by this version of Vireo"))
-		}
+	if tr.ALB != nil {
+		ap := p.Child("alb")
+		out = append(out, configured{name: "alb", can: can{header: true},
+			build: func(cl client.Client, ro *v1alpha1.Rollout) (trafficrouting.Router, error) {
+				return alb.Router{Client: cl, Rollout: ro}, nil
+			},
+			check: func(*v1alpha1.Rollout) field.ErrorList {
+				var errs field.ErrorList
+				if len(alb.Ingresses(tr.ALB)) == 0 {
+					errs = append(errs, field.Required(ap.Child("ingress"), "the Ingress that carries the action annotations"))
+				}
+				if tr.ALB.ServicePort <= 0 {
+					errs = append(errs, field.Invalid(ap.Child("servicePort"), tr.ALB.ServicePort, "the Services' port, which the load balancer forwards to"))
+				}
+				return errs
+			},
+			header: alb.ValidateHeaderRoute})
+	}
+	if tr.Ambassador != nil {
+		out = append(out, configured{name: "ambassador", can: can{header: true, mirror: true},
+			build: func(cl client.Client, ro *v1alpha1.Rollout) (trafficrouting.Router, error) {
+				return ambassador.Router{Client: cl, Rollout: ro}, nil
+			},
+			check: func(ro *v1alpha1.Rollout) field.ErrorList {
+				var errs field.ErrorList
+				if len(tr.Ambassador.Mappings) == 0 {
+					errs = append(errs, field.Required(p.Child("ambassador", "mappings"), "the Mappings the canary Mappings are copied from"))
+				}
+				for i, m := range tr.ManagedRoutes {
+					if m.Name == "canary" {
+						errs = append(errs, field.Invalid(p.Child("managedRoutes").Index(i).Child("name"), m.Name, "the ambassador router names its canary Mappings <mapping>-canary; choose another name"))
+					}
+				}
+				return errs
+			},
+			header: ambassador.ValidateHeaderRoute,
+			mirror: ambassador.ValidateMirrorRoute})
+	}
+	if tr.Apisix != nil {
+		out = append(out, configured{name: "apisix", can: can{header: true},
+			build: func(cl client.Client, ro *v1alpha1.Rollout) (trafficrouting.Router, error) {
+				return apisix.Router{Client: cl, Rollout: ro}, nil
+			},
+			check: func(*v1alpha1.Rollout) field.ErrorList {
+				if tr.Apisix.Route == nil || tr.Apisix.Route.Name == "" {
+					return field.ErrorList{field.Required(p.Child("apisix", "route", "name"), "the ApisixRoute whose backends carry the weights")}
+				}
+				return nil
+			},
+			header: apisix.ValidateHeaderRoute})
+	}
+	if tr.AppMesh != nil {
+		errs = append(errs, field.Forbidden(p.Child("appMesh"), "AWS App Mesh is not supported by this version of Vireo"))
 	}
 	if len(out) == 0 && len(errs) == 0 {
-		errs = append(errs, field.Required(p, "configure a router: nginx, istio, smi, traefik, or plugins."+gatewayapi.PluginName))
+		errs = append(errs, field.Required(p, "configure a router: nginx, alb, ambassador, apisix, istio, smi, traefik, or plugins."+gatewayapi.PluginName))
 	}
 	return out, errs
 }
@@ -167,8 +212,18 @@ func Check(ro *v1alpha1.Rollout) field.ErrorList {
 			if s.SetHeaderRoute != nil && !r.can.header {
 				errs = append(errs, field.Forbidden(sp.Child("setHeaderRoute"), fmt.Sprintf("the %s router cannot send requests to the canary by header", r.name)))
 			}
+			if s.SetHeaderRoute != nil && r.can.header && r.header != nil {
+				if err := r.header(s.SetHeaderRoute); err != nil {
+					errs = append(errs, field.Invalid(sp.Child("setHeaderRoute"), s.SetHeaderRoute.Name, err.Error()))
+				}
+			}
 			if s.SetMirrorRoute != nil && !r.can.mirror {
 				errs = append(errs, field.Forbidden(sp.Child("setMirrorRoute"), fmt.Sprintf("the %s router cannot mirror requests to the canary", r.name)))
+			}
+			if s.SetMirrorRoute != nil && r.can.mirror && r.mirror != nil {
+				if err := r.mirror(s.SetMirrorRoute); err != nil {
+					errs = append(errs, field.Invalid(sp.Child("setMirrorRoute"), s.SetMirrorRoute.Name, err.Error()))
+				}
 			}
 		}
 	}

@@ -48,8 +48,29 @@ func TestCheck(t *testing.T) {
 			[]string{`spec.strategy.canary.trafficRouting.plugins[acme/router]: Unsupported value: "acme/router"`}},
 		{"gateway API without a route", rollout(&v1alpha1.RolloutTrafficRouting{Plugins: map[string]apiextv1.JSON{"argoproj-labs/gatewayAPI": {Raw: []byte(`{"namespace":"x"}`)}}}),
 			[]string{`plugins[argoproj-labs/gatewayAPI]: Invalid value`, "name an httpRoute(s) or grpcRoute(s)"}},
+		{"alb: header by prefix is fine, mirror is not, the port is needed", rollout(&v1alpha1.RolloutTrafficRouting{
+			ALB: &v1alpha1.ALBTrafficRouting{Ingress: "web"}}, header, mirror),
+			[]string{
+				"spec.strategy.canary.trafficRouting.alb.servicePort: Invalid value: 0",
+				"spec.strategy.canary.steps[1].setMirrorRoute: Forbidden: the alb router cannot mirror",
+			}},
+		{"alb: header by regex", rollout(&v1alpha1.RolloutTrafficRouting{ALB: &v1alpha1.ALBTrafficRouting{Ingresses: []string{"web"}, ServicePort: 80}},
+			v1alpha1.CanaryStep{SetHeaderRoute: &v1alpha1.SetHeaderRoute{Name: "h", Match: []v1alpha1.HeaderRoutingMatch{{HeaderName: "X", HeaderValue: &v1alpha1.StringMatch{Regex: "a.*"}}}}}),
+			[]string{`spec.strategy.canary.steps[0].setHeaderRoute: Invalid value: "h": match[0].headerValue: ALB cannot match a header by regular expression`}},
+		{"ambassador and apisix: names, mirror on apisix, a managed route named canary", rollout(&v1alpha1.RolloutTrafficRouting{
+			Ambassador: &v1alpha1.AmbassadorTrafficRouting{}, Apisix: &v1alpha1.ApisixTrafficRouting{},
+			ManagedRoutes: []v1alpha1.MangedRoutes{{Name: "canary"}}}, mirror),
+			[]string{
+				"spec.strategy.canary.trafficRouting.ambassador.mappings: Required value",
+				`spec.strategy.canary.trafficRouting.managedRoutes[0].name: Invalid value: "canary"`,
+				"spec.strategy.canary.trafficRouting.apisix.route.name: Required value",
+				"spec.strategy.canary.steps[0].setMirrorRoute: Forbidden: the apisix router cannot mirror",
+			}},
+		{"ambassador: two mirror matches", rollout(&v1alpha1.RolloutTrafficRouting{Ambassador: &v1alpha1.AmbassadorTrafficRouting{Mappings: []string{"m"}}},
+			v1alpha1.CanaryStep{SetMirrorRoute: &v1alpha1.SetMirrorRoute{Name: "m", Match: []v1alpha1.RouteMatch{{}, {}}}}),
+			[]string{`spec.strategy.canary.steps[0].setMirrorRoute: Invalid value: "m": ambassador mirrors one match per route; the route has 2`}},
 		{"app mesh", rollout(&v1alpha1.RolloutTrafficRouting{AppMesh: &v1alpha1.AppMeshTrafficRouting{}}),
-			[]string{"spec.strategy.canary.trafficRouting.appMesh: Forbidden: not supported yet"}},
+			[]string{"spec.strategy.canary.trafficRouting.appMesh: Forbidden: AWS App Mesh is not supported"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := messages(t, tc.ro)

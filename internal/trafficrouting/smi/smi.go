@@ -8,10 +8,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -86,36 +85,17 @@ func (r Router) backends(weight int32) []any {
 
 // SetWeight writes the split, creating the TrafficSplit when it is missing.
 func (r Router) SetWeight(ctx context.Context, weight int32) error {
-	gvk := r.kind()
 	key := client.ObjectKey{Namespace: r.Rollout.Namespace, Name: r.Name()}
-	current := &unstructured.Unstructured{}
-	current.SetGroupVersionKind(gvk)
-	err := r.Client.Get(ctx, key, current)
-	switch {
-	case apierrors.IsNotFound(err):
-		split := &unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{"service": r.root(), "backends": r.backends(weight)}}}
-		split.SetGroupVersionKind(gvk)
-		split.SetNamespace(key.Namespace)
-		split.SetName(key.Name)
-		split.SetOwnerReferences([]metav1.OwnerReference{*metav1.NewControllerRef(r.Rollout, v1alpha1.GroupVersion.WithKind("Rollout"))})
-		if err := r.Client.Create(ctx, split); err != nil {
-			return fmt.Errorf("creating TrafficSplit %s: %w", key.Name, err)
-		}
-		return nil
-	case meta.IsNoMatchError(err):
-		return fmt.Errorf("%s: the API server does not serve TrafficSplit (%s): is an SMI implementation installed?", field, gvk.GroupVersion())
-	case err != nil:
-		return fmt.Errorf("reading TrafficSplit %s: %w", key.Name, err)
-	}
-	if !metav1.IsControlledBy(current, r.Rollout) {
-		return fmt.Errorf("%s: TrafficSplit %s exists and is not this rollout's; name another with trafficSplitName", field, key.Name)
-	}
-	return trafficrouting.Update(ctx, r.Client, gvk, key, field, func(u *unstructured.Unstructured) error {
+	err := trafficrouting.Own(ctx, r.Client, r.Rollout, r.kind(), key, field, func(u *unstructured.Unstructured) error {
 		if err := unstructured.SetNestedField(u.Object, r.root(), "spec", "service"); err != nil {
 			return err
 		}
 		return unstructured.SetNestedSlice(u.Object, r.backends(weight), "spec", "backends")
 	})
+	if err != nil && strings.Contains(err.Error(), "is not this rollout's") {
+		return fmt.Errorf("%w; name another with trafficSplitName", err)
+	}
+	return err
 }
 
 // VerifyWeight reads the canary backend's weight back.
