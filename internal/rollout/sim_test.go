@@ -768,6 +768,10 @@ func scenarios() []scenario {
 			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green"), 15 * s: promote, 25 * s: setImage("yellow"), 40 * s: promote}},
 		{name: "routed-fast-rollback", ro: seed001(), readyAfter: 2 * s, until: 60 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "blue",
 			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green"), 15 * s: promote, 25 * s: setImage("blue")}},
+		{name: "routed-dynamic-stable-scale-fast-rollback", ro: withRouter(seedRollout(4, weight(25), pauseFor(5), weight(75), pauseIndefinitely()), func(c *v1alpha1.CanaryStrategy) {
+			c.DynamicStableScale = true
+		}), readyAfter: 2 * s, until: 60 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "blue",
+			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green"), 30 * s: setImage("blue")}},
 		{name: "routed-promote-full", ro: seed001(), readyAfter: 2 * s, until: 60 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
 			actions: map[time.Duration]func(*v1alpha1.Rollout, *world){5 * s: setImage("green"), 15 * s: promoteFull}},
 		{name: "routed-canary-scale-and-max-weight", ro: withRouter(seedRollout(10, v1alpha1.CanaryStep{SetCanaryScale: &v1alpha1.SetCanaryScale{Replicas: ptr.To[int32](2)}},

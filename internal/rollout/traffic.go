@@ -228,12 +228,10 @@ func planTraffic(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *app
 	sent := r.sentTo(svcHash)
 	var w int32
 	switch {
-	case svcHash != hash:
-		// The canary Service still points at pods it is leaving (a newer
-		// template, a rollback, an abort whose weight is gone): no weight.
-	case st.Abort:
-		// Back to stable at once; with dynamicStableScale, as fast as the
-		// stable pods come back.
+	case svcHash != hash || st.Abort:
+		// The canary Service points at pods it is leaving (a newer template,
+		// a rollback) or the rollout is aborted: back to stable at once;
+		// with dynamicStableScale, as fast as the stable pods come back.
 		if c.DynamicStableScale {
 			w = min(sent, dynamicAbortWeight(ro, sets.byHash(st.StableRS)))
 		}
