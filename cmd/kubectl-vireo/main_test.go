@@ -2,29 +2,38 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"strings"
 	"testing"
+
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/vireo-dev/vireo/internal/cli"
 )
 
+func run(args ...string) (code int, out, errOut string) {
+	var o, e bytes.Buffer
+	code = cli.Main(context.Background(), args, genericiooptions.IOStreams{In: &bytes.Buffer{}, Out: &o, ErrOut: &e})
+	return code, o.String(), e.String()
+}
+
 func TestVersionCommand(t *testing.T) {
-	cmd := newRootCommand()
-	var out bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetArgs([]string{"version"})
-	if err := cmd.Execute(); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(out.String(), "kubectl-vireo ") {
-		t.Errorf("version printed %q", out.String())
+	code, out, _ := run("version")
+	if code != 0 || !strings.HasPrefix(out, "kubectl-vireo ") {
+		t.Errorf("version: exit %d, printed %q", code, out)
 	}
 }
 
 func TestUnknownCommandFails(t *testing.T) {
-	cmd := newRootCommand()
-	cmd.SetArgs([]string{"promot"})
-	cmd.SetOut(&bytes.Buffer{})
-	cmd.SetErr(&bytes.Buffer{})
-	if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), "promot") {
-		t.Errorf("unknown command: err %v", err)
+	code, _, errOut := run("promot")
+	if code == 0 || !strings.Contains(errOut, `unknown command "promot"`) {
+		t.Errorf("unknown command: exit %d, %q", code, errOut)
+	}
+}
+
+func TestMissingNameFails(t *testing.T) {
+	code, _, errOut := run("promote")
+	if code == 0 || !strings.Contains(errOut, "the name of the rollout is required") {
+		t.Errorf("promote without a name: exit %d, %q", code, errOut)
 	}
 }

@@ -1,6 +1,6 @@
 // Package actions holds the user actions on a Rollout: promote, abort, retry,
-// pause, restart and undo. Each is the same merge patch that Argo Rollouts'
-// kubectl plugin sends, so a Rollout can be driven by that plugin, by Argo
+// pause, restart, undo and set image. Each changes the fields that Argo
+// Rollouts' kubectl plugin changes, so a Rollout can be driven by that plugin, by Argo
 // CD's resource actions, by Vireo's CLI or by its dashboard alike. The CLI
 // and the dashboard both call this package.
 package actions
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -148,6 +149,51 @@ func Undo(ctx context.Context, c client.Client, key types.NamespacedName, toRevi
 	}
 	if err := c.Patch(ctx, ro, client.RawPatch(types.JSONPatchType, patch)); err != nil {
 		return nil, fmt.Errorf("rolling back rollout %s to revision %s: %w", key.Name, rs.Annotations[planner.RevisionAnnotation], err)
+	}
+	return ro, nil
+}
+
+// SetImage sets the image of a container of the Rollout's pod template, or
+// of every container with container "*". It is a JSON patch that tests each
+// container's name before replacing its image, so a template changed
+// meanwhile is refused rather than patched in the wrong place.
+func SetImage(ctx context.Context, c client.Client, key types.NamespacedName, container, image string) (*v1alpha1.Rollout, error) {
+	if container == "" || image == "" {
+		return nil, fmt.Errorf("set image: give CONTAINER=IMAGE, for example demo=argoproj/rollouts-demo:yellow")
+	}
+	ro, err := get(ctx, c, key)
+	if err != nil {
+		return nil, err
+	}
+	if ro.Spec.WorkloadRef != nil {
+		return nil, fmt.Errorf("rollout %s takes its template from %s %s (spec.workloadRef): set the image there", ro.Name, ro.Spec.WorkloadRef.Kind, ro.Spec.WorkloadRef.Name)
+	}
+	var ops []map[string]any
+	var names []string
+	for _, list := range []struct {
+		path       string
+		containers []corev1.Container
+	}{{"containers", ro.Spec.Template.Spec.Containers}, {"initContainers", ro.Spec.Template.Spec.InitContainers}} {
+		for i, ctr := range list.containers {
+			names = append(names, ctr.Name)
+			if container != "*" && ctr.Name != container {
+				continue
+			}
+			p := fmt.Sprintf("/spec/template/spec/%s/%d", list.path, i)
+			ops = append(ops,
+				map[string]any{"op": "test", "path": p + "/name", "value": ctr.Name},
+				map[string]any{"op": "replace", "path": p + "/image", "value": image})
+		}
+	}
+	if len(ops) == 0 {
+		return nil, fmt.Errorf("rollout %s has no container %q (it has %s)", ro.Name, container, strings.Join(names, ", "))
+	}
+	patch, err := json.Marshal(ops)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Patch(ctx, ro, client.RawPatch(types.JSONPatchType, patch)); err != nil {
+		return nil, fmt.Errorf("setting image of rollout %s: %w", ro.Name, err)
 	}
 	return ro, nil
 }

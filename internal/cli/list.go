@@ -1,0 +1,135 @@
+package cli
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/vireo-dev/vireo/api/v1alpha1"
+	"github.com/vireo-dev/vireo/internal/rolloutview"
+)
+
+func newListCommand(e *env) *cobra.Command {
+	list := &cobra.Command{Use: "list", Short: "List rollouts"}
+	var all, watch bool
+	rollouts := &cobra.Command{
+		Use:     "rollouts",
+		Aliases: []string{"rollout", "ro"},
+		Short:   "List the rollouts of a namespace, or of all with -A",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ns, err := e.namespace()
+			if err != nil {
+				return err
+			}
+			if all {
+				ns = ""
+			}
+			c, err := e.Client()
+			if err != nil {
+				return err
+			}
+			draw := func(b *bytes.Buffer) error {
+				var ros v1alpha1.RolloutList
+				opts := []client.ListOption{}
+				if ns != "" {
+					opts = append(opts, client.InNamespace(ns))
+				}
+				if err := c.List(cmd.Context(), &ros, opts...); err != nil {
+					return fmt.Errorf("listing rollouts: %w", err)
+				}
+				if len(ros.Items) == 0 {
+					where := "namespace " + ns
+					if ns == "" {
+						where = "any namespace"
+					}
+					fmt.Fprintf(b, "No rollouts in %s.\n", where)
+					return nil
+				}
+				WriteRolloutList(b, ros.Items, all, e.color())
+				return nil
+			}
+			if watch {
+				return e.watchNamespace(cmd.Context(), ns, time.Second/4, draw)
+			}
+			var b bytes.Buffer
+			if err := draw(&b); err != nil {
+				return err
+			}
+			_, err = e.streams.Out.Write(b.Bytes())
+			return err
+		},
+	}
+	rollouts.Flags().BoolVarP(&all, "all-namespaces", "A", false, "list the rollouts of every namespace")
+	rollouts.Flags().BoolVarP(&watch, "watch", "w", false, "keep watching, redrawing on every change")
+	list.AddCommand(rollouts)
+	return list
+}
+
+// WriteRolloutList prints one line per rollout: strategy, status, step,
+// weights and replica counts.
+func WriteRolloutList(b *bytes.Buffer, ros []v1alpha1.Rollout, withNamespace, color bool) {
+	s := style{color}
+	sort.Slice(ros, func(i, j int) bool {
+		if ros[i].Namespace != ros[j].Namespace {
+			return ros[i].Namespace < ros[j].Namespace
+		}
+		return ros[i].Name < ros[j].Name
+	})
+	header := []string{"NAME", "STRATEGY", "STATUS", "STEP", "SET-WEIGHT", "ACTUAL-WEIGHT", "DESIRED", "CURRENT", "UP-TO-DATE", "AVAILABLE"}
+	if withNamespace {
+		header = append([]string{"NAMESPACE"}, header...)
+	}
+	rows := [][]string{header}
+	for i := range ros {
+		v := rolloutview.Build(rolloutview.Objects{Rollout: &ros[i]})
+		step, set, actual := "-", "-", "-"
+		if v.Steps > 0 {
+			step = fmt.Sprintf("%d/%d", v.Step, v.Steps)
+		}
+		if v.SetWeight != nil {
+			set = strconv.Itoa(int(*v.SetWeight))
+		}
+		if w := ros[i].Status.Canary.Weights; w != nil {
+			actual = strconv.Itoa(int(w.Canary.Weight))
+		}
+		row := []string{v.Name, v.Strategy, s.status(v.Status), step, set, actual,
+			itoa(int(v.Replicas.Desired)), itoa(int(v.Replicas.Current)), itoa(int(v.Replicas.Updated)), itoa(int(v.Replicas.Available))}
+		if withNamespace {
+			row = append([]string{v.Namespace}, row...)
+		}
+		rows = append(rows, row)
+	}
+	writeTable(b, rows)
+}
+
+// writeTable prints rows in columns two spaces apart.
+func writeTable(b *bytes.Buffer, rows [][]string) {
+	widths := map[int]int{}
+	for _, r := range rows {
+		for i, c := range r {
+			widths[i] = max(widths[i], width(c))
+		}
+	}
+	for _, r := range rows {
+		line := ""
+		for i, c := range r {
+			if i < len(r)-1 {
+				c = pad(c, widths[i]+2)
+			}
+			line += c
+		}
+		b.WriteString(line + "\n")
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func usageError(cmd *cobra.Command, msg string) error {
+	return fmt.Errorf("%s: %s (see %s --help)", cmd.CommandPath(), msg, cmd.CommandPath())
+}

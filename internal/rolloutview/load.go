@@ -1,0 +1,62 @@
+package rolloutview
+
+import (
+	"context"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/vireo-dev/vireo/api/v1alpha1"
+)
+
+// Load reads a Rollout and the ReplicaSets, pods and AnalysisRuns it owns.
+func Load(ctx context.Context, c client.Reader, key types.NamespacedName) (Objects, error) {
+	ro := &v1alpha1.Rollout{}
+	if err := c.Get(ctx, key, ro); err != nil {
+		if apierrors.IsNotFound(err) {
+			return Objects{}, fmt.Errorf("rollout %s not found in namespace %s", key.Name, key.Namespace)
+		}
+		return Objects{}, fmt.Errorf("reading rollout %s: %w", key.Name, err)
+	}
+	o := Objects{Rollout: ro}
+	in := client.InNamespace(key.Namespace)
+
+	sets := &appsv1.ReplicaSetList{}
+	if err := c.List(ctx, sets, in); err != nil {
+		return o, fmt.Errorf("listing ReplicaSets: %w", err)
+	}
+	for _, rs := range sets.Items {
+		if metav1.IsControlledBy(&rs, ro) {
+			o.ReplicaSets = append(o.ReplicaSets, rs)
+		}
+	}
+
+	pods := &corev1.PodList{}
+	if err := c.List(ctx, pods, in); err != nil {
+		return o, fmt.Errorf("listing pods: %w", err)
+	}
+	for _, p := range pods.Items {
+		for i := range o.ReplicaSets {
+			if metav1.IsControlledBy(&p, &o.ReplicaSets[i]) {
+				o.Pods = append(o.Pods, p)
+				break
+			}
+		}
+	}
+
+	runs := &v1alpha1.AnalysisRunList{}
+	if err := c.List(ctx, runs, in); err != nil {
+		return o, fmt.Errorf("listing AnalysisRuns: %w", err)
+	}
+	for _, r := range runs.Items {
+		if metav1.IsControlledBy(&r, ro) {
+			o.AnalysisRuns = append(o.AnalysisRuns, r)
+		}
+	}
+	return o, nil
+}
