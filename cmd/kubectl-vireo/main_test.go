@@ -37,3 +37,19 @@ func TestMissingNameFails(t *testing.T) {
 		t.Errorf("promote without a name: exit %d, %q", code, errOut)
 	}
 }
+
+func TestLint(t *testing.T) {
+	code, out, errOut := run("lint", "-f", "../../internal/lint/testdata/several-errors.yaml")
+	if code != 1 || !strings.Contains(errOut, "4 problems") ||
+		!strings.Contains(out, "several-errors.yaml:30: Rollout/rollouts-demo: spec.strategy.canary.stepz: unknown field") {
+		t.Errorf("lint: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, _, errOut = run("lint", "-f", "nope.yaml")
+	if code != 1 || !strings.Contains(errOut, "reading nope.yaml") {
+		t.Errorf("lint of a missing file: exit %d %q", code, errOut)
+	}
+	code, out, _ = run("lint", "-f", "../../test/e2e/testdata/seed001/canary-rollout.yaml")
+	if code != 0 || !strings.Contains(out, "no problems found") {
+		t.Errorf("lint of seed 001's rollout: exit %d %q", code, out)
+	}
+}

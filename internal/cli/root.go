@@ -111,6 +111,7 @@ func newRoot(e *env) *cobra.Command {
 		newGetCommand(e),
 		newListCommand(e),
 		newStatusCommand(e),
+		newLintCommand(e),
 	)
 	root.AddCommand(newActionCommands(e)...)
 	return root
