@@ -53,3 +53,11 @@ func TestLint(t *testing.T) {
 		t.Errorf("lint of seed 001's rollout: exit %d %q", code, out)
 	}
 }
+
+func TestCompletion(t *testing.T) {
+	for _, shell := range []string{"bash", "zsh", "fish", "powershell"} {
+		if code, out, errOut := run("completion", shell); code != 0 || !strings.Contains(out, "kubectl-vireo") {
+			t.Errorf("completion %s: exit %d %q", shell, code, errOut)
+		}
+	}
+}

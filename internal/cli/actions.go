@@ -113,5 +113,20 @@ func newActionCommands(e *env) []*cobra.Command {
 			container, image, _ := strings.Cut(args[1], "=")
 			return actions.SetImage(ctx, c, key, container, image)
 		}}))
-	return []*cobra.Command{promote, abort, pause, restart, undo, retry, set}
+	terminate := &cobra.Command{Use: "terminate", Short: "Stop an analysis run"}
+	terminate.AddCommand(&cobra.Command{Use: "analysisrun NAME", Aliases: []string{"ar"},
+		Short: "Stop an AnalysisRun: no more measurements; it ends with the outcome of those it has",
+		Args:  exactlyOne("AnalysisRun"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, key, err := e.target(args[0])
+			if err != nil {
+				return err
+			}
+			if _, err := actions.TerminateAnalysisRun(cmd.Context(), c, key); err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(e.streams.Out, "analysisrun '%s' terminated\n", key.Name)
+			return err
+		}})
+	return []*cobra.Command{promote, abort, pause, restart, undo, retry, set, terminate}
 }

@@ -133,6 +133,18 @@ func TestCommandsAgainstAPIServer(t *testing.T) {
 		t.Errorf("set image *: %v", got)
 	}
 
+	run := &v1alpha1.AnalysisRun{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "rollouts-demo-2-1"},
+		Spec: v1alpha1.AnalysisRunSpec{Metrics: []v1alpha1.Metric{{Name: "m", Provider: v1alpha1.MetricProvider{Web: &v1alpha1.WebMetric{URL: "http://127.0.0.1:1/"}}}}}}
+	if err := c.Create(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	if out = ok("terminate", "analysisrun", "rollouts-demo-2-1"); out != "analysisrun 'rollouts-demo-2-1' terminated\n" {
+		t.Errorf("terminate printed %q", out)
+	}
+	if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: run.Name}, run); err != nil || !run.Spec.Terminate {
+		t.Errorf("terminate did not set spec.terminate: %v", err)
+	}
+
 	// Failing clearly, with a non-zero exit.
 	for _, tc := range []struct {
 		args []string
@@ -146,6 +158,7 @@ func TestCommandsAgainstAPIServer(t *testing.T) {
 		{[]string{"undo", "rollouts-demo", "--to-revision", "7"}, "revision 7"},
 		{[]string{"restart", "rollouts-demo", "--in", "-5m"}, "--in -5m0s: give a duration from now"},
 		{[]string{"get", "rollout", "a", "b"}, "one rollout name, got 2 arguments"},
+		{[]string{"terminate", "analysisrun", "nope"}, `AnalysisRun "nope" in namespace "shop": not found`},
 	} {
 		code, _, errOut := cliRun(t, ctx, kc, tc.args...)
 		if code == 0 || !strings.Contains(errOut, tc.want) {

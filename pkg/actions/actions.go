@@ -291,3 +291,22 @@ func patchSpec(ctx context.Context, c client.Client, ro *v1alpha1.Rollout, field
 	}
 	return nil
 }
+
+// TerminateAnalysisRun stops an AnalysisRun (spec.terminate): it takes no
+// more measurements and ends with the outcome of those it has.
+func TerminateAnalysisRun(ctx context.Context, c client.Client, key types.NamespacedName) (*v1alpha1.AnalysisRun, error) {
+	if key.Name == "" {
+		return nil, errors.New("an AnalysisRun name is required")
+	}
+	var run v1alpha1.AnalysisRun
+	if err := c.Get(ctx, key, &run); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("AnalysisRun %q in namespace %q: %w", key.Name, key.Namespace, ErrNotFound)
+		}
+		return nil, fmt.Errorf("reading AnalysisRun %s/%s: %w", key.Namespace, key.Name, err)
+	}
+	if err := c.Patch(ctx, &run, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"terminate":true}}`))); err != nil {
+		return nil, fmt.Errorf("terminating AnalysisRun %s: %w", key.Name, err)
+	}
+	return &run, nil
+}

@@ -57,7 +57,7 @@ func runSuite(m *testing.M) int {
 }
 
 // startCluster brings up a control plane of its own (state directory and ports
-// apart from `make demo`'s) and builds the controller binary for the suite.
+// apart from `make demo`'s) and builds the controller and CLI binaries for the suite.
 func startCluster(root string) (*cluster, error) {
 	dir := os.Getenv("VIREO_E2E_CLUSTER_DIR")
 	if dir == "" {
@@ -79,10 +79,12 @@ func startCluster(root string) (*cluster, error) {
 	fmt.Printf("e2e: control plane up in %.1fs\n", time.Since(start).Seconds())
 
 	binDir := filepath.Join(dir, "bin")
-	build := exec.Command("go", "build", "-o", filepath.Join(binDir, "vireo-controller"), "./cmd/vireo-controller")
-	build.Dir = root
-	if b, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("building vireo-controller: %v\n%s", err, b)
+	for _, cmd := range []string{"vireo-controller", "kubectl-vireo"} {
+		build := exec.Command("go", "build", "-o", filepath.Join(binDir, cmd), "./cmd/"+cmd)
+		build.Dir = root
+		if b, err := build.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("building %s: %v\n%s", cmd, err, b)
+		}
 	}
 	return &cluster{
 		dir:        dir,
