@@ -611,7 +611,11 @@ func TestBenchAbortToWeightZero(t *testing.T) {
 
 	fmt.Printf("\nabort patch -> router object at weight 0 (%d routed rollouts, watch-observed)\n", n)
 	fmt.Printf("%-12s %-14s %5s %8s %8s %8s\n", "router", "aborts", "n", "p50", "p99", "max")
-	for _, name := range []string{"nginx", "gatewayapi", "smi", "istio", "traefik", "all"} {
+	names := []string{}
+	for _, r := range routersUnderTest {
+		names = append(names, r.name)
+	}
+	for _, name := range append(names, "all") {
 		for _, run := range []struct {
 			label string
 			d     map[string][]time.Duration
