@@ -3,6 +3,9 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +21,16 @@ import (
 )
 
 // cliRun runs kubectl-vireo with args against a kubeconfig, as a user would.
+func argValues(args []v1alpha1.Argument) map[string]string {
+	out := map[string]string{}
+	for _, a := range args {
+		if a.Value != nil {
+			out[a.Name] = *a.Value
+		}
+	}
+	return out
+}
+
 func cliRun(t *testing.T, ctx context.Context, kubeconfig string, args ...string) (code int, out, errOut string) {
 	t.Helper()
 	var o, e bytes.Buffer
@@ -145,6 +158,43 @@ func TestCommandsAgainstAPIServer(t *testing.T) {
 		t.Errorf("terminate did not set spec.terminate: %v", err)
 	}
 
+	// create -f, then create analysisrun from what it created.
+	manifest := filepath.Join(t.TempDir(), "templates.yaml")
+	if err := os.WriteFile(manifest, []byte(`apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: success-rate}
+spec:
+  args: [{name: service-name}, {name: threshold, value: "0.95"}]
+  metrics:
+  - name: success-rate
+    successCondition: result >= {{args.threshold}}
+    provider: {web: {url: "http://{{args.service-name}}/rate", jsonPath: "{$.rate}"}}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: ClusterAnalysisTemplate
+metadata: {name: always-up}
+spec:
+  metrics: [{name: up, provider: {web: {url: "http://127.0.0.1:1/"}}}]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out = ok("create", "-f", manifest); out != "analysistemplate/success-rate created\nclusteranalysistemplate/always-up created\n" {
+		t.Errorf("create -f printed %q", out)
+	}
+	if out = ok("create", "analysisrun", "--from", "success-rate", "-a", "service-name=rollouts-demo", "--name", "check-1"); out != "analysisrun.argoproj.io/check-1 created\n" {
+		t.Errorf("create analysisrun printed %q", out)
+	}
+	created := &v1alpha1.AnalysisRun{}
+	if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "check-1"}, created); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(argValues(created.Spec.Args)); got != "map[service-name:rollouts-demo threshold:0.95]" || len(created.Spec.Metrics) != 1 {
+		t.Errorf("created run: args %s, metrics %v", got, created.Spec.Metrics)
+	}
+	if out = ok("create", "analysisrun", "--from", "always-up", "--global"); !strings.HasPrefix(out, "analysisrun.argoproj.io/always-up-") {
+		t.Errorf("create analysisrun --global printed %q", out)
+	}
+
 	// Failing clearly, with a non-zero exit.
 	for _, tc := range []struct {
 		args []string
@@ -159,6 +209,10 @@ func TestCommandsAgainstAPIServer(t *testing.T) {
 		{[]string{"restart", "rollouts-demo", "--in", "-5m"}, "--in -5m0s: give a duration from now"},
 		{[]string{"get", "rollout", "a", "b"}, "one rollout name, got 2 arguments"},
 		{[]string{"terminate", "analysisrun", "nope"}, `AnalysisRun "nope" in namespace "shop": not found`},
+		{[]string{"create", "analysisrun", "--from", "success-rate"}, "args.service-name: the template declares it without a value and none was given (give args as -a NAME=VALUE)"},
+		{[]string{"create", "analysisrun", "--from", "nope"}, "nope"},
+		{[]string{"create", "analysisrun", "--from", "success-rate", "-a", "oops"}, `-a "oops": give NAME=VALUE`},
+		{[]string{"create", "-f", "/nonexistent.yaml"}, "reading /nonexistent.yaml"},
 	} {
 		code, _, errOut := cliRun(t, ctx, kc, tc.args...)
 		if code == 0 || !strings.Contains(errOut, tc.want) {

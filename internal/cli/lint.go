@@ -2,8 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -26,15 +24,9 @@ other kinds are left alone. -f - reads standard input.`,
 			if file == "" {
 				return usageError(cmd, "give the file to check with -f")
 			}
-			var data []byte
-			var err error
-			if file == "-" {
-				data, err = io.ReadAll(e.streams.In)
-			} else {
-				data, err = os.ReadFile(file)
-			}
+			data, err := e.readFile(file)
 			if err != nil {
-				return fmt.Errorf("reading %s: %w", file, err)
+				return err
 			}
 			problems, err := lint.File(data)
 			for _, p := range problems {

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -49,6 +50,31 @@ func (e *env) target(name string) (client.WithWatch, types.NamespacedName, error
 	}
 	c, err := e.Client()
 	return c, key, err
+}
+
+// namespaced is the client and the namespace commands without a name work in.
+func (e *env) namespaced() (client.WithWatch, string, error) {
+	ns, err := e.namespace()
+	if err != nil {
+		return nil, "", err
+	}
+	c, err := e.Client()
+	return c, ns, err
+}
+
+// readFile reads a file named on the command line; "-" is standard input.
+func (e *env) readFile(name string) ([]byte, error) {
+	var data []byte
+	var err error
+	if name == "-" {
+		data, err = io.ReadAll(e.streams.In)
+	} else {
+		data, err = os.ReadFile(name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	return data, nil
 }
 
 // Client connects to the cluster the kubeconfig flags name.
@@ -112,6 +138,7 @@ func newRoot(e *env) *cobra.Command {
 		newListCommand(e),
 		newStatusCommand(e),
 		newLintCommand(e),
+		newCreateCommand(e),
 	)
 	root.AddCommand(newActionCommands(e)...)
 	return root

@@ -20,9 +20,11 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
+	"github.com/vireo-dev/vireo/internal/analysis"
 	planner "github.com/vireo-dev/vireo/internal/rollout"
 )
 
@@ -309,4 +311,61 @@ func TerminateAnalysisRun(ctx context.Context, c client.Client, key types.Namesp
 		return nil, fmt.Errorf("terminating AnalysisRun %s: %w", key.Name, err)
 	}
 	return &run, nil
+}
+
+// AnalysisRunFrom says which template a new AnalysisRun comes from, and
+// what it is called and given.
+type AnalysisRunFrom struct {
+	// Template names an AnalysisTemplate of the namespace, or with Cluster a
+	// ClusterAnalysisTemplate.
+	Template string
+	Cluster  bool
+	// Name is the run's name; without it the API server makes one from
+	// "<template>-".
+	Name string
+	// Args are values for the template's args, by name.
+	Args map[string]string
+}
+
+// CreateAnalysisRun creates a standalone AnalysisRun from a template (and
+// the templates it pulls in), with args given by name. An arg the template
+// declares without a value must be given one (MergeArgs says which).
+func CreateAnalysisRun(ctx context.Context, c client.Client, namespace string, from AnalysisRunFrom) (*v1alpha1.AnalysisRun, error) {
+	if from.Template == "" {
+		return nil, errors.New("name the template to create the AnalysisRun from (--from)")
+	}
+	ref := v1alpha1.AnalysisTemplateRef{TemplateName: from.Template, ClusterScope: from.Cluster}
+	tmpl, err := analysis.MergeTemplates(ctx, analysis.ClientTemplates{Namespaced: c, Cluster: c, Namespace: namespace}, []v1alpha1.AnalysisTemplateRef{ref})
+	if err != nil {
+		return nil, err
+	}
+	given := make([]v1alpha1.Argument, 0, len(from.Args))
+	for _, name := range sortedKeys(from.Args) {
+		given = append(given, v1alpha1.Argument{Name: name, Value: ptr.To(from.Args[name])})
+	}
+	args, err := analysis.MergeArgs(tmpl.Args, given)
+	if err != nil {
+		return nil, fmt.Errorf("%w (give args as -a NAME=VALUE)", err)
+	}
+	run := &v1alpha1.AnalysisRun{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: from.Name},
+		Spec: v1alpha1.AnalysisRunSpec{Metrics: tmpl.Metrics, Args: args, DryRun: tmpl.DryRun,
+			MeasurementRetention: tmpl.MeasurementRetention},
+	}
+	if from.Name == "" {
+		run.GenerateName = from.Template + "-"
+	}
+	if err := c.Create(ctx, run); err != nil {
+		return nil, fmt.Errorf("creating an AnalysisRun from %s: %w", from.Template, err)
+	}
+	return run, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

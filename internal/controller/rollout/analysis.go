@@ -40,35 +40,6 @@ func templateKeys(ro *v1alpha1.Rollout) []string {
 	return keys
 }
 
-// templates reads AnalysisTemplates in a Rollout's namespace and
-// ClusterAnalysisTemplates, from the cache.
-type templates struct {
-	c, cluster client.Reader
-	namespace  string
-}
-
-func (t templates) Template(ctx context.Context, ref v1alpha1.AnalysisTemplateRef) (*v1alpha1.AnalysisTemplateSpec, error) {
-	if ref.ClusterScope {
-		var ct v1alpha1.ClusterAnalysisTemplate
-		if err := t.cluster.Get(ctx, client.ObjectKey{Name: ref.TemplateName}, &ct); err != nil {
-			return nil, notFound(err)
-		}
-		return &ct.Spec, nil
-	}
-	var at v1alpha1.AnalysisTemplate
-	if err := t.c.Get(ctx, client.ObjectKey{Namespace: t.namespace, Name: ref.TemplateName}, &at); err != nil {
-		return nil, notFound(err)
-	}
-	return &at.Spec, nil
-}
-
-func notFound(err error) error {
-	if apierrors.IsNotFound(err) {
-		return fmt.Errorf("not found")
-	}
-	return err
-}
-
 // specAnalyses lists the analyses a Rollout's strategy names, with their fields.
 func specAnalyses(ro *v1alpha1.Rollout) map[*field.Path]*v1alpha1.RolloutAnalysis {
 	out := map[*field.Path]*v1alpha1.RolloutAnalysis{}
@@ -130,7 +101,7 @@ func (r *Reconciler) runSpec(ctx context.Context, ro *v1alpha1.Rollout, a *v1alp
 	if r.NamespaceOnly {
 		cluster = r.APIReader
 	}
-	tmpl, err := analysis.MergeTemplates(ctx, templates{c: r.Client, cluster: cluster, namespace: ro.Namespace}, a.Templates)
+	tmpl, err := analysis.MergeTemplates(ctx, analysis.ClientTemplates{Namespaced: r.Client, Cluster: cluster, Namespace: ro.Namespace}, a.Templates)
 	if err != nil {
 		return nil, err
 	}
