@@ -2,12 +2,12 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
@@ -15,7 +15,7 @@ import (
 )
 
 func newStatusCommand(e *env) *cobra.Command {
-	var watch bool
+	var follow bool
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "status NAME",
@@ -38,85 +38,82 @@ Without --watch the exit code is 1 only when the rollout is Degraded.`,
 				ctx, cancel = context.WithTimeout(ctx, timeout)
 				defer cancel()
 			}
-			return e.status(ctx, key, watch, timeout)
+			return e.status(ctx, key, follow, timeout)
 		},
 	}
-	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "wait until the rollout is Healthy or Degraded, printing each change")
+	cmd.Flags().BoolVarP(&follow, "watch", "w", false, "wait until the rollout is Healthy or Degraded, printing each change")
 	cmd.Flags().DurationVarP(&timeout, "timeout", "t", 0, "with --watch, give up after this long (0: never)")
 	return cmd
 }
 
-func (e *env) status(ctx context.Context, key types.NamespacedName, watch bool, timeout time.Duration) error {
+func (e *env) status(ctx context.Context, key types.NamespacedName, follow bool, timeout time.Duration) error {
 	c, err := e.Client()
 	if err != nil {
 		return err
 	}
+	ro, err := rolloutview.Get(ctx, c, key)
+	if err != nil {
+		return err
+	}
 	last := ""
-	done := errors.New("done")
-	var result error
-	check := func() error {
-		o, err := rolloutview.Load(ctx, c, key)
-		if err != nil {
-			return err
+	// report prints the status when it changed; done once there is nothing
+	// more to wait for, with the exit error of a Degraded rollout.
+	report := func(ro *v1alpha1.Rollout) (done bool, err error) {
+		phase := ro.Status.Phase
+		if phase == "" {
+			phase = v1alpha1.RolloutPhaseProgressing
 		}
-		v := rolloutview.Build(o)
-		line := v.Status
-		if v.Message != "" {
-			line += " - " + v.Message
+		line := string(phase)
+		if ro.Status.Message != "" {
+			line += " - " + ro.Status.Message
 		}
 		if line != last {
 			fmt.Fprintln(e.streams.Out, line)
 			last = line
 		}
-		switch v.Status {
-		case string(v1alpha1.RolloutPhaseDegraded):
-			result = exitCode{1, fmt.Errorf("rollout %s is Degraded: %s", key.Name, v.Message)}
-			return done
-		case string(v1alpha1.RolloutPhaseHealthy):
-			return done
+		switch phase {
+		case v1alpha1.RolloutPhaseDegraded:
+			return true, exitCode{1, fmt.Errorf("rollout %s is Degraded: %s", key.Name, ro.Status.Message)}
+		case v1alpha1.RolloutPhaseHealthy:
+			return true, nil
 		}
-		if !watch {
-			return done
-		}
-		return nil
+		return !follow, nil
 	}
-	if err := check(); err != nil {
-		if errors.Is(err, done) {
-			return result
-		}
+	if done, err := report(ro); done {
 		return err
 	}
-	c2, err := e.Client()
-	if err != nil {
-		return err
-	}
-	w, err := c2.Watch(ctx, &v1alpha1.RolloutList{}, inNamespaceNamed(key)...)
+	w, err := c.Watch(ctx, &v1alpha1.RolloutList{}, inNamespaceNamed(key)...)
 	if err != nil {
 		return fmt.Errorf("watching rollout %s: %w", key.Name, err)
 	}
-	defer w.Stop()
+	defer func() { w.Stop() }()
+	timedOut := func() error {
+		return exitCode{1, fmt.Errorf("rollout %s is still %s after %s", key.Name, last, timeout)}
+	}
 	for {
 		select {
 		case <-ctx.Done():
-			return exitCode{1, fmt.Errorf("rollout %s is still %s after %s", key.Name, last, timeout)}
-		case _, ok := <-w.ResultChan():
-			if !ok {
-				// The API server ended the watch: start another.
-				if w, err = c2.Watch(ctx, &v1alpha1.RolloutList{}, inNamespaceNamed(key)...); err != nil {
-					if ctx.Err() != nil {
-						continue
-					}
+			return timedOut()
+		case ev, ok := <-w.ResultChan():
+			if !ok { // the API server ended the watch: start another
+				next, err := c.Watch(ctx, &v1alpha1.RolloutList{}, inNamespaceNamed(key)...)
+				switch {
+				case err != nil && ctx.Err() != nil:
+					return timedOut()
+				case err != nil:
 					return fmt.Errorf("watching rollout %s: %w", key.Name, err)
 				}
+				w = next
 				continue
 			}
-			if err := check(); err != nil {
-				if errors.Is(err, done) {
-					return result
-				}
-				if ctx.Err() != nil {
-					continue
-				}
+			r, isRollout := ev.Object.(*v1alpha1.Rollout)
+			switch {
+			case ev.Type == watch.Deleted:
+				return exitCode{1, fmt.Errorf("rollout %s was deleted", key.Name)}
+			case !isRollout:
+				continue
+			}
+			if done, err := report(r); done {
 				return err
 			}
 		}

@@ -14,14 +14,23 @@ import (
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 )
 
-// Load reads a Rollout and the ReplicaSets, pods and AnalysisRuns it owns.
-func Load(ctx context.Context, c client.Reader, key types.NamespacedName) (Objects, error) {
+// Get reads a Rollout, saying plainly when it is not there.
+func Get(ctx context.Context, c client.Reader, key types.NamespacedName) (*v1alpha1.Rollout, error) {
 	ro := &v1alpha1.Rollout{}
 	if err := c.Get(ctx, key, ro); err != nil {
 		if apierrors.IsNotFound(err) {
-			return Objects{}, fmt.Errorf("rollout %s not found in namespace %s", key.Name, key.Namespace)
+			return nil, fmt.Errorf("rollout %s not found in namespace %s", key.Name, key.Namespace)
 		}
-		return Objects{}, fmt.Errorf("reading rollout %s: %w", key.Name, err)
+		return nil, fmt.Errorf("reading rollout %s: %w", key.Name, err)
+	}
+	return ro, nil
+}
+
+// Load reads a Rollout and the ReplicaSets, pods and AnalysisRuns it owns.
+func Load(ctx context.Context, c client.Reader, key types.NamespacedName) (Objects, error) {
+	ro, err := Get(ctx, c, key)
+	if err != nil {
+		return Objects{}, err
 	}
 	o := Objects{Rollout: ro}
 	in := client.InNamespace(key.Namespace)

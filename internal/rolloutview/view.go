@@ -5,6 +5,7 @@ package rolloutview
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	planner "github.com/vireo-dev/vireo/internal/rollout"
@@ -32,20 +34,13 @@ type Rollout struct {
 	// Steps, as Argo's plugin shows it: 1/8 while paused after the first.
 	Step  int `json:"step"`
 	Steps int `json:"steps"`
-	// StepNames describe each step ("setWeight: 20", "pause: 30s").
-	StepNames []string `json:"stepNames,omitempty"`
 	// SetWeight is the weight the steps ask for, ActualWeight the one in
 	// force (the routers' verified weight, or the canary's share of pods).
-	SetWeight    *int32      `json:"setWeight,omitempty"`
-	ActualWeight *int32      `json:"actualWeight,omitempty"`
-	Images       []Image     `json:"images"`
-	Replicas     Replicas    `json:"replicas"`
-	Revisions    []Revision  `json:"revisions"`
-	Experiment   string      `json:"experiment,omitempty"`
-	Conditions   []Condition `json:"conditions,omitempty"`
-	Paused       bool        `json:"paused"`
-	Aborted      bool        `json:"aborted"`
-	Analysis     []string    `json:"analysis,omitempty"` // names of the runs in force
+	SetWeight    *int32     `json:"setWeight,omitempty"`
+	ActualWeight *int32     `json:"actualWeight,omitempty"`
+	Images       []Image    `json:"images"`
+	Replicas     Replicas   `json:"replicas"`
+	Revisions    []Revision `json:"revisions"`
 }
 
 // Image is a container image and the roles of the ReplicaSets running it.
@@ -61,14 +56,6 @@ type Replicas struct {
 	Updated   int32 `json:"updated"`
 	Ready     int32 `json:"ready"`
 	Available int32 `json:"available"`
-}
-
-// Condition is a status condition, as shown.
-type Condition struct {
-	Type    string `json:"type"`
-	Status  string `json:"status"`
-	Reason  string `json:"reason,omitempty"`
-	Message string `json:"message,omitempty"`
 }
 
 // Revision is one revision of the template: its ReplicaSet and its analysis runs.
@@ -152,14 +139,10 @@ func Build(o Objects) Rollout {
 	v := Rollout{
 		Name: ro.Name, Namespace: ro.Namespace, Created: ro.CreationTimestamp.Time,
 		Status: string(st.Phase), Message: st.Message,
-		Paused: ro.Spec.Paused || len(st.PauseConditions) > 0, Aborted: st.Abort,
-		Replicas: Replicas{Desired: desired(ro), Current: st.Replicas, Updated: st.UpdatedReplicas, Ready: st.ReadyReplicas, Available: st.AvailableReplicas},
+		Replicas: Replicas{Desired: ptr.Deref(ro.Spec.Replicas, 1), Current: st.Replicas, Updated: st.UpdatedReplicas, Ready: st.ReadyReplicas, Available: st.AvailableReplicas},
 	}
 	if v.Status == "" {
 		v.Status = "Progressing"
-	}
-	for _, c := range st.Conditions {
-		v.Conditions = append(v.Conditions, Condition{Type: string(c.Type), Status: string(c.Status), Reason: c.Reason, Message: c.Message})
 	}
 	roles := roleByHash(ro)
 	switch {
@@ -182,7 +165,7 @@ func Build(o Objects) Rollout {
 	for _, rs := range o.ReplicaSets {
 		hash := rs.Labels[planner.PodTemplateHashLabel]
 		r := ReplicaSet{Name: rs.Name, Created: rs.CreationTimestamp.Time, Roles: roles[hash],
-			Desired: ptrOr(rs.Spec.Replicas, 1), Available: rs.Status.AvailableReplicas}
+			Desired: ptr.Deref(rs.Spec.Replicas, 1), Available: rs.Status.AvailableReplicas}
 		for _, c := range rs.Spec.Template.Spec.Containers {
 			r.Images = append(r.Images, c.Image)
 		}
@@ -220,13 +203,9 @@ func Build(o Objects) Rollout {
 		n, _ := strconv.ParseInt(run.Annotations[planner.RevisionAnnotation], 10, 64)
 		a := analysisRun(run)
 		a.Kind = inForce[run.Name]
-		if a.Kind != "" {
-			v.Analysis = append(v.Analysis, run.Name)
-		}
 		rev := revision(n)
 		rev.AnalysisRuns = append(rev.AnalysisRuns, a)
 	}
-	sort.Strings(v.Analysis)
 	for _, r := range byRevision {
 		sort.Slice(r.AnalysisRuns, func(i, j int) bool {
 			a, b := r.AnalysisRuns[i], r.AnalysisRuns[j]
@@ -241,33 +220,13 @@ func Build(o Objects) Rollout {
 	return v
 }
 
-func desired(ro *v1alpha1.Rollout) int32 {
-	return ptrOr(ro.Spec.Replicas, 1)
-}
-
-func ptrOr(p *int32, def int32) int32 {
-	if p == nil {
-		return def
-	}
-	return *p
-}
-
 func appendUnique(list []string, items ...string) []string {
 	for _, it := range items {
-		if !contains(list, it) {
+		if !slices.Contains(list, it) {
 			list = append(list, it)
 		}
 	}
 	return list
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // roleByHash names what each pod-template hash is to the Rollout.
@@ -299,15 +258,7 @@ func canary(v *Rollout, ro *v1alpha1.Rollout, sets []appsv1.ReplicaSet) {
 	c := ro.Spec.Strategy.Canary
 	st := ro.Status
 	v.Steps = len(c.Steps)
-	for _, s := range c.Steps {
-		v.StepNames = append(v.StepNames, StepName(s))
-	}
-	index := 0
-	if st.CurrentStepIndex != nil {
-		index = int(*st.CurrentStepIndex)
-	}
-	v.Step = min(index, v.Steps)
-	v.Experiment = st.Canary.CurrentExperiment
+	v.Step = min(int(ptr.Deref(st.CurrentStepIndex, 0)), v.Steps)
 	promoted := st.CurrentPodHash != "" && st.CurrentPodHash == st.StableRS
 	set := planner.CurrentWeight(ro, &st)
 	v.SetWeight = &set
@@ -332,42 +283,6 @@ func canary(v *Rollout, ro *v1alpha1.Rollout, sets []appsv1.ReplicaSet) {
 		actual = canaryPods * 100 / all
 	}
 	v.ActualWeight = &actual
-}
-
-// StepName describes a canary step in a few words.
-func StepName(s v1alpha1.CanaryStep) string {
-	switch {
-	case s.SetWeight != nil:
-		return fmt.Sprintf("setWeight: %d", *s.SetWeight)
-	case s.Pause != nil && s.Pause.Duration != nil:
-		return "pause: " + s.Pause.Duration.String()
-	case s.Pause != nil:
-		return "pause (until promoted)"
-	case s.Analysis != nil:
-		var names []string
-		for _, t := range s.Analysis.Templates {
-			names = append(names, t.TemplateName)
-		}
-		return "analysis: " + strings.Join(names, ", ")
-	case s.Experiment != nil:
-		return "experiment"
-	case s.SetCanaryScale != nil:
-		switch sc := s.SetCanaryScale; {
-		case sc.Replicas != nil:
-			return fmt.Sprintf("setCanaryScale: %d replicas", *sc.Replicas)
-		case sc.Weight != nil:
-			return fmt.Sprintf("setCanaryScale: %d%%", *sc.Weight)
-		default:
-			return "setCanaryScale: match traffic weight"
-		}
-	case s.SetHeaderRoute != nil:
-		return "setHeaderRoute: " + s.SetHeaderRoute.Name
-	case s.SetMirrorRoute != nil:
-		return "setMirrorRoute: " + s.SetMirrorRoute.Name
-	case s.Plugin != nil:
-		return "plugin: " + s.Plugin.Name
-	}
-	return "step"
 }
 
 // runsInForce names the analysis runs the Rollout's status points at, by kind.

@@ -14,7 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
@@ -58,6 +58,12 @@ func Update(ctx context.Context, c client.Client, gvk schema.GroupVersionKind, k
 	if err := Get(ctx, c, key, obj, what); err != nil {
 		return err
 	}
+	return writeEdited(ctx, c, obj, edit)
+}
+
+// writeEdited lets edit change an object just read, and writes it back
+// when it changed.
+func writeEdited(ctx context.Context, c client.Client, obj *unstructured.Unstructured, edit func(*unstructured.Unstructured) error) error {
 	before := obj.DeepCopy()
 	if err := edit(obj); err != nil {
 		return err
@@ -66,7 +72,7 @@ func Update(ctx context.Context, c client.Client, gvk schema.GroupVersionKind, k
 		return nil
 	}
 	if err := c.Update(ctx, obj); err != nil {
-		return fmt.Errorf("updating %s %s: %w", gvk.Kind, key.Name, err)
+		return fmt.Errorf("updating %s %s: %w", obj.GetKind(), obj.GetName(), err)
 	}
 	return nil
 }
@@ -122,7 +128,7 @@ func Own(ctx context.Context, c client.Client, ro *v1alpha1.Rollout, gvk schema.
 	if !metav1.IsControlledBy(current, ro) {
 		return fmt.Errorf("%s: %s %s exists and is not this rollout's", what, gvk.Kind, key.Name)
 	}
-	return Update(ctx, c, gvk, key, what, set)
+	return writeEdited(ctx, c, current, set)
 }
 
 // DeleteOwned deletes an object the rollout owns. A missing object is fine;
@@ -139,15 +145,10 @@ func DeleteOwned(ctx context.Context, c client.Client, ro *v1alpha1.Rollout, gvk
 	case !metav1.IsControlledBy(current, ro):
 		return nil
 	}
-	if err := c.Delete(ctx, current, client.Preconditions{UID: ptrUID(current)}); err != nil && !apierrors.IsNotFound(err) {
+	if err := c.Delete(ctx, current, client.Preconditions{UID: ptr.To(current.GetUID())}); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("deleting %s %s: %w", gvk.Kind, key.Name, err)
 	}
 	return nil
-}
-
-func ptrUID(o metav1.Object) *types.UID {
-	uid := o.GetUID()
-	return &uid
 }
 
 // CheckHeaderMatches says what is missing or malformed in a header route's

@@ -10,6 +10,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -340,7 +342,7 @@ func CreateAnalysisRun(ctx context.Context, c client.Client, namespace string, f
 		return nil, err
 	}
 	given := make([]v1alpha1.Argument, 0, len(from.Args))
-	for _, name := range sortedKeys(from.Args) {
+	for _, name := range slices.Sorted(maps.Keys(from.Args)) {
 		given = append(given, v1alpha1.Argument{Name: name, Value: ptr.To(from.Args[name])})
 	}
 	args, err := analysis.MergeArgs(tmpl.Args, given)
@@ -359,13 +361,4 @@ func CreateAnalysisRun(ctx context.Context, c client.Client, namespace string, f
 		return nil, fmt.Errorf("creating an AnalysisRun from %s: %w", from.Template, err)
 	}
 	return run, nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
