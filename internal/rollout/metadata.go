@@ -48,8 +48,8 @@ func roleMetadata(ro *v1alpha1.Rollout, st *v1alpha1.RolloutStatus, rs, newRS *a
 	return nil
 }
 
-// roleKeys are every label and annotation key the spec's role metadata names.
-func roleKeys(ro *v1alpha1.Rollout) (labels, annotations map[string]bool) {
+// RoleKeys are every label and annotation key the spec's role metadata names.
+func RoleKeys(ro *v1alpha1.Rollout) (labels, annotations map[string]bool) {
 	labels, annotations = map[string]bool{}, map[string]bool{}
 	var all []*v1alpha1.PodTemplateMetadata
 	if c := ro.Spec.Strategy.Canary; c != nil {
@@ -75,7 +75,7 @@ func roleKeys(ro *v1alpha1.Rollout) (labels, annotations map[string]bool) {
 // UsesRoleMetadata reports whether role metadata is, or was, put on the pods
 // of these ReplicaSets: only then does the planner need their pods.
 func UsesRoleMetadata(ro *v1alpha1.Rollout, sets []*appsv1.ReplicaSet) bool {
-	if l, a := roleKeys(ro); len(l)+len(a) > 0 {
+	if l, a := RoleKeys(ro); len(l)+len(a) > 0 {
 		return true
 	}
 	for _, rs := range sets {
@@ -138,7 +138,7 @@ func planRoleMetadata(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS
 	if !UsesRoleMetadata(ro, sets.all) {
 		return
 	}
-	mLabels, mAnnotations := roleKeys(ro)
+	mLabels, mAnnotations := RoleKeys(ro)
 	for _, rs := range sets.all {
 		want := roleMetadata(ro, &plan.Status, rs, newRS)
 		labels, annotations := maps.Clone(mLabels), maps.Clone(mAnnotations)
@@ -157,8 +157,8 @@ func planRoleMetadata(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS
 		}
 		if rs == plan.Create {
 			change := diffMetadata(rs.Spec.Template.Labels, rs.Spec.Template.Annotations, want, labels, annotations, &ro.Spec.Template)
-			applyMetadata(&rs.Spec.Template.ObjectMeta.Labels, change.Labels)
-			applyMetadata(&rs.Spec.Template.ObjectMeta.Annotations, change.Annotations)
+			ApplyMetadata(&rs.Spec.Template.ObjectMeta.Labels, change.Labels)
+			ApplyMetadata(&rs.Spec.Template.ObjectMeta.Annotations, change.Annotations)
 			if record != "" {
 				rs.Annotations[EphemeralMetadataAnnotation] = record
 			}
@@ -182,7 +182,9 @@ func planRoleMetadata(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS
 	}
 }
 
-func applyMetadata(m *map[string]string, change map[string]*string) {
+// ApplyMetadata applies a change to a label or annotation map: a nil value
+// removes the key.
+func ApplyMetadata(m *map[string]string, change map[string]*string) {
 	for k, v := range change {
 		if v == nil {
 			delete(*m, k)

@@ -1,0 +1,333 @@
+// Package sim is a small cluster for the rollout planner: a Rollout, a
+// ReplicaSet controller whose pods become ready after a delay, an AnalysisRun
+// controller that follows a script, traffic routers, and a clock that moves a
+// second per tick. It applies plans as the controller's applier does. The
+// golden timelines of internal/rollout and `kubectl vireo simulate` run on it.
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"math/rand"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/vireo-dev/vireo/api/v1alpha1"
+	"github.com/vireo-dev/vireo/internal/rollout"
+)
+
+// Start is the simulated clock's zero.
+var Start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// World is the simulated cluster. Set its exported fields before the first
+// tick.
+type World struct {
+	// ReadyAfter is how long a new pod takes to become ready.
+	ReadyAfter time.Duration
+	// Broken names an image whose pods never become ready.
+	Broken string
+	// Lag, when set, delays the ReplicaSet controller's status updates by a
+	// random number of ticks, to shuffle the order in which things are seen.
+	Lag *rand.Rand
+	// Workload is the Deployment a workloadRef names, if any.
+	Workload *appsv1.Deployment
+	// Outcome plays the AnalysisRun controller: a run's phase by its age.
+	// Without it runs stay Pending.
+	Outcome func(run *v1alpha1.AnalysisRun, age time.Duration) v1alpha1.AnalysisPhase
+
+	ro      *v1alpha1.Rollout
+	rss     map[string]*appsv1.ReplicaSet
+	pods    map[string][]simPod // each ReplicaSet's pods
+	now     time.Time
+	log     []string
+	last    string
+	steps   []int32 // every currentStepIndex the rollout passed through
+	created int
+	podSeq  int
+	action  string // the last user action, for the timeline
+	notYet  bool   // the action waits for the rollout (a person reacting to what they see)
+	// analysisRuns are the AnalysisRuns the rollout asked for.
+	analysisRuns map[string]*v1alpha1.AnalysisRun
+	// router plays the traffic routers of a rollout with trafficRouting:
+	// what they hold, and the Services' selectors.
+	router   *rollout.Traffic
+	services map[string]string
+	// errs are the broken rules seen: a plan that cannot be applied, traffic
+	// sent to a Service without pods.
+	errs []error
+}
+
+// New is a world holding the Rollout ro (which it changes as the controller
+// would) and nothing else yet.
+func New(ro *v1alpha1.Rollout) *World {
+	return &World{
+		ro:           ro,
+		rss:          map[string]*appsv1.ReplicaSet{},
+		analysisRuns: map[string]*v1alpha1.AnalysisRun{},
+		pods:         map[string][]simPod{},
+		now:          Start,
+	}
+}
+
+// Err reports the broken rules seen so far, or nil.
+func (w *World) Err() error { return errors.Join(w.errs...) }
+
+func (w *World) fail(format string, args ...any) {
+	w.errs = append(w.errs, fmt.Errorf("%s: "+format, append([]any{w.clock()}, args...)...))
+}
+
+// syncReplicaSets plays the ReplicaSet controller: pods follow spec.replicas
+// (unready ones removed first), and status reports them.
+func (w *World) syncReplicaSets() {
+	for _, name := range w.names() {
+		rs := w.rss[name]
+		if w.Lag != nil && w.Lag.Intn(3) == 0 {
+			continue // the ReplicaSet controller has not got to it yet
+		}
+		pods := w.pods[name]
+		want := int(replicas(rs))
+		for len(pods) < want {
+			w.podSeq++
+			pods = append(pods, simPod{name: fmt.Sprintf("%s-%d", name, w.podSeq), created: w.now,
+				labels: maps.Clone(rs.Spec.Template.Labels), annotations: maps.Clone(rs.Spec.Template.Annotations)})
+		}
+		if len(pods) > want {
+			sort.Slice(pods, func(i, j int) bool { return pods[i].created.Before(pods[j].created) })
+			pods = pods[:want] // the newest, least ready pods go first
+		}
+		w.pods[name] = pods
+		var avail int32
+		for _, p := range pods {
+			if w.ready(rs, p) {
+				avail++
+			}
+		}
+		rs.Status = appsv1.ReplicaSetStatus{
+			Replicas: int32(len(pods)), ReadyReplicas: avail, AvailableReplicas: avail,
+			ObservedGeneration: rs.Generation,
+		}
+	}
+}
+
+// simPod is a pod of the simulated ReplicaSet controller.
+type simPod struct {
+	name                string
+	created             time.Time
+	labels, annotations map[string]string // copied from the template at creation
+}
+
+func (w *World) ready(rs *appsv1.ReplicaSet, p simPod) bool {
+	return image(rs) != w.Broken && !w.now.Before(p.created.Add(w.ReadyAfter))
+}
+
+// podObjects is what the controller would list: the pods, with readiness.
+func (w *World) podObjects() []*corev1.Pod {
+	var out []*corev1.Pod
+	for _, n := range w.names() {
+		for _, p := range w.pods[n] {
+			ready := corev1.ConditionFalse
+			if w.ready(w.rss[n], p) {
+				ready = corev1.ConditionTrue
+			}
+			out = append(out, &corev1.Pod{
+				ObjectMeta: metav1.ObjectMeta{Name: p.name, CreationTimestamp: metav1.NewTime(p.created), Labels: maps.Clone(p.labels), Annotations: maps.Clone(p.annotations)},
+				Status:     corev1.PodStatus{Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: ready}}},
+			})
+		}
+	}
+	return out
+}
+
+func (w *World) names() []string {
+	var names []string
+	for n := range w.rss {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// reconcile runs the planner once and applies its plan.
+func (w *World) reconcile() *rollout.Plan {
+	var list []*appsv1.ReplicaSet
+	for _, n := range w.names() {
+		list = append(list, w.rss[n].DeepCopy())
+	}
+	var workload *appsv1.Deployment
+	if w.Workload != nil {
+		workload = w.Workload.DeepCopy()
+	}
+	var runList []*v1alpha1.AnalysisRun
+	for _, n := range slices.Sorted(maps.Keys(w.analysisRuns)) {
+		runList = append(runList, w.analysisRuns[n].DeepCopy())
+	}
+	plan := rollout.Decide(rollout.Observed{Rollout: w.ro.DeepCopy(), ReplicaSets: list, Pods: w.podObjects(), Services: map[string]*corev1.Service{}, Workload: workload,
+		AnalysisRuns: runList, Now: w.now})
+	w.applyRuns(plan)
+	if n := plan.ScaleWorkload; n != nil {
+		w.Workload.Spec.Replicas = ptr.To(*n)
+	}
+	if c := plan.Create; c != nil {
+		if _, dup := w.rss[c.Name]; dup {
+			w.fail("plan creates %s, which exists", c.Name)
+			return plan
+		}
+		w.created++
+		c = c.DeepCopy()
+		c.CreationTimestamp = metav1.NewTime(w.now)
+		c.Generation = 1
+		w.rss[c.Name] = c
+	}
+	for name, annotations := range plan.Annotate {
+		for k, v := range annotations {
+			if v == "" {
+				delete(w.rss[name].Annotations, k)
+			} else {
+				w.rss[name].Annotations[k] = v
+			}
+		}
+	}
+	for name, change := range plan.TemplateMetadata {
+		rollout.ApplyMetadata(&w.rss[name].Spec.Template.Labels, change.Labels)
+		rollout.ApplyMetadata(&w.rss[name].Spec.Template.Annotations, change.Annotations)
+	}
+	for name, change := range plan.PodMetadata {
+		for _, pods := range w.pods {
+			for i := range pods {
+				if pods[i].name == name {
+					rollout.ApplyMetadata(&pods[i].labels, change.Labels)
+					rollout.ApplyMetadata(&pods[i].annotations, change.Annotations)
+				}
+			}
+		}
+	}
+	for name, n := range plan.Scale {
+		rs := w.rss[name]
+		if rs == nil {
+			w.fail("plan scales unknown ReplicaSet %s", name)
+			continue
+		}
+		rs.Spec.Replicas = ptr.To(n)
+		rs.Generation++
+	}
+	for _, pod := range plan.Evict {
+		for n, pods := range w.pods {
+			for i, p := range pods {
+				if p.name == pod {
+					w.pods[n] = append(pods[:i:i], pods[i+1:]...)
+				}
+			}
+		}
+	}
+	for _, name := range plan.Delete {
+		delete(w.rss, name)
+		delete(w.pods, name)
+	}
+	for name, hash := range plan.Services {
+		if w.services == nil {
+			w.services = map[string]string{}
+		}
+		w.services[name] = hash
+	}
+	w.ro.Status = plan.Status
+	if plan.Traffic != nil {
+		// The applier sets the routers, then records that they hold it.
+		w.router = plan.Traffic
+		w.ro.Status.Canary.Weights.Verified = ptr.To(true)
+	}
+	// Every step completed on the way counts, in order: one pass may walk
+	// several steps that need nothing (a pause ending, a route set).
+	for _, e := range plan.Events {
+		if e.Reason == "RolloutUpdated" {
+			w.steps = append(w.steps, 0)
+		}
+		var done, total int32
+		if _, err := fmt.Sscanf(e.Message, "Rollout step %d/%d completed", &done, &total); err == nil && e.Reason == "RolloutStepCompleted" {
+			if len(w.steps) == 0 || w.steps[len(w.steps)-1] != done {
+				w.steps = append(w.steps, done)
+			}
+		}
+	}
+	if i := plan.Status.CurrentStepIndex; i != nil && (len(w.steps) == 0 || w.steps[len(w.steps)-1] != *i) {
+		w.steps = append(w.steps, *i)
+	}
+	w.record(plan)
+	return plan
+}
+
+// checkTraffic records an error when the routers send traffic to a Service
+// whose pods are all gone: the requests would fail.
+func (w *World) checkTraffic() {
+	if w.router == nil || w.created < 2 {
+		return // the first version has nothing to fall back on
+	}
+	c := w.ro.Spec.Strategy.Canary
+	for svc, weight := range map[string]int32{c.CanaryService: w.router.Weight, c.StableService: w.router.MaxWeight - w.router.Weight} {
+		if weight == 0 {
+			continue
+		}
+		var avail int32
+		for _, rs := range w.rss {
+			if rs.Labels[rollout.PodTemplateHashLabel] == w.services[svc] {
+				avail += rs.Status.AvailableReplicas
+			}
+		}
+		if avail == 0 {
+			w.fail("Service %s has weight %d but no available pod (%s)", svc, weight, w.imageOf(w.services[svc]))
+		}
+	}
+}
+
+func (w *World) clock() string {
+	return fmt.Sprintf("%ds", int(w.now.Sub(Start).Seconds()))
+}
+
+func image(rs *appsv1.ReplicaSet) string {
+	img := rs.Spec.Template.Spec.Containers[0].Image
+	if i := strings.LastIndex(img, ":"); i >= 0 {
+		return img[i+1:]
+	}
+	return img
+}
+
+// Elapsed is the simulated time since Start.
+func (w *World) Elapsed() time.Duration { return w.now.Sub(Start) }
+
+// Rollout is the Rollout as the controller left it.
+func (w *World) Rollout() *v1alpha1.Rollout { return w.ro }
+
+// ReplicaSets are the Rollout's ReplicaSets, by name.
+func (w *World) ReplicaSets() []*appsv1.ReplicaSet {
+	var out []*appsv1.ReplicaSet
+	for _, n := range w.names() {
+		out = append(out, w.rss[n])
+	}
+	return out
+}
+
+// AnalysisRuns are the runs the Rollout asked for, by name.
+func (w *World) AnalysisRuns() []*v1alpha1.AnalysisRun {
+	var out []*v1alpha1.AnalysisRun
+	for _, n := range slices.Sorted(maps.Keys(w.analysisRuns)) {
+		out = append(out, w.analysisRuns[n])
+	}
+	return out
+}
+
+// Traffic is what the traffic routers hold, or nil without trafficRouting
+// (or before the first routed plan).
+func (w *World) Traffic() *rollout.Traffic { return w.router }
+
+// Log is the timeline: a line for each visible change, each event and each
+// action.
+func (w *World) Log() []string { return w.log }
+
+func replicas(rs *appsv1.ReplicaSet) int32 { return ptr.Deref(rs.Spec.Replicas, 1) }
