@@ -139,6 +139,7 @@ func newRoot(e *env) *cobra.Command {
 		newStatusCommand(e),
 		newLintCommand(e),
 		newCreateCommand(e),
+		newSimulateCommand(e),
 	)
 	root.AddCommand(newActionCommands(e)...)
 	return root

@@ -46,14 +46,8 @@ func (w *World) advanceRuns() {
 			continue
 		}
 		r.Status.Phase = w.Outcome(r, w.now.Sub(r.CreationTimestamp.Time))
-		if r.Status.Phase == v1alpha1.AnalysisPhaseFailed {
-			r.Status.Message = `metric "success-rate" assessed Failed: 4 failed measurements, more than failureLimit 3`
-		}
-		if r.Status.Phase == v1alpha1.AnalysisPhaseError {
-			r.Status.Message = `metric "success-rate" assessed Error: 5 errors in a row, more than consecutiveErrorLimit 4`
-		}
-		if r.Status.Phase == v1alpha1.AnalysisPhaseInconclusive {
-			r.Status.Message = `metric "success-rate" assessed Inconclusive: 1 inconclusive measurements, more than inconclusiveLimit 0`
+		if r.Status.Phase != v1alpha1.AnalysisPhaseSuccessful {
+			r.Status.Message = w.RunMessages[r.Status.Phase]
 		}
 	}
 }

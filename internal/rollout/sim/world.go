@@ -42,6 +42,8 @@ type World struct {
 	// Outcome plays the AnalysisRun controller: a run's phase by its age.
 	// Without it runs stay Pending.
 	Outcome func(run *v1alpha1.AnalysisRun, age time.Duration) v1alpha1.AnalysisPhase
+	// RunMessages are the messages of runs that end unsuccessfully, by phase.
+	RunMessages map[v1alpha1.AnalysisPhase]string
 
 	ro      *v1alpha1.Rollout
 	rss     map[string]*appsv1.ReplicaSet
@@ -74,6 +76,11 @@ func New(ro *v1alpha1.Rollout) *World {
 		analysisRuns: map[string]*v1alpha1.AnalysisRun{},
 		pods:         map[string][]simPod{},
 		now:          Start,
+		RunMessages: map[v1alpha1.AnalysisPhase]string{
+			v1alpha1.AnalysisPhaseFailed:       `metric "success-rate" assessed Failed: 4 failed measurements, more than failureLimit 3`,
+			v1alpha1.AnalysisPhaseError:        `metric "success-rate" assessed Error: 5 errors in a row, more than consecutiveErrorLimit 4`,
+			v1alpha1.AnalysisPhaseInconclusive: `metric "success-rate" assessed Inconclusive: 1 inconclusive measurements, more than inconclusiveLimit 0`,
+		},
 	}
 }
 
@@ -297,6 +304,23 @@ func image(rs *appsv1.ReplicaSet) string {
 	}
 	return img
 }
+
+// PodsSettled reports whether the ReplicaSet controller has nothing left to
+// do: every ReplicaSet has all its pods, all ready and reported.
+func (w *World) PodsSettled() bool {
+	for _, n := range w.names() {
+		rs := w.rss[n]
+		want := replicas(rs)
+		if int32(len(w.pods[n])) != want || rs.Status.Replicas != want || rs.Status.AvailableReplicas != want {
+			return false
+		}
+	}
+	return true
+}
+
+// Skip moves the clock on without any controller acting, as when the
+// controller waits for a plan's RequeueAfter and nothing else happens.
+func (w *World) Skip(d time.Duration) { w.now = w.now.Add(d) }
 
 // Elapsed is the simulated time since Start.
 func (w *World) Elapsed() time.Duration { return w.now.Sub(Start) }

@@ -1,0 +1,93 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+)
+
+// runCLI runs the command line without a cluster.
+func runCLI(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var o, e bytes.Buffer
+	code = Main(context.Background(), args, genericiooptions.IOStreams{In: strings.NewReader(stdin), Out: &o, ErrOut: &e})
+	return code, o.String(), e.String()
+}
+
+// Golden timelines of simulate: a routed canary with background analysis
+// (passing, and failing with more replicas), a workloadRef canary with an
+// analysis step and a manual gate, blue-green with promotion analyses.
+func TestSimulateGolden(t *testing.T) {
+	for name, args := range map[string][]string{
+		"seed000-analysis":            {"-f", "testdata/simulate/seed000-analysis.yaml"},
+		"seed000-analysis-fails":      {"-f", "testdata/simulate/seed000-analysis.yaml", "--analysis", "fail", "--replicas", "10"},
+		"step-analysis":               {"-f", "testdata/simulate/step-analysis.yaml", "--promote-after", "2m"},
+		"bluegreen-analysis":          {"-f", "testdata/simulate/bluegreen-analysis.yaml", "--ready-after", "0s", "--analysis-duration", "1m"},
+		"canary-sample-and-bluegreen": {"-f", "-"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			stdin := ""
+			if name == "canary-sample-and-bluegreen" {
+				stdin = readAll(t, "../../config/samples/canary-rollout.yaml") + "\n---\n" + readAll(t, "../../config/samples/bluegreen-rollout.yaml")
+			}
+			code, out, errOut := runCLI(t, stdin, append([]string{"simulate"}, args...)...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			golden(t, filepath.Join("testdata", "simulate", name+".golden"), []byte(out))
+		})
+	}
+}
+
+func TestSimulateErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		stdin string
+		args  []string
+		want  []string
+	}{
+		{"no file", "", nil, []string{"give the manifest with -f"}},
+		{"bad analysis flag", "", []string{"-f", "x.yaml", "--analysis", "maybe"}, []string{`--analysis "maybe"`, "pass or fail"}},
+		{"negative replicas", "", []string{"-f", "x.yaml", "--replicas", "-1"}, []string{"--replicas -1"}},
+		{"missing file", "", []string{"-f", "testdata/simulate/nope.yaml"}, []string{"testdata/simulate/nope.yaml", "no such file"}},
+		{"invalid rollout", "", []string{"-f", "../../config/samples/invalid-rollout.yaml"},
+			[]string{"invalid-rollout.yaml:23: Rollout/typo-demo: spec.strategy.canary.steps[0].setWeight", "2 problems"}},
+		{"no rollout", "apiVersion: v1\nkind: Service\nmetadata: {name: web}\n", []string{"-f", "-"}, []string{"- holds no Rollout"}},
+		{"workloadRef without its Deployment", strings.Split(readAll(t, "testdata/simulate/step-analysis.yaml"), "---\n")[1],
+			[]string{"-f", "-"}, []string{"rollout web", `spec.workloadRef names Deployment "web"`}},
+		{"limit", "", []string{"-f", "testdata/simulate/seed000-analysis.yaml", "--limit", "2m"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, tc.stdin, append([]string{"simulate"}, tc.args...)...)
+			if tc.want == nil {
+				// --limit cuts the update short, which is not an error.
+				if code != 0 || !strings.Contains(out, "had not finished after 2m0s") {
+					t.Fatalf("exit %d, out:\n%s\nerr: %s", code, out, errOut)
+				}
+				return
+			}
+			if code == 0 {
+				t.Fatalf("exit 0, want an error; out:\n%s", out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(errOut, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errOut)
+				}
+			}
+		})
+	}
+}
+
+func readAll(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
