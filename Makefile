@@ -6,11 +6,14 @@ CONTROLLER_GEN := go run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.20.1
 CRD_DIR := config/crd/bases
 GO_TEST_FLAGS ?=
 
-.PHONY: build generate verify-generated fmt vet test unit-test integration-test e2e-test bench demo cluster-up cluster-down clean
+.PHONY: build web generate verify-generated fmt vet test unit-test integration-test e2e-test bench demo cluster-up cluster-down clean
 
 build: ## bin/vireo-controller and bin/kubectl-vireo
 	go build -o bin/vireo-controller ./cmd/vireo-controller
 	go build -o bin/kubectl-vireo ./cmd/kubectl-vireo
+
+web: ## the dashboard's page: web/ built into internal/dashboard/assets (committed)
+	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build
 
 generate: ## deepcopy code and CRD manifests from api/
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...

@@ -140,6 +140,7 @@ func newRoot(e *env) *cobra.Command {
 		newLintCommand(e),
 		newCreateCommand(e),
 		newSimulateCommand(e),
+		newDashboardCommand(e),
 	)
 	root.AddCommand(newActionCommands(e)...)
 	return root

@@ -6,12 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/watch"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	"github.com/vireo-dev/vireo/api/v1alpha1"
+	"github.com/vireo-dev/vireo/internal/rolloutview"
 )
 
 // watchNamespace calls draw once, then again whenever a Rollout, ReplicaSet,
@@ -23,25 +18,9 @@ func (e *env) watchNamespace(ctx context.Context, ns string, interval time.Durat
 	if err != nil {
 		return err
 	}
-	changed := make(chan struct{}, 1)
-	opts := []client.ListOption{}
-	if ns != "" {
-		opts = append(opts, client.InNamespace(ns))
-	}
-	for _, list := range []client.ObjectList{&v1alpha1.RolloutList{}, &appsv1.ReplicaSetList{}, &corev1.PodList{}, &v1alpha1.AnalysisRunList{}} {
-		w, err := c.Watch(ctx, list, opts...)
-		if err != nil {
-			return fmt.Errorf("watching %T: %w", list, err)
-		}
-		defer w.Stop()
-		go func(w watch.Interface) {
-			for range w.ResultChan() {
-				select {
-				case changed <- struct{}{}:
-				default:
-				}
-			}
-		}(w)
+	changed, err := rolloutview.Watch(ctx, c, ns)
+	if err != nil {
+		return err
 	}
 	var last []byte
 	first := true

@@ -34,6 +34,8 @@ type Rollout struct {
 	// Steps, as Argo's plugin shows it: 1/8 while paused after the first.
 	Step  int `json:"step"`
 	Steps int `json:"steps"`
+	// StepList describes each canary step: "setWeight 20", "pause 10s".
+	StepList []string `json:"stepList,omitempty"`
 	// SetWeight is the weight the steps ask for, ActualWeight the one in
 	// force (the routers' verified weight, or the canary's share of pods).
 	SetWeight    *int32     `json:"setWeight,omitempty"`
@@ -259,6 +261,9 @@ func canary(v *Rollout, ro *v1alpha1.Rollout, sets []appsv1.ReplicaSet) {
 	st := ro.Status
 	v.Steps = len(c.Steps)
 	v.Step = min(int(ptr.Deref(st.CurrentStepIndex, 0)), v.Steps)
+	for _, s := range c.Steps {
+		v.StepList = append(v.StepList, stepText(s))
+	}
 	promoted := st.CurrentPodHash != "" && st.CurrentPodHash == st.StableRS
 	set := planner.CurrentWeight(ro, &st)
 	v.SetWeight = &set
@@ -350,4 +355,43 @@ func analysisRun(run v1alpha1.AnalysisRun) AnalysisRun {
 		a.Metrics = append(a.Metrics, metric)
 	}
 	return a
+}
+
+// stepText says what a canary step does, in the manifest's words.
+func stepText(s v1alpha1.CanaryStep) string {
+	switch {
+	case s.SetWeight != nil:
+		return fmt.Sprintf("setWeight %d", *s.SetWeight)
+	case s.Pause != nil && s.Pause.Duration == nil:
+		return "pause (until promoted)"
+	case s.Pause != nil:
+		if d, err := planner.PauseDuration(*s.Pause.Duration); err == nil {
+			return "pause " + d.String()
+		}
+		return "pause " + s.Pause.Duration.String()
+	case s.Analysis != nil:
+		var names []string
+		for _, t := range s.Analysis.Templates {
+			names = append(names, t.TemplateName)
+		}
+		return "analysis " + strings.Join(names, ", ")
+	case s.Experiment != nil:
+		return "experiment"
+	case s.SetCanaryScale != nil:
+		switch sc := s.SetCanaryScale; {
+		case sc.Replicas != nil:
+			return fmt.Sprintf("setCanaryScale %d replicas", *sc.Replicas)
+		case sc.Weight != nil:
+			return fmt.Sprintf("setCanaryScale %d%%", *sc.Weight)
+		default:
+			return "setCanaryScale matchTrafficWeight"
+		}
+	case s.SetHeaderRoute != nil:
+		return "setHeaderRoute " + s.SetHeaderRoute.Name
+	case s.SetMirrorRoute != nil:
+		return "setMirrorRoute " + s.SetMirrorRoute.Name
+	case s.Plugin != nil:
+		return "plugin " + s.Plugin.Name
+	}
+	return "step"
 }

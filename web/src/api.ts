@@ -1,0 +1,112 @@
+// The dashboard server's API: the JSON of internal/rolloutview, the live
+// event stream, and the actions.
+
+export interface Rollout {
+  name: string
+  namespace: string
+  created: string
+  status: string
+  message?: string
+  strategy: string
+  step: number
+  steps: number
+  stepList?: string[]
+  setWeight?: number
+  actualWeight?: number
+  images: { image: string; roles: string[] }[]
+  replicas: { desired: number; current: number; updated: number; ready: number; available: number }
+  revisions: Revision[] | null
+}
+
+export interface Revision {
+  number: number
+  replicaSets: ReplicaSet[]
+  analysisRuns?: AnalysisRun[]
+}
+
+export interface ReplicaSet {
+  name: string
+  status: string
+  roles: string[] | null
+  images: string[]
+  desired: number
+  available: number
+  pods: Pod[] | null
+}
+
+export interface Pod {
+  name: string
+  status: string
+  ready: string
+  restarts: number
+}
+
+export interface AnalysisRun {
+  name: string
+  created: string
+  status: string
+  message?: string
+  kind?: string
+  summary: { successful: number; failed: number; inconclusive: number; error: number }
+  metrics: Metric[] | null
+}
+
+export interface Metric {
+  name: string
+  status: string
+  measurements: Measurement[] | null
+}
+
+export interface Measurement {
+  at: string
+  status: string
+  value: string
+  number?: number
+}
+
+export type Action = 'promote' | 'promote-full' | 'abort' | 'retry' | 'restart'
+
+async function failure(r: Response): Promise<Error> {
+  try {
+    const body = await r.json()
+    return new Error(body.error ?? r.statusText)
+  } catch {
+    return new Error(`${r.status} ${r.statusText}`)
+  }
+}
+
+export async function defaultNamespace(): Promise<string> {
+  const r = await fetch('/api/config')
+  if (!r.ok) throw await failure(r)
+  return (await r.json()).namespace
+}
+
+export async function act(ns: string, name: string, action: Action): Promise<string> {
+  const r = await fetch(`/api/namespaces/${enc(ns)}/rollouts/${enc(name)}/${action}`, {
+    method: 'POST',
+    headers: { 'X-Vireo-Dashboard': '1' },
+  })
+  if (!r.ok) throw await failure(r)
+  return (await r.json()).result
+}
+
+export interface StreamHandlers {
+  rollouts(list: Rollout[]): void
+  rollout(r: Rollout | { error: string }): void
+  connected(live: boolean): void
+}
+
+// watch opens the live stream of a namespace (and one rollout); the browser
+// reconnects by itself. It returns the function that closes it.
+export function watch(ns: string, name: string | null, h: StreamHandlers): () => void {
+  let url = `/api/namespaces/${enc(ns)}/events`
+  if (name) url += `?rollout=${enc(name)}`
+  const es = new EventSource(url)
+  es.addEventListener('open', () => h.connected(true))
+  es.addEventListener('error', () => h.connected(false))
+  es.addEventListener('rollouts', (e) => h.rollouts(JSON.parse((e as MessageEvent).data)))
+  es.addEventListener('rollout', (e) => h.rollout(JSON.parse((e as MessageEvent).data)))
+  return () => es.close()
+}
+
+const enc = encodeURIComponent
