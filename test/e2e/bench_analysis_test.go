@@ -28,6 +28,12 @@ var (
 // webServer answers every request with body and records when each came.
 func webServer(t *testing.T, body string) (url string, arrivals func() []time.Time) {
 	t.Helper()
+	return webServerFunc(t, func() string { return body })
+}
+
+// webServerFunc is webServer with a body made for each request.
+func webServerFunc(t *testing.T, body func() string) (url string, arrivals func() []time.Time) {
+	t.Helper()
 	var mu sync.Mutex
 	var at []time.Time
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -38,7 +44,7 @@ func webServer(t *testing.T, body string) (url string, arrivals func() []time.Ti
 		mu.Lock()
 		at = append(at, time.Now())
 		mu.Unlock()
-		fmt.Fprint(w, body)
+		fmt.Fprint(w, body())
 	})}
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { _ = srv.Close() })

@@ -13,7 +13,7 @@ export interface Rollout {
   stepList?: string[]
   setWeight?: number
   actualWeight?: number
-  images: { image: string; roles: string[] }[]
+  images: { image: string; roles: string[] | null }[] | null
   replicas: { desired: number; current: number; updated: number; ready: number; available: number }
   revisions: Revision[] | null
 }

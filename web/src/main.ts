@@ -2,7 +2,7 @@
 // kept live by the server's event stream.
 import { html } from 'htm/preact'
 import { render } from 'preact'
-import { useEffect, useState } from 'preact/hooks'
+import { useEffect, useErrorBoundary, useState } from 'preact/hooks'
 import { act, defaultNamespace, watch, type Action, type AnalysisRun, type Rollout } from './api'
 import { Chart } from './chart'
 import './style.css'
@@ -19,6 +19,7 @@ function App() {
   const [list, setList] = useState<Rollout[] | null>(null)
   const [one, setOne] = useState<Rollout | { error: string } | null>(null)
   const [live, setLive] = useState(false)
+  const [crash, reset] = useErrorBoundary()
 
   useEffect(() => {
     const onHash = () => setRoute(parseHash())
@@ -47,13 +48,13 @@ function App() {
       <span class=${'live ' + (live ? 'on' : 'off')} title="live updates">${live ? '● live' : '○ reconnecting'}</span>
     </header>
     <main>
-      ${!ns ? html`<p>Loading…</p>` : route.name ? html`<${Detail} ns=${ns} view=${one} />` : html`<${List} ns=${ns} list=${list} />`}
+      ${crash ? html`<p class="error">The page failed to show this: ${String(crash)} <button onClick=${reset}>Try again</button></p>` : !ns ? html`<p>Loading…</p>` : route.name ? html`<${Detail} ns=${ns} view=${one} />` : html`<${List} ns=${ns} list=${list} />`}
     </main>
   `
 }
 
 function Badge({ status }: { status: string }) {
-  const icon: Record<string, string> = { Healthy: '✔', Paused: '॥', Progressing: '◌', Degraded: '✖' }
+  const icon: Record<string, string> = { Healthy: '✔', Paused: '‖', Progressing: '◌', Degraded: '✖' }
   return html`<span class=${'badge ' + status}>${icon[status] ?? ''} ${status}</span>`
 }
 
@@ -73,7 +74,7 @@ function List({ ns, list }: { ns: string; list: Rollout[] | null }) {
             <td>${r.steps ? `${r.step}/${r.steps}` : '-'}</td>
             <td>${r.setWeight ?? '-'}</td>
             <td>${r.replicas.available}/${r.replicas.desired}</td>
-            <td>${r.images.map((i) => html`<div>${i.image} <small>${i.roles?.join(', ')}</small></div>`)}</td>
+            <td>${(r.images ?? []).map((i) => html`<div>${i.image} <small>${i.roles?.join(', ')}</small></div>`)}</td>
           </tr>`,
         )}
       </tbody>
@@ -113,7 +114,7 @@ function Detail({ ns, view }: { ns: string; view: Rollout | { error: string } | 
       ${r.steps > 0 && html`<div><b>Step</b> <span class="step">${r.step}/${r.steps}</span></div>`}
       ${r.setWeight !== undefined && html`<div><b>Weight</b> <${WeightBar} set=${r.setWeight} actual=${r.actualWeight ?? 0} /></div>`}
       <div><b>Replicas</b> ${r.replicas.available} available of ${r.replicas.desired} (${r.replicas.updated} updated)</div>
-      <div><b>Images</b> ${r.images.map((i) => html`<div>${i.image} <small>${i.roles?.join(', ')}</small></div>`)}</div>
+      <div><b>Images</b> ${(r.images ?? []).map((i) => html`<div>${i.image} <small>${i.roles?.join(', ')}</small></div>`)}</div>
     </section>
     ${r.stepList && html`<${Steps} steps=${r.stepList} current=${r.step} />`}
     <h2>Revisions</h2>
