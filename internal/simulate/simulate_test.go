@@ -63,3 +63,24 @@ func TestSkippingQuietTimeChangesNothing(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkSimulate times one simulated update with 1h of pauses and an
+// analysis step, skipping quiet time and ticking through every second.
+func BenchmarkSimulate(b *testing.B) {
+	ro := canary(weight(25), pause("20m"), weight(50), v1alpha1.CanaryStep{Analysis: &v1alpha1.RolloutAnalysis{
+		Templates: []v1alpha1.AnalysisTemplateRef{{TemplateName: "smoke"}}}}, pause("30m"), weight(75), pause("10m"))
+	for _, tick := range []bool{false, true} {
+		name := "skipping"
+		if tick {
+			name = "ticking"
+		}
+		b.Run(name, func(b *testing.B) {
+			o := Options{ReadyAfter: 5 * time.Second, AnalysisDuration: time.Minute, Limit: 24 * time.Hour, tickThrough: tick}
+			for b.Loop() {
+				if _, err := Run(ro, nil, o); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
