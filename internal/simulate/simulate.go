@@ -71,7 +71,8 @@ func Run(ro *v1alpha1.Rollout, workload *appsv1.Deployment, o Options) (*Timelin
 	}
 	w := sim.New(ro)
 	w.ReadyAfter, w.Workload = o.ReadyAfter, workload
-	w.Outcome = script(o).Outcome
+	runs := script(o)
+	w.Outcome = runs.Outcome
 	w.RunMessages = map[v1alpha1.AnalysisPhase]string{v1alpha1.AnalysisPhaseFailed: "simulated failure (--analysis fail)"}
 
 	// The first version comes up and becomes stable; that is not shown.
@@ -113,7 +114,7 @@ func Run(ro *v1alpha1.Rollout, workload *appsv1.Deployment, o Options) (*Timelin
 		}
 		still := equality.Semantic.DeepEqual(*before, w.Rollout().Status) && len(plan.Events) == 0 && plan.Create == nil &&
 			len(plan.CreateRuns)+len(plan.TerminateRuns)+len(plan.DeleteRuns) == 0
-		if wait := quietFor(w, plan, o); still && wait > 0 && gateSince < 0 && !o.tickThrough {
+		if wait := quietFor(w, plan, runs); still && wait > 0 && gateSince < 0 && !o.tickThrough {
 			w.Skip(min(wait, o.Limit-at))
 		}
 	}
@@ -127,13 +128,12 @@ func Run(ro *v1alpha1.Rollout, workload *appsv1.Deployment, o Options) (*Timelin
 // nothing (the controller would not look again at once): it waits for the
 // plan's RequeueAfter (a pause), every pod is ready, and no analysis starts
 // or ends before then. The simulation skips that time rather than tick through it.
-func quietFor(w *sim.World, plan *rollout.Plan, o Options) time.Duration {
+func quietFor(w *sim.World, plan *rollout.Plan, runs sim.Script) time.Duration {
 	wait := plan.RequeueAfter.Truncate(time.Second) - time.Second
 	if wait <= 0 || !w.PodsSettled() {
 		return 0
 	}
 	now := sim.Start.Add(w.Elapsed())
-	ends := script(o)
 	for _, r := range w.AnalysisRuns() {
 		if r.Spec.Terminate || analysis.Completed(r.Status.Phase) {
 			continue
@@ -142,7 +142,7 @@ func quietFor(w *sim.World, plan *rollout.Plan, o Options) time.Duration {
 		if w.Outcome(r, age+time.Second) != r.Status.Phase {
 			return 0 // a run starts or ends at the next tick
 		}
-		if e, ok := ends[r.Labels[rollout.RunTypeLabel]]; ok && e.Phase != "" {
+		if e, ok := runs[r.Labels[rollout.RunTypeLabel]]; ok && e.Phase != "" {
 			wait = min(wait, time.Duration(e.After)*time.Second-age-time.Second)
 		}
 	}
