@@ -77,6 +77,7 @@ func newCreateCommand(e *env) *cobra.Command {
 }
 
 // createFile creates every object of a manifest, in order, and says which.
+// A file that does not parse creates nothing.
 func (e *env) createFile(cmd *cobra.Command, file string) error {
 	data, err := e.readFile(file)
 	if err != nil {
@@ -86,19 +87,14 @@ func (e *env) createFile(cmd *cobra.Command, file string) error {
 	if err != nil {
 		return err
 	}
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	created := 0
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			return fmt.Errorf("%s: %w", file, err)
-		}
-		if len(u.Object) == 0 {
-			continue
-		}
+	objects, err := decodeManifest(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	if len(objects) == 0 {
+		return fmt.Errorf("%s holds no objects", file)
+	}
+	for _, u := range objects {
 		namespaced, err := c.IsObjectNamespaced(u)
 		if err != nil {
 			return fmt.Errorf("%s: %s %s: %w", file, u.GetKind(), u.GetName(), err)
@@ -109,11 +105,26 @@ func (e *env) createFile(cmd *cobra.Command, file string) error {
 		if err := c.Create(cmd.Context(), u); err != nil {
 			return fmt.Errorf("%s: creating %s %s: %w", file, u.GetKind(), u.GetName()+u.GetGenerateName(), err)
 		}
-		created++
 		fmt.Fprintf(e.streams.Out, "%s/%s created\n", strings.ToLower(u.GetKind()), u.GetName())
 	}
-	if created == 0 {
-		return fmt.Errorf("%s holds no objects", file)
-	}
 	return nil
+}
+
+// decodeManifest reads every object of a YAML or JSON manifest, in order,
+// skipping empty documents.
+func decodeManifest(data []byte) ([]*unstructured.Unstructured, error) {
+	var out []*unstructured.Unstructured
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	for {
+		u := &unstructured.Unstructured{}
+		if err := dec.Decode(&u.Object); err != nil {
+			if errors.Is(err, io.EOF) {
+				return out, nil
+			}
+			return nil, err
+		}
+		if len(u.Object) > 0 {
+			out = append(out, u)
+		}
+	}
 }

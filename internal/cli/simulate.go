@@ -2,17 +2,13 @@ package cli
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	appsv1 "k8s.io/api/apps/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/utils/ptr"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
@@ -129,15 +125,11 @@ func (e *env) simulateFile(file string, data []byte, o simulate.Options) error {
 func decodeForSimulation(data []byte) ([]*v1alpha1.Rollout, map[string]*appsv1.Deployment, error) {
 	var rollouts []*v1alpha1.Rollout
 	deployments := map[string]*appsv1.Deployment{}
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			return nil, nil, err
-		}
+	objects, err := decodeManifest(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, u := range objects {
 		var into any
 		switch gvk := u.GroupVersionKind(); {
 		case gvk == v1alpha1.GroupVersion.WithKind("Rollout"):
