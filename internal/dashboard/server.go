@@ -75,11 +75,8 @@ func (s *Server) Handler() http.Handler {
 	}
 	static := http.FileServerFS(files)
 	mux.Handle("GET /", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.Contains(r.URL.Path[1:], ".") {
-			r.URL.Path = "/" // the UI's own routes: #/ns/name, or a reload
-		}
 		w.Header().Set("Cache-Control", "no-cache")
-		static.ServeHTTP(w, r)
+		static.ServeHTTP(w, r) // the UI routes by #fragment: only its files are asked for
 	}))
 	return s.guard(mux)
 }
@@ -250,7 +247,12 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	send := func() error {
 		list, err := s.rollouts(ctx, ns)
 		if err != nil {
-			return sendEvent(w, "failure", map[string]string{"error": err.Error()})
+			lastList = nil // the next good list clears the page's failure
+			if err := sendEvent(w, "failure", map[string]string{"error": err.Error()}); err != nil {
+				return err
+			}
+			flusher.Flush()
+			return nil
 		}
 		if b, _ := json.Marshal(list); string(b) != string(lastList) {
 			lastList = b
@@ -327,14 +329,15 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// writeError answers with the error's message; a missing rollout is a 404.
+// writeError answers with the error's message, and the API server's status
+// code when it has one (404 for a missing rollout, 403 for a forbidden act).
 func writeError(w http.ResponseWriter, err error) {
 	code := http.StatusInternalServerError
 	var status apierrors.APIStatus
 	if errors.As(err, &status) && status.Status().Code != 0 {
 		code = int(status.Status().Code)
 	}
-	if strings.Contains(err.Error(), "not found") {
+	if errors.Is(err, actions.ErrNotFound) {
 		code = http.StatusNotFound
 	}
 	writeJSON(w, code, map[string]string{"error": err.Error()})

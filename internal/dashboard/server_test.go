@@ -226,6 +226,20 @@ func TestServerOnARealAPIServer(t *testing.T) {
 			}
 		}
 	})
+	t.Run("an action on a missing rollout is a 404", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/namespaces/shop/rollouts/nope/abort", nil)
+		req.Header.Set("X-Vireo-Dashboard", "1")
+		resp, err := browser.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]string
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		if resp.StatusCode != http.StatusNotFound || !strings.Contains(body["error"], `"nope"`) {
+			t.Errorf("%d %v", resp.StatusCode, body)
+		}
+	})
 	t.Run("an unknown action is refused by name", func(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/namespaces/shop/rollouts/web/explode", nil)
 		req.Header.Set("X-Vireo-Dashboard", "1")

@@ -20,7 +20,7 @@ func TestAntiAffinityOnNewReplicaSet(t *testing.T) {
 		{"required", v1alpha1.AntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &v1alpha1.RequiredDuringSchedulingIgnoredDuringExecution{}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ro := seed002()
+			ro := validCanary()
 			ro.Spec.Strategy.Canary.AntiAffinity = tc.aa.DeepCopy()
 			// The user's own affinity must survive.
 			ro.Spec.Template.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{

@@ -14,7 +14,7 @@ import (
 // Completed runs beyond the history limits go, oldest first; running ones
 // nothing waits for are terminated; the ones the status names stay.
 func TestSweepRuns(t *testing.T) {
-	ro := seed002()
+	ro := validCanary()
 	ro.Spec.Analysis = &v1alpha1.AnalysisRunStrategy{UnsuccessfulRunHistoryLimit: ptr.To[int32](1)}
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var list []*v1alpha1.AnalysisRun

@@ -19,7 +19,7 @@ func Get(ctx context.Context, c client.Reader, key types.NamespacedName) (*v1alp
 	ro := &v1alpha1.Rollout{}
 	if err := c.Get(ctx, key, ro); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("rollout %s not found in namespace %s", key.Name, key.Namespace)
+			return nil, plainError{fmt.Sprintf("rollout %s not found in namespace %s", key.Name, key.Namespace), err}
 		}
 		return nil, fmt.Errorf("reading rollout %s: %w", key.Name, err)
 	}
@@ -69,3 +69,13 @@ func Load(ctx context.Context, c client.Reader, key types.NamespacedName) (Objec
 	}
 	return o, nil
 }
+
+// plainError says in plain words what the API server's error wraps, and
+// keeps it for errors.Is and errors.As (a 404 stays a 404).
+type plainError struct {
+	text string
+	err  error
+}
+
+func (e plainError) Error() string { return e.text }
+func (e plainError) Unwrap() error { return e.err }

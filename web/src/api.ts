@@ -94,6 +94,9 @@ export interface StreamHandlers {
   rollouts(list: Rollout[]): void
   rollout(r: Rollout | { error: string }): void
   connected(live: boolean): void
+  // failure is a listing the server could not make (e.g. forbidden); null
+  // once one succeeds again.
+  failure(error: string | null): void
 }
 
 // watch opens the live stream of a namespace (and one rollout); the browser
@@ -104,7 +107,11 @@ export function watch(ns: string, name: string | null, h: StreamHandlers): () =>
   const es = new EventSource(url)
   es.addEventListener('open', () => h.connected(true))
   es.addEventListener('error', () => h.connected(false))
-  es.addEventListener('rollouts', (e) => h.rollouts(JSON.parse((e as MessageEvent).data)))
+  es.addEventListener('rollouts', (e) => {
+    h.failure(null)
+    h.rollouts(JSON.parse((e as MessageEvent).data))
+  })
+  es.addEventListener('failure', (e) => h.failure(JSON.parse((e as MessageEvent).data).error))
   es.addEventListener('rollout', (e) => h.rollout(JSON.parse((e as MessageEvent).data)))
   return () => es.close()
 }

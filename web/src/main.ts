@@ -19,6 +19,7 @@ function App() {
   const [list, setList] = useState<Rollout[] | null>(null)
   const [one, setOne] = useState<Rollout | { error: string } | null>(null)
   const [live, setLive] = useState(false)
+  const [failure, setFailure] = useState<string | null>(null)
   const [crash, reset] = useErrorBoundary()
 
   useEffect(() => {
@@ -32,7 +33,7 @@ function App() {
   useEffect(() => {
     if (!ns) return
     setOne(null)
-    return watch(ns, route.name, { rollouts: setList, rollout: setOne, connected: setLive })
+    return watch(ns, route.name, { rollouts: setList, rollout: setOne, connected: setLive, failure: setFailure })
   }, [ns, route.name])
 
   return html`
@@ -48,6 +49,7 @@ function App() {
       <span class=${'live ' + (live ? 'on' : 'off')} title="live updates">${live ? '● live' : '○ reconnecting'}</span>
     </header>
     <main>
+      ${failure && html`<p class="error">${failure}</p>`}
       ${crash ? html`<p class="error">The page failed to show this: ${String(crash)} <button onClick=${reset}>Try again</button></p>` : !ns ? html`<p>Loading…</p>` : route.name ? html`<${Detail} ns=${ns} view=${one} />` : html`<${List} ns=${ns} list=${list} />`}
     </main>
   `
