@@ -30,6 +30,7 @@ import (
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	analysisrunctrl "github.com/vireo-dev/vireo/internal/controller/analysisrun"
+	experimentctrl "github.com/vireo-dev/vireo/internal/controller/experiment"
 	rolloutctrl "github.com/vireo-dev/vireo/internal/controller/rollout"
 	"github.com/vireo-dev/vireo/internal/metricprovider/job"
 	rolloutpkg "github.com/vireo-dev/vireo/internal/rollout"
@@ -125,6 +126,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		ByObject: map[client.Object]cache.ByObject{
 			&v1alpha1.Rollout{}:     {Label: sel},
 			&v1alpha1.AnalysisRun{}: {Label: sel},
+			&v1alpha1.Experiment{}:  {Label: sel},
 			&appsv1.ReplicaSet{}:    {Label: rolloutOwned},
 			&corev1.Pod{}:           {Label: rolloutOwned},
 			&batchv1.Job{}:          {Label: runOwned},
@@ -198,6 +200,13 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	}
 	if err := runs.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("registering the analysisrun controller: %w", err)
+	}
+	experiments := &experimentctrl.Reconciler{Client: mgr.GetClient(), NamespaceOnly: opts.Namespace != ""}
+	if leadership != nil {
+		experiments.Fence = leadership
+	}
+	if err := experiments.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("registering the experiment controller: %w", err)
 	}
 	return mgr, nil
 }

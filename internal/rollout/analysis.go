@@ -76,13 +76,14 @@ func belongs(name, base string) bool {
 	return name == base || strings.HasPrefix(name, base+".")
 }
 
-// freeName is base, or base.N for the first N no run holds (a retry after an abort).
-func freeName(all runs, base string) string {
-	if all[base] == nil {
+// freeName is base, or base.N for the first N not taken (a retry after an
+// abort): the names of AnalysisRuns and Experiments.
+func freeName(taken func(string) bool, base string) string {
+	if !taken(base) {
 		return base
 	}
 	for n := 1; ; n++ {
-		if name := fmt.Sprintf("%s.%d", base, n); all[name] == nil {
+		if name := fmt.Sprintf("%s.%d", base, n); !taken(name) {
 			return name
 		}
 	}
@@ -107,7 +108,7 @@ func analysisGate(plan *Plan, ref **v1alpha1.RolloutAnalysisRunStatus, req RunRe
 	all := plan.runs
 	base := req.Name
 	if *ref == nil || !belongs((*ref).Name, base) {
-		req.Name = freeName(all, base)
+		req.Name = freeName(func(n string) bool { return all[n] != nil }, base)
 		plan.CreateRuns = append(plan.CreateRuns, req)
 		*ref = &v1alpha1.RolloutAnalysisRunStatus{Name: req.Name, Status: v1alpha1.AnalysisPhasePending}
 		plan.waitingOnAnalysis = true
@@ -219,15 +220,7 @@ func sweepRuns(plan *Plan, ro *v1alpha1.Rollout, list []*v1alpha1.AnalysisRun) {
 		}
 	}
 	sort.SliceStable(done, func(i, j int) bool { return done[j].CreationTimestamp.Before(&done[i].CreationTimestamp) })
-	okLimit, badLimit := int32(DefaultSuccessfulRunHistoryLimit), int32(DefaultUnsuccessfulRunHistoryLimit)
-	if a := ro.Spec.Analysis; a != nil {
-		if a.SuccessfulRunHistoryLimit != nil {
-			okLimit = *a.SuccessfulRunHistoryLimit
-		}
-		if a.UnsuccessfulRunHistoryLimit != nil {
-			badLimit = *a.UnsuccessfulRunHistoryLimit
-		}
-	}
+	okLimit, badLimit := historyLimits(ro)
 	var ok, bad int32
 	for _, r := range done { // newest first
 		if r.Status.Phase == v1alpha1.AnalysisPhaseSuccessful {
@@ -240,9 +233,28 @@ func sweepRuns(plan *Plan, ro *v1alpha1.Rollout, list []*v1alpha1.AnalysisRun) {
 	}
 }
 
-// abortCause is why analysis aborted the rollout, for its message; "" when
-// no run of it failed.
-func abortCause(st *v1alpha1.RolloutStatus) string {
+// historyLimits are how many successful and unsuccessful completed
+// AnalysisRuns (and Experiments) a rollout keeps.
+func historyLimits(ro *v1alpha1.Rollout) (ok, bad int32) {
+	ok, bad = DefaultSuccessfulRunHistoryLimit, DefaultUnsuccessfulRunHistoryLimit
+	if a := ro.Spec.Analysis; a != nil {
+		if a.SuccessfulRunHistoryLimit != nil {
+			ok = *a.SuccessfulRunHistoryLimit
+		}
+		if a.UnsuccessfulRunHistoryLimit != nil {
+			bad = *a.UnsuccessfulRunHistoryLimit
+		}
+	}
+	return ok, bad
+}
+
+// abortCause is why analysis or an experiment aborted the rollout, for its
+// message; "" when none did.
+func abortCause(plan *Plan) string {
+	st := &plan.Status
+	if cause := experimentCause(plan); cause != "" {
+		return cause
+	}
 	for _, ref := range []*v1alpha1.RolloutAnalysisRunStatus{st.Canary.CurrentStepAnalysisRunStatus, st.Canary.CurrentBackgroundAnalysisRunStatus,
 		st.BlueGreen.PrePromotionAnalysisRunStatus, st.BlueGreen.PostPromotionAnalysisRunStatus} {
 		if ref != nil && (ref.Status == v1alpha1.AnalysisPhaseFailed || ref.Status == v1alpha1.AnalysisPhaseError) {
@@ -252,8 +264,10 @@ func abortCause(st *v1alpha1.RolloutStatus) string {
 	return ""
 }
 
-// clearAnalysis forgets the runs of an attempt: a retry or a new revision starts new ones.
+// clearAnalysis forgets the runs and the experiment of an attempt: a retry or
+// a new revision starts new ones.
 func clearAnalysis(st *v1alpha1.RolloutStatus) {
+	st.Canary.CurrentExperiment = ""
 	st.Canary.CurrentStepAnalysisRunStatus, st.Canary.CurrentBackgroundAnalysisRunStatus = nil, nil
 	st.BlueGreen.PrePromotionAnalysisRunStatus, st.BlueGreen.PostPromotionAnalysisRunStatus = nil, nil
 }

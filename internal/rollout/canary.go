@@ -200,6 +200,10 @@ func walkSteps(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv
 			if !stepAnalysis(plan, ro, st.CurrentPodHash, currentRevision(plan, newRS), i, now) {
 				return
 			}
+		case step.Experiment != nil:
+			if !stepExperiment(plan, ro, sets, newRS, i, now) {
+				return
+			}
 		default:
 			return // validation refuses kinds this version cannot run
 		}
@@ -245,6 +249,8 @@ func describeStep(s v1alpha1.CanaryStep) string {
 		return "pause " + describePause(s.Pause)
 	case s.Analysis != nil:
 		return "analysis passed"
+	case s.Experiment != nil:
+		return "experiment passed"
 	case s.SetCanaryScale != nil:
 		return "setCanaryScale"
 	case s.SetHeaderRoute != nil:

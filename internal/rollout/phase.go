@@ -53,7 +53,7 @@ func summarize(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv
 	stalled := progressStalled(plan, ro, newRS, paused || done || plan.waitingOnAnalysis, now)
 	switch {
 	case st.Abort:
-		st.Phase, st.Message = v1alpha1.RolloutPhaseDegraded, "RolloutAborted: "+abortMessage(st, rev)
+		st.Phase, st.Message = v1alpha1.RolloutPhaseDegraded, "RolloutAborted: "+abortMessage(plan, rev)
 	case stalled:
 		st.Phase, st.Message = v1alpha1.RolloutPhaseDegraded, "ProgressDeadlineExceeded: "+stalledMessage(newRS)
 	case ro.Spec.Paused:
@@ -77,7 +77,7 @@ func summarize(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv
 	}
 	switch {
 	case st.Abort:
-		set(v1alpha1.RolloutProgressing, metav1.ConditionFalse, "RolloutAborted", abortMessage(st, rev))
+		set(v1alpha1.RolloutProgressing, metav1.ConditionFalse, "RolloutAborted", abortMessage(plan, rev))
 	case stalled:
 		set(v1alpha1.RolloutProgressing, metav1.ConditionFalse, reasonDeadlineExceeded, stalledMessage(newRS))
 	case paused:
@@ -180,9 +180,9 @@ func equalIndex(a, b *int32) bool {
 }
 
 // abortMessage says which revision was aborted and, when analysis did it, why.
-func abortMessage(st *v1alpha1.RolloutStatus, rev string) string {
+func abortMessage(plan *Plan, rev string) string {
 	msg := "Rollout aborted update to revision " + rev
-	if cause := abortCause(st); cause != "" {
+	if cause := abortCause(plan); cause != "" {
 		msg += ": " + cause
 	}
 	return msg

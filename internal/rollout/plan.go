@@ -37,6 +37,8 @@ type Observed struct {
 	Services map[string]*corev1.Service
 	// AnalysisRuns owned by the Rollout.
 	AnalysisRuns []*v1alpha1.AnalysisRun
+	// Experiments owned by the Rollout.
+	Experiments []*v1alpha1.Experiment
 	// AnalysisErrors are problems with the analysis templates the spec names
 	// (missing, conflicting), found by the caller, who reads them.
 	AnalysisErrors field.ErrorList
@@ -94,8 +96,15 @@ type Plan struct {
 	CreateRuns    []RunRequest
 	TerminateRuns []string
 	DeleteRuns    []string
+	// CreateExperiment is the Experiment of the current experiment step, to
+	// create; TerminateExperiments are experiments to stop (spec.terminate);
+	// DeleteExperiments are ended ones beyond the history limits.
+	CreateExperiment     *v1alpha1.Experiment
+	TerminateExperiments []string
+	DeleteExperiments    []string
 
-	runs              runs     // the observed AnalysisRuns, by name
+	runs              runs // the observed AnalysisRuns, by name
+	experiments       map[string]*v1alpha1.Experiment
 	waitingOnAnalysis bool     // a run the rollout waits on is still going
 	routing           *routing // the routers' state as the pass started; nil without trafficRouting
 }
@@ -123,7 +132,8 @@ func Decide(obs Observed) *Plan {
 	ro := obs.Rollout
 	now := metav1.NewTime(obs.Now)
 	plan := &Plan{Status: *ro.Status.DeepCopy(), Scale: map[string]int32{}, Services: map[string]string{}, Annotate: map[string]map[string]string{},
-		TemplateMetadata: map[string]MetadataChange{}, PodMetadata: map[string]MetadataChange{}, runs: indexRuns(obs.AnalysisRuns)}
+		TemplateMetadata: map[string]MetadataChange{}, PodMetadata: map[string]MetadataChange{}, runs: indexRuns(obs.AnalysisRuns),
+		experiments: experimentsByName(obs.Experiments)}
 	st := &plan.Status
 
 	errs := Validate(ro)
@@ -177,6 +187,7 @@ func Decide(obs Observed) *Plan {
 		planRestart(plan, ro, obs.Pods, ro.Spec.Strategy.Canary.MaxUnavailable, now)
 	}
 	sweepRuns(plan, ro, obs.AnalysisRuns)
+	sweepExperiments(plan, ro)
 	planRoleMetadata(plan, ro, sets, newRS, obs.Pods)
 	plan.Delete = sets.beyondHistory(ro, newRS, sets.byHash(st.StableRS), plan.Scale)
 	planWorkload(plan, ro, obs.Workload)
@@ -228,10 +239,7 @@ func unsupported(ro *v1alpha1.Rollout) field.ErrorList {
 	cp := p.Child("strategy", "canary")
 	for i, s := range c.Steps {
 		sp := cp.Child("steps").Index(i)
-		switch {
-		case s.Experiment != nil:
-			errs = append(errs, notYet(sp.Child("experiment")))
-		case s.Plugin != nil:
+		if s.Plugin != nil {
 			errs = append(errs, notYet(sp.Child("plugin")))
 		}
 	}

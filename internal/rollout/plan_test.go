@@ -62,11 +62,11 @@ func TestDecideChecksServices(t *testing.T) {
 // name, not half-run.
 func TestDecideRefusesWhatItCannotRunYet(t *testing.T) {
 	ro := validCanary()
-	ro.Spec.Strategy.Canary.Steps[1] = v1alpha1.CanaryStep{Experiment: &v1alpha1.RolloutExperimentStep{}}
+	ro.Spec.Strategy.Canary.Steps[1] = v1alpha1.CanaryStep{Plugin: &v1alpha1.PluginStep{Name: "example"}}
 	ro.Spec.Strategy.Canary.TrafficRouting = &v1alpha1.RolloutTrafficRouting{Nginx: &v1alpha1.NginxTrafficRouting{StableIngress: "i"}}
 	plan := Decide(Observed{Rollout: ro, Now: time.Now()})
 	c := conditions.Get(plan.Status.Conditions, v1alpha1.RolloutInvalidSpec)
-	if f := "spec.strategy.canary.steps[1].experiment"; c == nil || !strings.Contains(c.Message, f+": Forbidden: not supported yet") {
+	if f := "spec.strategy.canary.steps[1].plugin"; c == nil || !strings.Contains(c.Message, f+": Forbidden: not supported yet") {
 		t.Errorf("no refusal naming %s: %+v", f, c)
 	}
 	// Traffic routing is run, and needs both Services.

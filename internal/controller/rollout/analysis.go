@@ -22,22 +22,50 @@ import (
 // InstanceIDLabel marks objects that belong to one controller instance (Argo
 // Rollouts uses the same label). It is copied from a Rollout to its
 // AnalysisRuns, so that the same instance runs them.
-const InstanceIDLabel = "argo-rollouts.argoproj.io/controller-instance-id"
+const InstanceIDLabel = planner.InstanceIDLabel
 
 // templateKeys lists the templates a Rollout's analyses name: "name" for an
 // AnalysisTemplate, "cluster/name" for a ClusterAnalysisTemplate.
 func templateKeys(ro *v1alpha1.Rollout) []string {
 	var keys []string
+	add := func(t v1alpha1.AnalysisTemplateRef) {
+		key := t.TemplateName
+		if t.ClusterScope {
+			key = "cluster/" + key
+		}
+		keys = append(keys, key)
+	}
 	for _, a := range specAnalyses(ro) {
 		for _, t := range a.Templates {
-			key := t.TemplateName
-			if t.ClusterScope {
-				key = "cluster/" + key
-			}
-			keys = append(keys, key)
+			add(t)
+		}
+	}
+	for _, refs := range experimentAnalyses(ro) {
+		for _, t := range refs {
+			add(t)
 		}
 	}
 	return keys
+}
+
+// experimentAnalyses lists the templates each experiment step's analyses
+// name, by the analysis's field.
+func experimentAnalyses(ro *v1alpha1.Rollout) map[*field.Path][]v1alpha1.AnalysisTemplateRef {
+	out := map[*field.Path][]v1alpha1.AnalysisTemplateRef{}
+	c := ro.Spec.Strategy.Canary
+	if c == nil {
+		return out
+	}
+	for i, s := range c.Steps {
+		if s.Experiment == nil {
+			continue
+		}
+		for j, a := range s.Experiment.Analyses {
+			p := field.NewPath("spec", "strategy", "canary", "steps").Index(i).Child("experiment", "analyses").Index(j)
+			out[p] = []v1alpha1.AnalysisTemplateRef{{TemplateName: a.TemplateName, ClusterScope: a.ClusterScope}}
+		}
+	}
+	return out
 }
 
 // specAnalyses lists the analyses a Rollout's strategy names, with their fields.
@@ -80,7 +108,26 @@ func (r *Reconciler) checkAnalyses(ctx context.Context, ro *v1alpha1.Rollout) fi
 			errs = append(errs, field.Invalid(path.Child("templates"), templateNames(a), err.Error()))
 		}
 	}
+	// An experiment's args are its own to check: they may name its templates'
+	// hashes, which only it knows. The templates must exist.
+	for path, refs := range experimentAnalyses(ro) {
+		if refs[0].TemplateName == "" {
+			continue // validation reports it
+		}
+		if _, err := analysis.MergeTemplates(ctx, r.templates(ro), refs); err != nil {
+			errs = append(errs, field.Invalid(path.Child("templateName"), refs[0].TemplateName, err.Error()))
+		}
+	}
 	return errs
+}
+
+// templates reads the analysis templates a rollout's analyses name.
+func (r *Reconciler) templates(ro *v1alpha1.Rollout) analysis.ClientTemplates {
+	cluster := client.Reader(r.Client)
+	if r.NamespaceOnly {
+		cluster = r.APIReader
+	}
+	return analysis.ClientTemplates{Namespaced: r.Client, Cluster: cluster, Namespace: ro.Namespace}
 }
 
 func templateNames(a *v1alpha1.RolloutAnalysis) string {
@@ -97,11 +144,7 @@ func templateNames(a *v1alpha1.RolloutAnalysis) string {
 // runSpec builds the spec of a run of an analysis: the templates' metrics,
 // their args with the Rollout's laid over them.
 func (r *Reconciler) runSpec(ctx context.Context, ro *v1alpha1.Rollout, a *v1alpha1.RolloutAnalysis, stable, latest string) (*v1alpha1.AnalysisRunSpec, error) {
-	cluster := client.Reader(r.Client)
-	if r.NamespaceOnly {
-		cluster = r.APIReader
-	}
-	tmpl, err := analysis.MergeTemplates(ctx, analysis.ClientTemplates{Namespaced: r.Client, Cluster: cluster, Namespace: ro.Namespace}, a.Templates)
+	tmpl, err := analysis.MergeTemplates(ctx, r.templates(ro), a.Templates)
 	if err != nil {
 		return nil, err
 	}

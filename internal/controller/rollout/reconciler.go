@@ -182,6 +182,7 @@ func (r *Reconciler) SetupWithManager(mgr manager.Manager) error {
 		For(&v1alpha1.Rollout{}).
 		Owns(&appsv1.ReplicaSet{}).
 		Owns(&v1alpha1.AnalysisRun{}).
+		Owns(&v1alpha1.Experiment{}).
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsIndexed(serviceIndex))).
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsIndexed(workloadIndex))).
 		Watches(&v1alpha1.AnalysisTemplate{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsIndexed(templateIndex)))
@@ -292,12 +293,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err != nil {
 		return reconcile.Result{}, err
 	}
+	experiments, err := r.experiments(ctx, &ro)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
 	var trafficErrs field.ErrorList
 	if planner.Routed(&ro) {
 		trafficErrs = routers.Check(&ro)
 	}
 	plan := planner.Decide(planner.Observed{Rollout: &ro, ReplicaSets: sets, Pods: pods, Services: services, Workload: workload,
-		AnalysisRuns: runs, AnalysisErrors: r.checkAnalyses(ctx, &ro), TrafficErrors: trafficErrs, Now: r.Clock.Now()})
+		AnalysisRuns: runs, Experiments: experiments, AnalysisErrors: r.checkAnalyses(ctx, &ro), TrafficErrors: trafficErrs, Now: r.Clock.Now()})
 	weightsBefore := ro.Status.Canary.Weights.DeepCopy()
 
 	if plan.Create != nil {
@@ -342,6 +347,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{}, err
 	}
 	if err := r.applyRuns(ctx, &ro, plan); err != nil {
+		return reconcile.Result{}, err
+	}
+	if err := r.applyExperiments(ctx, &ro, plan); err != nil {
 		return reconcile.Result{}, err
 	}
 	if blocked := r.evict(ctx, &ro, plan.Evict); blocked {

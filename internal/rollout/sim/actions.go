@@ -38,6 +38,7 @@ func (w *World) Tick() *rollout.Plan {
 	w.checkTraffic()
 	w.advanceRuns()
 	plan := w.reconcile()
+	w.reconcileExperiments()
 	w.now = w.now.Add(time.Second)
 	return plan
 }

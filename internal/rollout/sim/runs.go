@@ -41,7 +41,7 @@ func (w *World) applyRuns(plan *rollout.Plan) {
 
 // advanceRuns moves the runs' phases by Outcome.
 func (w *World) advanceRuns() {
-	for _, r := range w.analysisRuns {
+	for _, r := range w.allRuns() {
 		if r.Spec.Terminate || w.Outcome == nil || analysis.Completed(r.Status.Phase) {
 			continue
 		}
@@ -83,4 +83,15 @@ func (s Script) Outcome(r *v1alpha1.AnalysisRun, age time.Duration) v1alpha1.Ana
 		}
 	}
 	return v1alpha1.AnalysisPhaseRunning
+}
+
+// allRuns are the rollout's runs and its experiments'.
+func (w *World) allRuns() []*v1alpha1.AnalysisRun {
+	var out []*v1alpha1.AnalysisRun
+	for _, m := range []map[string]*v1alpha1.AnalysisRun{w.analysisRuns, w.experimentRuns} {
+		for _, r := range m {
+			out = append(out, r)
+		}
+	}
+	return out
 }

@@ -221,6 +221,22 @@ func scenarios() []scenario {
 		{name: "analysis-fails-then-retry-passes", ro: seed000(), until: 100 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
 			analysis: Script{rollout.RunBackground: ends(5, v1alpha1.AnalysisPhaseError), rollout.RunBackground + ".1": {}},
 			actions:  map[time.Duration]Action{5 * s: SetImage("green"), 40 * s: Retry}},
+		{name: "experiment-step-passes", ro: seedRollout(4, weight(25), experimentStep("10s"), weight(50)), until: 45 * s,
+			endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
+			analysis: Script{RunExperiment: ok(4)},
+			actions:  map[time.Duration]Action{5 * s: SetImage("green")}},
+		{name: "experiment-step-fails", ro: seedRollout(4, weight(25), experimentStep("10s"), weight(50)), until: 40 * s,
+			endPhase: v1alpha1.RolloutPhaseDegraded, endImage: "blue",
+			analysis: Script{RunExperiment: ends(4, v1alpha1.AnalysisPhaseFailed)},
+			actions:  map[time.Duration]Action{5 * s: SetImage("green")}},
+		{name: "experiment-step-inconclusive-then-promoted", ro: seedRollout(4, weight(25), experimentStep(""), weight(50)), until: 40 * s,
+			endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
+			analysis: Script{RunExperiment: ends(4, v1alpha1.AnalysisPhaseInconclusive)},
+			actions:  map[time.Duration]Action{5 * s: SetImage("green"), 20 * s: Promote}},
+		{name: "experiment-step-aborted-by-user", ro: seedRollout(4, weight(25), experimentStep("60s"), weight(50)), until: 50 * s,
+			endPhase: v1alpha1.RolloutPhaseDegraded, endImage: "blue",
+			analysis: Script{RunExperiment: {}},
+			actions:  map[time.Duration]Action{5 * s: SetImage("green"), 15 * s: Abort}},
 		{name: "inline-analysis-step", ro: seedRollout(4, weight(25), analysisStep(), weight(50), analysisStep()), until: 40 * s,
 			endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
 			analysis: Script{rollout.RunStep: ok(4)},
@@ -356,8 +372,8 @@ func checkEnd(t *testing.T, w *World, sc scenario) {
 		t.Errorf("ended %s (%s), want %s\n%s", st.Phase, st.Message, sc.endPhase, strings.Join(w.log, "\n"))
 	}
 	desired := ptr.Deref(w.ro.Spec.Replicas, 1)
-	for _, n := range w.names() {
-		rs := w.rss[n]
+	for _, rs := range w.ReplicaSets() {
+		n := rs.Name
 		want := int32(0)
 		if image(rs) == sc.endImage {
 			want = desired
@@ -371,6 +387,14 @@ func checkEnd(t *testing.T, w *World, sc scenario) {
 		}
 		if replicas(rs) != want || rs.Status.AvailableReplicas != wantAvailable {
 			t.Errorf("ReplicaSet %s (%s) ends at %d/%d, want %d", n, image(rs), rs.Status.AvailableReplicas, replicas(rs), want)
+		}
+	}
+	// An ended experiment's pods are gone once its scale-down delay has passed.
+	for _, ex := range w.Experiments() {
+		for _, rs := range w.rss {
+			if metav1.IsControlledBy(rs, ex) && replicas(rs) != 0 {
+				t.Errorf("experiment %s (%s) ends with ReplicaSet %s at %d", ex.Name, ex.Status.Phase, rs.Name, replicas(rs))
+			}
 		}
 	}
 	// Steps are walked one by one: an index only grows by one, or restarts at 0
@@ -446,6 +470,22 @@ func withAnalysis(ro *v1alpha1.Rollout, startingStep *int32) *v1alpha1.Rollout {
 	ro.Spec.Strategy.Canary.Analysis = &v1alpha1.RolloutAnalysisBackground{StartingStep: startingStep,
 		RolloutAnalysis: v1alpha1.RolloutAnalysis{Templates: []v1alpha1.AnalysisTemplateRef{{TemplateName: "success-rate"}}}}
 	return ro
+}
+
+// experimentStep runs the stable and the canary side by side, one pod each,
+// for a duration (none: until the analysis, required for completion, ends),
+// judged by one analysis; its pods go 2 s after it ends.
+func experimentStep(duration string) v1alpha1.CanaryStep {
+	return v1alpha1.CanaryStep{Experiment: &v1alpha1.RolloutExperimentStep{
+		Duration:              v1alpha1.DurationString(duration),
+		ScaleDownDelaySeconds: ptr.To[int32](2),
+		Templates: []v1alpha1.RolloutExperimentTemplate{
+			{Name: "baseline", SpecRef: v1alpha1.StableSpecRef},
+			{Name: "canary", SpecRef: v1alpha1.CanarySpecRef},
+		},
+		Analyses: []v1alpha1.RolloutExperimentStepAnalysisTemplateRef{{Name: "compare", TemplateName: "mann-whitney", RequiredForCompletion: duration == "",
+			Args: []v1alpha1.AnalysisRunArgument{{Name: "canary-hash", Value: "{{templates.canary.podTemplateHash}}"}}}},
+	}}
 }
 
 func analysisStep() v1alpha1.CanaryStep {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
+	"github.com/vireo-dev/vireo/internal/experiment"
 	"github.com/vireo-dev/vireo/internal/rollout"
 )
 
@@ -38,6 +39,9 @@ func (w *World) record(plan *rollout.Plan) {
 		case h == st.CurrentPodHash:
 			role = " canary"
 		}
+		if w.experimentOwned(rs) {
+			role = " experiment:" + rs.Annotations[experiment.TemplateNameAnnotation]
+		}
 		if d, ok := rs.Annotations[rollout.ScaleDownDeadlineAnnotation]; ok {
 			t, _ := time.Parse(time.RFC3339, d)
 			role += fmt.Sprintf(" (scale down at %ds)", int(t.Sub(Start).Seconds()))
@@ -55,6 +59,17 @@ func (w *World) record(plan *rollout.Plan) {
 			rs = append(rs, strings.TrimPrefix(n, w.ro.Name+"-")+"="+string(r.Status.Phase))
 		}
 		sets = append(sets, "runs["+strings.Join(rs, " ")+"]")
+	}
+	if len(w.experiments) > 0 {
+		var es []string
+		for _, ex := range w.Experiments() {
+			e := strings.TrimPrefix(ex.Name, w.ro.Name+"-") + "=" + string(ex.Status.Phase)
+			for _, r := range ex.Status.AnalysisRuns {
+				e += "," + r.Name + ":" + string(r.Phase)
+			}
+			es = append(es, e)
+		}
+		sets = append(sets, "experiments["+strings.Join(es, " ")+"]")
 	}
 	if w.Workload != nil {
 		sets = append(sets, fmt.Sprintf("deployment=%d", *w.Workload.Spec.Replicas))
@@ -110,6 +125,8 @@ func (w *World) record(plan *rollout.Plan) {
 	for _, e := range plan.Events {
 		evs = append(evs, e.Reason+": "+e.Message)
 	}
+	evs = append(evs, w.pending...)
+	w.pending = nil
 	if len(plan.Evict) > 0 {
 		evs = append(evs, "evicted "+strings.Join(plan.Evict, ", "))
 	}

@@ -62,6 +62,13 @@ type World struct {
 	// what they hold, and the Services' selectors.
 	router   *rollout.Traffic
 	services map[string]string
+	// experiments are the Experiments the rollout asked for, with their
+	// AnalysisRuns and Services (objects); pending are their events, for
+	// the next timeline line.
+	experiments    map[string]*v1alpha1.Experiment
+	experimentRuns map[string]*v1alpha1.AnalysisRun
+	objects        map[string]*corev1.Service
+	pending        []string
 	// errs are the broken rules seen: a plan that cannot be applied, traffic
 	// sent to a Service without pods.
 	errs []error
@@ -74,8 +81,9 @@ func New(ro *v1alpha1.Rollout) *World {
 		ro:           ro,
 		rss:          map[string]*appsv1.ReplicaSet{},
 		analysisRuns: map[string]*v1alpha1.AnalysisRun{},
-		pods:         map[string][]simPod{},
-		now:          Start,
+		experiments:  map[string]*v1alpha1.Experiment{}, experimentRuns: map[string]*v1alpha1.AnalysisRun{}, objects: map[string]*corev1.Service{},
+		pods: map[string][]simPod{},
+		now:  Start,
 		RunMessages: map[v1alpha1.AnalysisPhase]string{
 			v1alpha1.AnalysisPhaseFailed:       `metric "success-rate" assessed Failed: 4 failed measurements, more than failureLimit 3`,
 			v1alpha1.AnalysisPhaseError:        `metric "success-rate" assessed Error: 5 errors in a row, more than consecutiveErrorLimit 4`,
@@ -165,8 +173,12 @@ func (w *World) names() []string {
 // reconcile runs the planner once and applies its plan.
 func (w *World) reconcile() *rollout.Plan {
 	var list []*appsv1.ReplicaSet
-	for _, n := range w.names() {
-		list = append(list, w.rss[n].DeepCopy())
+	for _, rs := range w.rolloutReplicaSets() {
+		list = append(list, rs.DeepCopy())
+	}
+	var experiments []*v1alpha1.Experiment
+	for _, ex := range w.Experiments() {
+		experiments = append(experiments, ex.DeepCopy())
 	}
 	var workload *appsv1.Deployment
 	if w.Workload != nil {
@@ -177,8 +189,9 @@ func (w *World) reconcile() *rollout.Plan {
 		runList = append(runList, w.analysisRuns[n].DeepCopy())
 	}
 	plan := rollout.Decide(rollout.Observed{Rollout: w.ro.DeepCopy(), ReplicaSets: list, Pods: w.podObjects(), Services: map[string]*corev1.Service{}, Workload: workload,
-		AnalysisRuns: runList, Now: w.now})
+		AnalysisRuns: runList, Experiments: experiments, Now: w.now})
 	w.applyRuns(plan)
+	w.applyExperiments(plan)
 	if n := plan.ScaleWorkload; n != nil {
 		w.Workload.Spec.Replicas = ptr.To(*n)
 	}
@@ -328,14 +341,9 @@ func (w *World) Elapsed() time.Duration { return w.now.Sub(Start) }
 // Rollout is the Rollout as the controller left it.
 func (w *World) Rollout() *v1alpha1.Rollout { return w.ro }
 
-// ReplicaSets are the Rollout's ReplicaSets, by name.
-func (w *World) ReplicaSets() []*appsv1.ReplicaSet {
-	var out []*appsv1.ReplicaSet
-	for _, n := range w.names() {
-		out = append(out, w.rss[n])
-	}
-	return out
-}
+// ReplicaSets are the Rollout's ReplicaSets, by name; its experiments' are
+// not among them.
+func (w *World) ReplicaSets() []*appsv1.ReplicaSet { return w.rolloutReplicaSets() }
 
 // AnalysisRuns are the runs the Rollout asked for, by name.
 func (w *World) AnalysisRuns() []*v1alpha1.AnalysisRun {

@@ -1,0 +1,73 @@
+package rollout
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/vireo-dev/vireo/api/v1alpha1"
+	planner "github.com/vireo-dev/vireo/internal/rollout"
+)
+
+// experiments lists the Experiments the Rollout owns; only a rollout with an
+// experiment step has any, so the others skip the listing.
+func (r *Reconciler) experiments(ctx context.Context, ro *v1alpha1.Rollout) ([]*v1alpha1.Experiment, error) {
+	if !hasExperimentStep(ro) && ro.Status.Canary.CurrentExperiment == "" {
+		return nil, nil
+	}
+	var list v1alpha1.ExperimentList
+	if err := r.Client.List(ctx, &list, client.InNamespace(ro.Namespace)); err != nil {
+		return nil, fmt.Errorf("listing Experiments of rollout %s: %w", klog.KObj(ro), err)
+	}
+	var out []*v1alpha1.Experiment
+	for i := range list.Items {
+		if metav1.IsControlledBy(&list.Items[i], ro) {
+			out = append(out, &list.Items[i])
+		}
+	}
+	return out, nil
+}
+
+func hasExperimentStep(ro *v1alpha1.Rollout) bool {
+	if c := ro.Spec.Strategy.Canary; c != nil {
+		for _, s := range c.Steps {
+			if s.Experiment != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// applyExperiments creates, terminates and deletes the plan's Experiments.
+func (r *Reconciler) applyExperiments(ctx context.Context, ro *v1alpha1.Rollout, plan *planner.Plan) error {
+	if ex := plan.CreateExperiment; ex != nil {
+		err := r.Client.Create(ctx, ex)
+		switch {
+		case err == nil:
+			r.Recorder.Eventf(ro, corev1.EventTypeNormal, "ExperimentCreated", "Created experiment %s", ex.Name)
+		case !apierrors.IsAlreadyExists(err):
+			return fmt.Errorf("creating experiment %s of rollout %s: %w", ex.Name, klog.KObj(ro), err)
+		}
+	}
+	for _, name := range plan.TerminateExperiments {
+		ex := &v1alpha1.Experiment{ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: name}}
+		patch := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"terminate":true}}`))
+		if err := r.Client.Patch(ctx, ex, patch); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("terminating experiment %s: %w", name, err)
+		}
+	}
+	for _, name := range plan.DeleteExperiments {
+		ex := &v1alpha1.Experiment{ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: name}}
+		if err := r.Client.Delete(ctx, ex); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("deleting experiment %s: %w", name, err)
+		}
+	}
+	return nil
+}
