@@ -89,7 +89,9 @@ func newActionCommands(e *env) []*cobra.Command {
 			return actions.Undo(ctx, c, key, toRevision)
 		}})
 
-	retry := &cobra.Command{Use: "retry", Short: "Start an aborted rollout again"}
+	retryExperiment, terminateExperiment := newExperimentActions(e)
+	retry := &cobra.Command{Use: "retry", Short: "Start an aborted rollout, or an ended experiment, again"}
+	retry.AddCommand(retryExperiment)
 	retry.AddCommand(e.actionCommand(action{use: "rollout NAME", done: "retried",
 		short: "Start an aborted rollout's update again from its first step",
 		run: func(ctx context.Context, c client.Client, key types.NamespacedName, _ []string) (*v1alpha1.Rollout, error) {
@@ -113,7 +115,8 @@ func newActionCommands(e *env) []*cobra.Command {
 			container, image, _ := strings.Cut(args[1], "=")
 			return actions.SetImage(ctx, c, key, container, image)
 		}}))
-	terminate := &cobra.Command{Use: "terminate", Short: "Stop an analysis run"}
+	terminate := &cobra.Command{Use: "terminate", Short: "Stop an analysis run or an experiment"}
+	terminate.AddCommand(terminateExperiment)
 	terminate.AddCommand(&cobra.Command{Use: "analysisrun NAME", Aliases: []string{"ar"},
 		Short: "Stop an AnalysisRun: no more measurements; it ends with the outcome of those it has",
 		Args:  exactlyOne("AnalysisRun"),

@@ -12,7 +12,7 @@ import (
 func newGetCommand(e *env) *cobra.Command {
 	get := &cobra.Command{
 		Use:   "get",
-		Short: "Show a rollout as a tree of revisions, ReplicaSets, pods and analysis runs",
+		Short: "Show a rollout as a tree of revisions, ReplicaSets, pods and analysis runs, or an experiment",
 	}
 	var watch bool
 	rollout := &cobra.Command{
@@ -45,7 +45,7 @@ func newGetCommand(e *env) *cobra.Command {
 		},
 	}
 	rollout.Flags().BoolVarP(&watch, "watch", "w", false, "keep watching, redrawing on every change")
-	get.AddCommand(rollout)
+	get.AddCommand(rollout, newGetExperimentCommand(e))
 	return get
 }
 

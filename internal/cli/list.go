@@ -15,7 +15,7 @@ import (
 )
 
 func newListCommand(e *env) *cobra.Command {
-	list := &cobra.Command{Use: "list", Short: "List rollouts"}
+	list := &cobra.Command{Use: "list", Short: "List rollouts or experiments"}
 	var all, watch bool
 	rollouts := &cobra.Command{
 		Use:     "rollouts",
@@ -67,7 +67,7 @@ func newListCommand(e *env) *cobra.Command {
 	}
 	rollouts.Flags().BoolVarP(&all, "all-namespaces", "A", false, "list the rollouts of every namespace")
 	rollouts.Flags().BoolVarP(&watch, "watch", "w", false, "keep watching, redrawing on every change")
-	list.AddCommand(rollouts)
+	list.AddCommand(rollouts, newListExperimentsCommand(e))
 	return list
 }
 
@@ -108,10 +108,14 @@ func WriteRolloutList(b *bytes.Buffer, ros []v1alpha1.Rollout, withNamespace, co
 	writeTable(b, rows)
 }
 
-// writeTable prints rows in columns two spaces apart.
+// writeTable prints rows in columns two spaces apart. A row of one cell is a
+// note under the row above: printed as it is, it sets no column's width.
 func writeTable(b *bytes.Buffer, rows [][]string) {
 	widths := map[int]int{}
 	for _, r := range rows {
+		if len(r) == 1 {
+			continue
+		}
 		for i, c := range r {
 			widths[i] = max(widths[i], width(c))
 		}

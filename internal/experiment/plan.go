@@ -262,9 +262,13 @@ func setTemplate(ts *v1alpha1.TemplateStatus, status, message string, now metav1
 func analyses(plan *Plan, ex *v1alpha1.Experiment, runs map[string]*v1alpha1.AnalysisRun) {
 	st := &plan.Status
 	for _, a := range ex.Spec.Analyses {
-		name := RunName(ex, a.Name)
 		rs := runStatus(st, a.Name)
-		rs.AnalysisRun = name
+		if rs.AnalysisRun == "" {
+			// A retried experiment (its status cleared) measures anew: the
+			// runs of the last attempt keep their names and outcomes.
+			rs.AnalysisRun = freeName(runs, RunName(ex, a.Name))
+		}
+		name := rs.AnalysisRun
 		run := runs[name]
 		if run == nil {
 			if rs.Phase == "" {
@@ -281,6 +285,15 @@ func analyses(plan *Plan, ex *v1alpha1.Experiment, runs map[string]*v1alpha1.Ana
 			rs.Phase = v1alpha1.AnalysisPhasePending
 		}
 	}
+}
+
+// freeName is base, or base.N for the first N no run holds.
+func freeName(runs map[string]*v1alpha1.AnalysisRun, base string) string {
+	name := base
+	for n := 1; runs[name] != nil; n++ {
+		name = fmt.Sprintf("%s.%d", base, n)
+	}
+	return name
 }
 
 // runStatus is the status entry of an analysis, added when missing.

@@ -326,3 +326,25 @@ func TestTheHashDiffersFromTheRollouts(t *testing.T) {
 		t.Fatalf("vars %v", vars)
 	}
 }
+
+func TestARetriedExperimentMeasuresAnew(t *testing.T) {
+	ex := newExperiment()
+	ex.Spec.ScaleDownDelaySeconds = ptr.To[int32](0)
+	ex.Spec.Analyses = []v1alpha1.ExperimentAnalysisTemplateRef{{Name: "errors", TemplateName: "error-rate", RequiredForCompletion: true}}
+	w := newWorld(t, ex)
+	w.outcome["errors"] = v1alpha1.AnalysisPhaseFailed
+	w.endsAfter = 5 * time.Second
+	w.runUntil(60, "Failed", func() bool { return ex.Status.Phase == v1alpha1.AnalysisPhaseFailed })
+	w.runUntil(5, "scaled down", func() bool { return w.replicas()["ab-canary"] == 0 })
+
+	// kubectl vireo retry experiment: the status goes.
+	ex.Status = v1alpha1.ExperimentStatus{}
+	w.outcome["errors"] = v1alpha1.AnalysisPhaseSuccessful
+	w.runUntil(60, "Successful", func() bool { return ex.Status.Phase == v1alpha1.AnalysisPhaseSuccessful })
+	if got := ex.Status.AnalysisRuns[0].AnalysisRun; got != "ab-errors.1" {
+		t.Errorf("the retry's run is %q, want a new one, ab-errors.1", got)
+	}
+	if w.runs["ab-errors"].Status.Phase != v1alpha1.AnalysisPhaseFailed {
+		t.Error("the first attempt's run lost its outcome")
+	}
+}

@@ -13,9 +13,9 @@ import (
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 )
 
-// Watch watches what views are built from, the Rollouts, ReplicaSets, pods
-// and AnalysisRuns of a namespace (every namespace with ""), and signals on
-// the returned channel when any changes. Signals coalesce: a reader that is
+// Watch watches what views are built from, the Rollouts, ReplicaSets, pods,
+// AnalysisRuns and Experiments of a namespace (every namespace with ""), and
+// signals on the returned channel when any changes. Signals coalesce: a reader that is
 // busy sees one for many changes. The watches end with ctx.
 func Watch(ctx context.Context, c client.WithWatch, ns string) (<-chan struct{}, error) {
 	changed := make(chan struct{}, 1)
@@ -30,7 +30,7 @@ func Watch(ctx context.Context, c client.WithWatch, ns string) (<-chan struct{},
 		}
 	}
 	var started []watch.Interface
-	for _, list := range []client.ObjectList{&v1alpha1.RolloutList{}, &appsv1.ReplicaSetList{}, &corev1.PodList{}, &v1alpha1.AnalysisRunList{}} {
+	for _, list := range []client.ObjectList{&v1alpha1.RolloutList{}, &appsv1.ReplicaSetList{}, &corev1.PodList{}, &v1alpha1.AnalysisRunList{}, &v1alpha1.ExperimentList{}} {
 		w, err := c.Watch(ctx, list, opts...)
 		if err != nil {
 			for _, s := range started {

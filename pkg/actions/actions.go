@@ -362,3 +362,56 @@ func CreateAnalysisRun(ctx context.Context, c client.Client, namespace string, f
 	}
 	return run, nil
 }
+
+// getExperiment reads an Experiment, saying plainly when it does not exist.
+func getExperiment(ctx context.Context, c client.Client, key types.NamespacedName) (*v1alpha1.Experiment, error) {
+	if key.Name == "" {
+		return nil, errors.New("an experiment name is required")
+	}
+	var ex v1alpha1.Experiment
+	if err := c.Get(ctx, key, &ex); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("experiment %q in namespace %q: %w", key.Name, key.Namespace, ErrNotFound)
+		}
+		return nil, fmt.Errorf("reading experiment %s/%s: %w", key.Namespace, key.Name, err)
+	}
+	return &ex, nil
+}
+
+// TerminateExperiment ends an Experiment early (spec.terminate): its
+// analyses stop, and its pods go after its scale-down delay.
+func TerminateExperiment(ctx context.Context, c client.Client, key types.NamespacedName) (*v1alpha1.Experiment, error) {
+	ex, err := getExperiment(ctx, c, key)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Patch(ctx, ex, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"terminate":true}}`))); err != nil {
+		return nil, fmt.Errorf("terminating experiment %s: %w", key.Name, err)
+	}
+	return ex, nil
+}
+
+// RetryExperiment starts an ended Experiment again: its status is cleared,
+// so its ReplicaSets scale up again and its analyses run anew (in new
+// AnalysisRuns; the old ones stay as they ended). A terminated experiment is
+// no longer terminated.
+func RetryExperiment(ctx context.Context, c client.Client, key types.NamespacedName) (*v1alpha1.Experiment, error) {
+	ex, err := getExperiment(ctx, c, key)
+	if err != nil {
+		return nil, err
+	}
+	switch ex.Status.Phase {
+	case v1alpha1.AnalysisPhaseSuccessful, v1alpha1.AnalysisPhaseFailed, v1alpha1.AnalysisPhaseError, v1alpha1.AnalysisPhaseInconclusive:
+	default:
+		return nil, fmt.Errorf("experiment %s is %s: only an experiment that has ended can be retried", key.Name, orNone(string(ex.Status.Phase)))
+	}
+	if ex.Spec.Terminate {
+		if err := c.Patch(ctx, ex, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"terminate":false}}`))); err != nil {
+			return nil, fmt.Errorf("clearing spec.terminate of experiment %s: %w", key.Name, err)
+		}
+	}
+	if err := c.Status().Patch(ctx, ex, client.RawPatch(types.MergePatchType, []byte(`{"status":null}`))); err != nil {
+		return nil, fmt.Errorf("clearing the status of experiment %s: %w", key.Name, err)
+	}
+	return ex, nil
+}

@@ -208,3 +208,53 @@ func must(t *testing.T) func(*v1alpha1.Rollout, error) {
 		}
 	}
 }
+
+// terminate and retry of an Experiment against a real API server: what each
+// leaves in it, and the refusal to retry one still running.
+func TestExperimentActionsOnARealAPIServer(t *testing.T) {
+	env := testenv.Start(t)
+	c := env.Client
+	ctx := context.Background()
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "experiments"}}); err != nil {
+		t.Fatal(err)
+	}
+	labels := map[string]string{"app": "demo"}
+	ex := &v1alpha1.Experiment{ObjectMeta: metav1.ObjectMeta{Name: "ab", Namespace: "experiments"},
+		Spec: v1alpha1.ExperimentSpec{Templates: []v1alpha1.TemplateSpec{{Name: "a", Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "demo:blue"}}}}}}}}
+	if err := c.Create(ctx, ex); err != nil {
+		t.Fatal(err)
+	}
+	key := client.ObjectKeyFromObject(ex)
+	ex.Status = v1alpha1.ExperimentStatus{Phase: v1alpha1.AnalysisPhaseRunning, Message: "running until terminated"}
+	if err := c.Status().Update(ctx, ex); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := RetryExperiment(ctx, c, key); err == nil || !strings.Contains(err.Error(), "is Running: only an experiment that has ended can be retried") {
+		t.Errorf("retry of a running experiment: %v", err)
+	}
+	if _, err := TerminateExperiment(ctx, c, key); err != nil {
+		t.Fatal(err)
+	}
+	var got v1alpha1.Experiment
+	if err := c.Get(ctx, key, &got); err != nil || !got.Spec.Terminate {
+		t.Fatalf("after terminate: terminate %v, %v", got.Spec.Terminate, err)
+	}
+	got.Status = v1alpha1.ExperimentStatus{Phase: v1alpha1.AnalysisPhaseSuccessful, Message: "Experiment terminated"}
+	if err := c.Status().Update(ctx, &got); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := RetryExperiment(ctx, c, key); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Get(ctx, key, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Spec.Terminate || got.Status.Phase != "" || got.Status.Message != "" {
+		t.Errorf("after retry: terminate %v, status %+v; want neither", got.Spec.Terminate, got.Status)
+	}
+	if _, err := TerminateExperiment(ctx, c, types.NamespacedName{Namespace: "experiments", Name: "nosuch"}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("terminate of a missing experiment: %v", err)
+	}
+}
