@@ -144,32 +144,17 @@ func newListExperimentsCommand(e *env) *cobra.Command {
 		Short:   "List the experiments of a namespace, or of all with -A",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ns, err := e.namespace()
-			if err != nil {
-				return err
-			}
-			if all {
-				ns = ""
-			}
-			c, err := e.Client()
+			c, ns, opts, err := e.listScope(all)
 			if err != nil {
 				return err
 			}
 			var list v1alpha1.ExperimentList
-			opts := []client.ListOption{}
-			if ns != "" {
-				opts = append(opts, client.InNamespace(ns))
-			}
 			if err := c.List(cmd.Context(), &list, opts...); err != nil {
 				return fmt.Errorf("listing experiments: %w", err)
 			}
 			var b bytes.Buffer
 			if len(list.Items) == 0 {
-				where := "namespace " + ns
-				if ns == "" {
-					where = "any namespace"
-				}
-				fmt.Fprintf(&b, "No experiments in %s.\n", where)
+				noneIn(&b, "experiments", ns)
 			} else {
 				WriteExperimentList(&b, list.Items, all, e.now(), e.color())
 			}

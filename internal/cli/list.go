@@ -23,32 +23,17 @@ func newListCommand(e *env) *cobra.Command {
 		Short:   "List the rollouts of a namespace, or of all with -A",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ns, err := e.namespace()
-			if err != nil {
-				return err
-			}
-			if all {
-				ns = ""
-			}
-			c, err := e.Client()
+			c, ns, opts, err := e.listScope(all)
 			if err != nil {
 				return err
 			}
 			draw := func(b *bytes.Buffer) error {
 				var ros v1alpha1.RolloutList
-				opts := []client.ListOption{}
-				if ns != "" {
-					opts = append(opts, client.InNamespace(ns))
-				}
 				if err := c.List(cmd.Context(), &ros, opts...); err != nil {
 					return fmt.Errorf("listing rollouts: %w", err)
 				}
 				if len(ros.Items) == 0 {
-					where := "namespace " + ns
-					if ns == "" {
-						where = "any namespace"
-					}
-					fmt.Fprintf(b, "No rollouts in %s.\n", where)
+					noneIn(b, "rollouts", ns)
 					return nil
 				}
 				WriteRolloutList(b, ros.Items, all, e.color())
@@ -69,6 +54,28 @@ func newListCommand(e *env) *cobra.Command {
 	rollouts.Flags().BoolVarP(&watch, "watch", "w", false, "keep watching, redrawing on every change")
 	list.AddCommand(rollouts, newListExperimentsCommand(e))
 	return list
+}
+
+// listScope is where a list command looks: the namespace, or every one
+// (ns "") with all.
+func (e *env) listScope(all bool) (c client.WithWatch, ns string, opts []client.ListOption, err error) {
+	if !all {
+		if ns, err = e.namespace(); err != nil {
+			return nil, "", nil, err
+		}
+		opts = append(opts, client.InNamespace(ns))
+	}
+	c, err = e.Client()
+	return c, ns, opts, err
+}
+
+// noneIn says that a list found nothing, and where it looked.
+func noneIn(b *bytes.Buffer, what, ns string) {
+	where := "namespace " + ns
+	if ns == "" {
+		where = "any namespace"
+	}
+	fmt.Fprintf(b, "No %s in %s.\n", what, where)
 }
 
 // WriteRolloutList prints one line per rollout: strategy, status, step,

@@ -206,7 +206,7 @@ func sweepRuns(plan *Plan, ro *v1alpha1.Rollout, list []*v1alpha1.AnalysisRun) {
 			current[ref.Name] = true
 		}
 	}
-	var done []*v1alpha1.AnalysisRun
+	var done []ended
 	for _, r := range list {
 		if r.DeletionTimestamp != nil {
 			continue
@@ -216,21 +216,42 @@ func sweepRuns(plan *Plan, ro *v1alpha1.Rollout, list []*v1alpha1.AnalysisRun) {
 		case !finished && !r.Spec.Terminate && (!current[r.Name] || st.Abort):
 			plan.TerminateRuns = append(plan.TerminateRuns, r.Name)
 		case finished && !current[r.Name]:
-			done = append(done, r)
+			done = append(done, ended{r.Name, r.CreationTimestamp, r.Status.Phase})
 		}
 	}
-	sort.SliceStable(done, func(i, j int) bool { return done[j].CreationTimestamp.Before(&done[i].CreationTimestamp) })
+	plan.DeleteRuns = pastHistory(ro, done)
+}
+
+// ended is a completed AnalysisRun or Experiment that nothing waits for.
+type ended struct {
+	name    string
+	created metav1.Time
+	phase   v1alpha1.AnalysisPhase
+}
+
+// pastHistory names the ended objects beyond the rollout's history limits:
+// the successful ones past the newest successfulRunHistoryLimit, the others
+// past unsuccessfulRunHistoryLimit.
+func pastHistory(ro *v1alpha1.Rollout, done []ended) []string {
+	sort.SliceStable(done, func(i, j int) bool {
+		if !done[i].created.Equal(&done[j].created) {
+			return done[j].created.Before(&done[i].created)
+		}
+		return done[i].name > done[j].name
+	})
 	okLimit, badLimit := historyLimits(ro)
 	var ok, bad int32
-	for _, r := range done { // newest first
-		if r.Status.Phase == v1alpha1.AnalysisPhaseSuccessful {
+	var out []string
+	for _, e := range done { // newest first
+		if e.phase == v1alpha1.AnalysisPhaseSuccessful {
 			if ok++; ok > okLimit {
-				plan.DeleteRuns = append(plan.DeleteRuns, r.Name)
+				out = append(out, e.name)
 			}
 		} else if bad++; bad > badLimit {
-			plan.DeleteRuns = append(plan.DeleteRuns, r.Name)
+			out = append(out, e.name)
 		}
 	}
+	return out
 }
 
 // historyLimits are how many successful and unsuccessful completed

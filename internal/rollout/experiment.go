@@ -165,37 +165,21 @@ func stepArg(ro *v1alpha1.Rollout, arg v1alpha1.AnalysisRunArgument, latest stri
 // history limits, which they share with AnalysisRuns.
 func sweepExperiments(plan *Plan, ro *v1alpha1.Rollout) {
 	st := &plan.Status
-	var done []*v1alpha1.Experiment
+	var done []ended
 	for _, ex := range plan.experiments {
 		if ex.DeletionTimestamp != nil {
 			continue
 		}
 		current := ex.Name == st.Canary.CurrentExperiment
-		switch ended := analysis.Completed(ex.Status.Phase); {
-		case !ended && !ex.Spec.Terminate && (!current || st.Abort):
+		switch over := analysis.Completed(ex.Status.Phase); {
+		case !over && !ex.Spec.Terminate && (!current || st.Abort):
 			plan.TerminateExperiments = append(plan.TerminateExperiments, ex.Name)
-		case ended && !current:
-			done = append(done, ex)
+		case over && !current:
+			done = append(done, ended{ex.Name, ex.CreationTimestamp, ex.Status.Phase})
 		}
 	}
 	sort.Strings(plan.TerminateExperiments)
-	sort.SliceStable(done, func(i, j int) bool {
-		if !done[i].CreationTimestamp.Equal(&done[j].CreationTimestamp) {
-			return done[j].CreationTimestamp.Before(&done[i].CreationTimestamp)
-		}
-		return done[i].Name > done[j].Name
-	})
-	okLimit, badLimit := historyLimits(ro)
-	var ok, bad int32
-	for _, ex := range done { // newest first
-		if ex.Status.Phase == v1alpha1.AnalysisPhaseSuccessful {
-			if ok++; ok > okLimit {
-				plan.DeleteExperiments = append(plan.DeleteExperiments, ex.Name)
-			}
-		} else if bad++; bad > badLimit {
-			plan.DeleteExperiments = append(plan.DeleteExperiments, ex.Name)
-		}
-	}
+	plan.DeleteExperiments = pastHistory(ro, done)
 }
 
 // experimentCause is why the current experiment aborted the rollout, for its
