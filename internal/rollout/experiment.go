@@ -12,6 +12,8 @@ import (
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/analysis"
+	"github.com/vireo-dev/vireo/internal/conditions"
+	"github.com/vireo-dev/vireo/internal/trafficrouting"
 )
 
 // InstanceIDLabel marks the objects of one controller instance; a Rollout's
@@ -44,17 +46,24 @@ func stepExperiment(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *
 		plan.waitingOnAnalysis = true
 		return false
 	}
-	switch ex.Status.Phase {
-	case v1alpha1.AnalysisPhaseSuccessful:
+	switch phase := ex.Status.Phase; {
+	case phase == v1alpha1.AnalysisPhaseSuccessful:
 		st.Canary.CurrentExperiment = ""
 		return true
-	case v1alpha1.AnalysisPhaseFailed, v1alpha1.AnalysisPhaseError:
+	case invalidExperiment(ex):
+		// Made from the rollout's spec, it cannot be fixed but there.
+		if !st.Abort {
+			st.Abort, st.AbortedAt = true, nil
+			plan.event(corev1.EventTypeWarning, "ExperimentError", "Experiment %s cannot run: %s", ex.Name, ex.Status.Message)
+		}
+		return false
+	case phase == v1alpha1.AnalysisPhaseFailed, phase == v1alpha1.AnalysisPhaseError:
 		if !st.Abort {
 			st.Abort, st.AbortedAt = true, nil
 			plan.event(corev1.EventTypeWarning, "Experiment"+string(ex.Status.Phase), "Experiment %s %s%s", ex.Name, ex.Status.Phase, colon(ex.Status.Message))
 		}
 		return false
-	case v1alpha1.AnalysisPhaseInconclusive:
+	case phase == v1alpha1.AnalysisPhaseInconclusive:
 		outcome, started := pauseGate(plan, v1alpha1.PauseReasonInconclusiveExperiment, nil, now)
 		if started {
 			plan.event(corev1.EventTypeWarning, "ExperimentInconclusive", "Experiment %s Inconclusive%s; paused until promoted", ex.Name, colon(ex.Status.Message))
@@ -186,10 +195,18 @@ func sweepExperiments(plan *Plan, ro *v1alpha1.Rollout) {
 // message; "" when it did not.
 func experimentCause(plan *Plan) string {
 	ex := plan.experiments[plan.Status.Canary.CurrentExperiment]
-	if ex == nil || (ex.Status.Phase != v1alpha1.AnalysisPhaseFailed && ex.Status.Phase != v1alpha1.AnalysisPhaseError) {
+	if ex == nil || (ex.Status.Phase != v1alpha1.AnalysisPhaseFailed && ex.Status.Phase != v1alpha1.AnalysisPhaseError && !invalidExperiment(ex)) {
 		return ""
 	}
+	if invalidExperiment(ex) {
+		return "experiment " + ex.Name + " cannot run: " + ex.Status.Message
+	}
 	return "experiment " + ex.Name + " " + string(ex.Status.Phase) + colon(ex.Status.Message)
+}
+
+// invalidExperiment reports whether an experiment refuses its spec.
+func invalidExperiment(ex *v1alpha1.Experiment) bool {
+	return conditions.IsTrue(ex.Status.Conditions, ReasonInvalidSpec)
 }
 
 // experimentsByName indexes the rollout's Experiments.
@@ -199,4 +216,34 @@ func experimentsByName(list []*v1alpha1.Experiment) map[string]*v1alpha1.Experim
 		out[ex.Name] = ex
 	}
 	return out
+}
+
+// experimentTraffic is the share of the traffic a running experiment step
+// sends to its weighted templates' Services: once the experiment is running
+// (every template available), until it ends or the rollout aborts.
+func experimentTraffic(plan *Plan, ro *v1alpha1.Rollout) ([]trafficrouting.Destination, []v1alpha1.WeightDestination) {
+	st := &plan.Status
+	steps := ro.Spec.Strategy.Canary.Steps
+	if st.Abort || st.CurrentStepIndex == nil || int(*st.CurrentStepIndex) >= len(steps) {
+		return nil, nil
+	}
+	step := steps[*st.CurrentStepIndex].Experiment
+	ex := plan.experiments[st.Canary.CurrentExperiment]
+	if step == nil || ex == nil || ex.Status.AvailableAt == nil || analysis.Completed(ex.Status.Phase) {
+		return nil, nil
+	}
+	var extra []trafficrouting.Destination
+	var recorded []v1alpha1.WeightDestination
+	for _, t := range step.Templates {
+		if t.Weight == nil {
+			continue
+		}
+		for _, ts := range ex.Status.TemplateStatuses {
+			if ts.Name == t.Name && ts.ServiceName != "" {
+				extra = append(extra, trafficrouting.Destination{Service: ts.ServiceName, Weight: *t.Weight})
+				recorded = append(recorded, v1alpha1.WeightDestination{ServiceName: ts.ServiceName, PodTemplateHash: ts.PodTemplateHash, Weight: *t.Weight})
+			}
+		}
+	}
+	return extra, recorded
 }

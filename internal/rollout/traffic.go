@@ -6,6 +6,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -37,6 +38,10 @@ type Traffic struct {
 	// trafficRouting.managedRoutes; a route without match is to be removed.
 	// When none has a match, the routers remove every managed route.
 	Routes []ManagedRoute
+	// Additional are the Services of a running experiment step's weighted
+	// templates, each with its share; the stable Service's is then the
+	// rest after the canary's and theirs.
+	Additional []trafficrouting.Destination `json:",omitempty"`
 }
 
 // ManagedRoute is one managed route: exactly one of Header and Mirror is set.
@@ -244,15 +249,21 @@ func planTraffic(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *app
 		w = target
 	}
 
-	next := &v1alpha1.TrafficWeights{
-		Canary: v1alpha1.WeightDestination{Weight: w, ServiceName: c.CanaryService, PodTemplateHash: svcHash},
-		Stable: v1alpha1.WeightDestination{Weight: total - w, ServiceName: c.StableService, PodTemplateHash: st.StableRS},
+	extra, additional := experimentTraffic(plan, ro)
+	stable := total - w
+	for _, d := range extra {
+		stable -= d.Weight
 	}
-	if r.stored != nil && r.stored.Canary == next.Canary && r.stored.Stable == next.Stable {
+	next := &v1alpha1.TrafficWeights{
+		Canary:     v1alpha1.WeightDestination{Weight: w, ServiceName: c.CanaryService, PodTemplateHash: svcHash},
+		Stable:     v1alpha1.WeightDestination{Weight: max(stable, 0), ServiceName: c.StableService, PodTemplateHash: st.StableRS},
+		Additional: additional,
+	}
+	if r.stored != nil && r.stored.Canary == next.Canary && r.stored.Stable == next.Stable && equality.Semantic.DeepEqual(r.stored.Additional, next.Additional) {
 		next.Verified = r.stored.Verified
 	}
 	st.Canary.Weights = next
-	plan.Traffic = &Traffic{Weight: w, MaxWeight: total, Routes: routesInForce(ro, st)}
+	plan.Traffic = &Traffic{Weight: w, MaxWeight: total, Routes: routesInForce(ro, st), Additional: extra}
 	plan.Services[c.CanaryService] = svcHash
 	plan.Services[c.StableService] = st.StableRS
 }

@@ -41,6 +41,21 @@ type Router interface {
 	RemoveManagedRoutes(ctx context.Context) error
 }
 
+// Destination is a Service that takes a share of the traffic beside the
+// canary and the stable: the Service of an experiment's template.
+type Destination struct {
+	Service string `json:"service"`
+	Weight  int32  `json:"weight"`
+}
+
+// Splitter is a Router that can split traffic over more Services than the
+// canary and the stable: SetWeights sends weight to the canary, each extra
+// destination its own, and the rest to the stable Service; destinations it
+// was given before and is not given now lose their place.
+type Splitter interface {
+	SetWeights(ctx context.Context, weight int32, extra []Destination) error
+}
+
 // MaxWeight is the rollout's total traffic weight.
 func MaxWeight(ro *v1alpha1.Rollout) int32 {
 	if c := ro.Spec.Strategy.Canary; c != nil && c.TrafficRouting != nil && c.TrafficRouting.MaxTrafficWeight != nil {

@@ -148,10 +148,15 @@ func (r *Reconciler) setRouters(ctx context.Context, ro *v1alpha1.Rollout, plan 
 	return held, nil
 }
 
-// setTraffic gives one router the weight and, when the rollout has managed
+// setTraffic gives one router the weight (and an experiment's Services
+// theirs, when it can split further) and, when the rollout has managed
 // routes, the routes.
 func setTraffic(ctx context.Context, router trafficrouting.Router, t *planner.Traffic, managed bool) error {
-	if err := router.SetWeight(ctx, t.Weight); err != nil {
+	if s, ok := router.(trafficrouting.Splitter); ok {
+		if err := s.SetWeights(ctx, t.Weight, t.Additional); err != nil {
+			return fmt.Errorf("setting weight %d and %d more: %w", t.Weight, len(t.Additional), err)
+		}
+	} else if err := router.SetWeight(ctx, t.Weight); err != nil {
 		return fmt.Errorf("setting weight %d: %w", t.Weight, err)
 	}
 	if !managed {

@@ -87,14 +87,22 @@ func blueGreen(replicas int32, bg v1alpha1.BlueGreenStrategy) *v1alpha1.Rollout 
 }
 
 // withRouter gives a canary a traffic router and its two Services.
-func withRouter(ro *v1alpha1.Rollout, edit func(c *v1alpha1.CanaryStrategy)) *v1alpha1.Rollout {
+func withRouter(ro *v1alpha1.Rollout, edit func(c *v1alpha1.CanaryStrategy), more ...func(*v1alpha1.Rollout)) *v1alpha1.Rollout {
 	c := ro.Spec.Strategy.Canary
 	c.CanaryService, c.StableService = "demo-canary", "demo-stable"
 	c.TrafficRouting = &v1alpha1.RolloutTrafficRouting{Nginx: &v1alpha1.NginxTrafficRouting{StableIngress: "demo"}}
 	if edit != nil {
 		edit(c)
 	}
+	for _, m := range more {
+		m(ro)
+	}
 	return ro
+}
+
+// withPort gives the pods an http port, which an experiment's Services expose.
+func withPort(ro *v1alpha1.Rollout) {
+	ro.Spec.Template.Spec.Containers[0].Ports = []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}}
 }
 
 // seed001 is seed 001's rollout: NGINX, 20, a manual gate, 50, 70.
@@ -237,6 +245,11 @@ func scenarios() []scenario {
 			endPhase: v1alpha1.RolloutPhaseDegraded, endImage: "blue",
 			analysis: Script{RunExperiment: {}},
 			actions:  map[time.Duration]Action{5 * s: SetImage("green"), 15 * s: Abort}},
+		{name: "routed-weighted-experiment-step", ro: withRouter(seedRollout(4, weight(20), weightedExperimentStep(), weight(50)), func(c *v1alpha1.CanaryStrategy) {
+			c.TrafficRouting = &v1alpha1.RolloutTrafficRouting{Traefik: &v1alpha1.TraefikTrafficRouting{WeightedTraefikServiceName: "demo"}}
+		}, withPort), until: 60 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
+			analysis: Script{RunExperiment: ok(4)},
+			actions:  map[time.Duration]Action{5 * s: SetImage("green")}},
 		{name: "inline-analysis-step", ro: seedRollout(4, weight(25), analysisStep(), weight(50), analysisStep()), until: 40 * s,
 			endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
 			analysis: Script{rollout.RunStep: ok(4)},
@@ -486,6 +499,16 @@ func experimentStep(duration string) v1alpha1.CanaryStep {
 		Analyses: []v1alpha1.RolloutExperimentStepAnalysisTemplateRef{{Name: "compare", TemplateName: "mann-whitney", RequiredForCompletion: duration == "",
 			Args: []v1alpha1.AnalysisRunArgument{{Name: "canary-hash", Value: "{{templates.canary.podTemplateHash}}"}}}},
 	}}
+}
+
+// weightedExperimentStep is experimentStep with 10% of the traffic to each
+// template's Service.
+func weightedExperimentStep() v1alpha1.CanaryStep {
+	step := experimentStep("10s")
+	for i := range step.Experiment.Templates {
+		step.Experiment.Templates[i].Weight = ptr.To[int32](10)
+	}
+	return step
 }
 
 func analysisStep() v1alpha1.CanaryStep {

@@ -109,6 +109,9 @@ func (w *World) record(plan *rollout.Plan) {
 		if len(active) > 0 {
 			sets = append(sets, "routes["+strings.Join(active, " ")+"]")
 		}
+		for _, d := range w.router.Additional {
+			sets = append(sets, fmt.Sprintf("%s=%d", strings.TrimPrefix(d.Service, w.ro.Name+"-"), d.Weight))
+		}
 		sets = append(sets, "canary-svc="+w.imageOf(w.services[w.ro.Spec.Strategy.Canary.CanaryService]),
 			"stable-svc="+w.imageOf(w.services[w.ro.Spec.Strategy.Canary.StableService]))
 	}

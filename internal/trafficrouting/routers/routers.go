@@ -21,8 +21,9 @@ import (
 	"github.com/vireo-dev/vireo/internal/trafficrouting/traefik"
 )
 
-// can is what kinds of managed routes a router expresses.
-type can struct{ header, mirror bool }
+// can is what kinds of managed routes a router expresses, and whether it
+// splits traffic over more Services than two (an experiment's).
+type can struct{ header, mirror, split bool }
 
 // configured is one router a rollout configures.
 type configured struct {
@@ -120,7 +121,7 @@ func list(ro *v1alpha1.Rollout) ([]configured, field.ErrorList) {
 			}})
 	}
 	if tr.Traefik != nil {
-		out = append(out, configured{name: "traefik",
+		out = append(out, configured{name: "traefik", can: can{split: true},
 			build: func(cl client.Client, ro *v1alpha1.Rollout) (trafficrouting.Router, error) {
 				return traefik.Router{Client: cl, Rollout: ro}, nil
 			},
@@ -215,6 +216,14 @@ func Check(ro *v1alpha1.Rollout) field.ErrorList {
 			if s.SetHeaderRoute != nil && r.can.header && r.header != nil {
 				if err := r.header(s.SetHeaderRoute); err != nil {
 					errs = append(errs, field.Invalid(sp.Child("setHeaderRoute"), s.SetHeaderRoute.Name, err.Error()))
+				}
+			}
+			if e := s.Experiment; e != nil && !r.can.split {
+				for j, t := range e.Templates {
+					if t.Weight != nil {
+						errs = append(errs, field.Forbidden(sp.Child("experiment", "templates").Index(j).Child("weight"),
+							fmt.Sprintf("the %s router cannot send a share of the traffic to an experiment's Service (the traefik router can)", r.name)))
+					}
 				}
 			}
 			if s.SetMirrorRoute != nil && !r.can.mirror {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 )
@@ -69,6 +70,11 @@ func TestCheck(t *testing.T) {
 		{"ambassador: two mirror matches", rollout(&v1alpha1.RolloutTrafficRouting{Ambassador: &v1alpha1.AmbassadorTrafficRouting{Mappings: []string{"m"}}},
 			v1alpha1.CanaryStep{SetMirrorRoute: &v1alpha1.SetMirrorRoute{Name: "m", Match: []v1alpha1.RouteMatch{{}, {}}}}),
 			[]string{`spec.strategy.canary.steps[0].setMirrorRoute: Invalid value: "m": ambassador mirrors one match per route; the route has 2`}},
+		{"weighted experiment: traefik splits, nginx cannot", rollout(&v1alpha1.RolloutTrafficRouting{
+			Nginx: &v1alpha1.NginxTrafficRouting{StableIngress: "i"}, Traefik: &v1alpha1.TraefikTrafficRouting{WeightedTraefikServiceName: "w"}},
+			v1alpha1.CanaryStep{Experiment: &v1alpha1.RolloutExperimentStep{Templates: []v1alpha1.RolloutExperimentTemplate{
+				{Name: "a", SpecRef: v1alpha1.StableSpecRef}, {Name: "b", SpecRef: v1alpha1.CanarySpecRef, Weight: ptr.To[int32](5)}}}}),
+			[]string{"spec.strategy.canary.steps[0].experiment.templates[1].weight: Forbidden: the nginx router cannot send a share of the traffic to an experiment's Service"}},
 		{"app mesh", rollout(&v1alpha1.RolloutTrafficRouting{AppMesh: &v1alpha1.AppMeshTrafficRouting{}}),
 			[]string{"spec.strategy.canary.trafficRouting.appMesh: Forbidden: AWS App Mesh is not supported"}},
 	} {

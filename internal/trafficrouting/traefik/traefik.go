@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -62,30 +63,76 @@ func services(u *unstructured.Unstructured) ([]any, error) {
 	return list, nil
 }
 
+var _ trafficrouting.Splitter = Router{}
+
+// ExtraServicesAnnotation lists, on a TraefikService, the Services Vireo
+// added to its weighted list beside the canary and the stable (an
+// experiment's), so that it removes them, and only them, when they are done.
+const ExtraServicesAnnotation = "vireo.dev/extra-services"
+
 // SetWeight writes the canary and stable Services' weights.
 func (r Router) SetWeight(ctx context.Context, weight int32) error {
+	return r.SetWeights(ctx, weight, nil)
+}
+
+// SetWeights writes the canary's, the stable's and each extra Service's
+// weights. An extra Service is listed on the canary's port.
+func (r Router) SetWeights(ctx context.Context, weight int32, extra []trafficrouting.Destination) error {
 	c := r.Rollout.Spec.Strategy.Canary
 	canary, stable := trafficrouting.Weights(r.Rollout, weight)
+	for _, d := range extra {
+		stable -= int64(d.Weight)
+	}
 	return trafficrouting.Update(ctx, r.Client, r.kind(), r.key(), field, func(u *unstructured.Unstructured) error {
 		list, err := services(u)
 		if err != nil {
 			return err
 		}
+		added := map[string]bool{}
+		for _, name := range strings.Split(u.GetAnnotations()[ExtraServicesAnnotation], ",") {
+			added[name] = name != ""
+		}
 		var sawCanary, sawStable bool
-		for i, item := range list {
+		var kept []any
+		var canaryEntry map[string]any
+		for _, item := range list {
 			svc, _ := item.(map[string]any)
-			switch svc["name"] {
-			case c.CanaryService:
-				svc["weight"], sawCanary = canary, true
-			case c.StableService:
-				svc["weight"], sawStable = stable, true
+			name, _ := svc["name"].(string)
+			switch {
+			case name == c.CanaryService:
+				svc["weight"], sawCanary, canaryEntry = canary, true, svc
+			case name == c.StableService:
+				svc["weight"], sawStable = max(stable, 0), true
+			case added[name]:
+				continue // ours, from an earlier split: set again below if still wanted
 			}
-			list[i] = svc
+			kept = append(kept, svc)
 		}
 		if !sawCanary || !sawStable {
 			return fmt.Errorf("%s: TraefikService %s must list both the stable Service %s and the canary Service %s", field, u.GetName(), c.StableService, c.CanaryService)
 		}
-		return unstructured.SetNestedSlice(u.Object, list, "spec", "weighted", "services")
+		var names []string
+		for _, d := range extra {
+			entry := map[string]any{"name": d.Service, "weight": int64(d.Weight)}
+			for _, k := range []string{"port", "kind", "namespace"} {
+				if v, ok := canaryEntry[k]; ok {
+					entry[k] = v
+				}
+			}
+			kept = append(kept, entry)
+			names = append(names, d.Service)
+		}
+		annotations := u.GetAnnotations()
+		if len(names) > 0 {
+			if annotations == nil {
+				annotations = map[string]string{}
+			}
+			annotations[ExtraServicesAnnotation] = strings.Join(names, ",")
+		} else {
+			delete(annotations, ExtraServicesAnnotation)
+		}
+		u.SetAnnotations(annotations)
+		return unstructured.SetNestedSlice(u.Object, kept, "spec", "weighted", "services")
 	})
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/testenv"
+	"github.com/vireo-dev/vireo/internal/trafficrouting"
 	"github.com/vireo-dev/vireo/internal/trafficrouting/traefik"
 )
 
@@ -87,6 +88,33 @@ func TestTraefikService(t *testing.T) {
 			}
 			if ok, _ := r.VerifyWeight(ctx, 30); ok {
 				t.Error("weight 30 verified while 0 is set")
+			}
+
+			// An experiment's Services take their share beside the canary's;
+			// when the experiment is done they go, and a Service the user
+			// listed stays.
+			extra := []trafficrouting.Destination{{Service: "exp-baseline", Weight: 5}, {Service: "exp-canary", Weight: 5}}
+			if err := r.SetWeights(ctx, 20, extra); err != nil {
+				t.Fatal(err)
+			}
+			if got := weights(); len(got) != 4 || got["canary-demo-canary"] != 20 || got["canary-demo"] != 70 || got["exp-baseline"] != 5 || got["exp-canary"] != 5 {
+				t.Errorf("split with an experiment: %v", got)
+			}
+			u := &unstructured.Unstructured{}
+			u.SetGroupVersionKind(schema.GroupVersionKind{Group: group, Version: "v1alpha1", Kind: "TraefikService"})
+			if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "traefik-service"}, u); err != nil {
+				t.Fatal(err)
+			}
+			list, _, _ := unstructured.NestedSlice(u.Object, "spec", "weighted", "services")
+			u.Object["spec"].(map[string]any)["weighted"].(map[string]any)["services"] = append(list, map[string]any{"name": "users-own", "port": int64(80), "weight": int64(0)})
+			if err := c.Update(ctx, u); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.SetWeights(ctx, 50, nil); err != nil {
+				t.Fatal(err)
+			}
+			if got := weights(); len(got) != 3 || got["canary-demo-canary"] != 50 || got["canary-demo"] != 50 || got["users-own"] != 0 {
+				t.Errorf("after the experiment: %v, want the two Services and the user's own", got)
 			}
 			if err := r.SetHeaderRoute(ctx, &v1alpha1.SetHeaderRoute{Name: "h"}); err == nil {
 				t.Error("header route accepted")
