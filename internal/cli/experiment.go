@@ -38,15 +38,7 @@ func newGetExperimentCommand(e *env) *cobra.Command {
 				}
 				return WriteExperiment(b, &ex, e.now(), e.color())
 			}
-			if watch {
-				return e.watchNamespace(cmd.Context(), key.Namespace, time.Second/4, draw)
-			}
-			var b bytes.Buffer
-			if err := draw(&b); err != nil {
-				return err
-			}
-			_, err = e.streams.Out.Write(b.Bytes())
-			return err
+			return e.show(cmd.Context(), key.Namespace, watch, draw)
 		},
 	}
 	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "keep watching, redrawing on every change")
@@ -137,7 +129,7 @@ func orDash(s string) string {
 
 // newListExperimentsCommand is `list experiments`.
 func newListExperimentsCommand(e *env) *cobra.Command {
-	var all bool
+	var all, watch bool
 	cmd := &cobra.Command{
 		Use:     "experiments",
 		Aliases: []string{"experiment", "exp"},
@@ -148,21 +140,23 @@ func newListExperimentsCommand(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var list v1alpha1.ExperimentList
-			if err := c.List(cmd.Context(), &list, opts...); err != nil {
-				return fmt.Errorf("listing experiments: %w", err)
+			draw := func(b *bytes.Buffer) error {
+				var list v1alpha1.ExperimentList
+				if err := c.List(cmd.Context(), &list, opts...); err != nil {
+					return fmt.Errorf("listing experiments: %w", err)
+				}
+				if len(list.Items) == 0 {
+					noneIn(b, "experiments", ns)
+				} else {
+					WriteExperimentList(b, list.Items, all, e.now(), e.color())
+				}
+				return nil
 			}
-			var b bytes.Buffer
-			if len(list.Items) == 0 {
-				noneIn(&b, "experiments", ns)
-			} else {
-				WriteExperimentList(&b, list.Items, all, e.now(), e.color())
-			}
-			_, err = e.streams.Out.Write(b.Bytes())
-			return err
+			return e.show(cmd.Context(), ns, watch, draw)
 		},
 	}
 	cmd.Flags().BoolVarP(&all, "all-namespaces", "A", false, "list the experiments of every namespace")
+	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "keep watching, redrawing on every change")
 	return cmd
 }
 

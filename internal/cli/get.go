@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -33,15 +32,7 @@ func newGetCommand(e *env) *cobra.Command {
 				}
 				return WriteRollout(b, rolloutview.Build(o), e.now(), e.color())
 			}
-			if watch {
-				return e.watchNamespace(cmd.Context(), key.Namespace, time.Second/4, draw)
-			}
-			var b bytes.Buffer
-			if err := draw(&b); err != nil {
-				return err
-			}
-			_, err = e.streams.Out.Write(b.Bytes())
-			return err
+			return e.show(cmd.Context(), key.Namespace, watch, draw)
 		},
 	}
 	rollout.Flags().BoolVarP(&watch, "watch", "w", false, "keep watching, redrawing on every change")

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
-	"time"
 
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -39,15 +38,7 @@ func newListCommand(e *env) *cobra.Command {
 				WriteRolloutList(b, ros.Items, all, e.color())
 				return nil
 			}
-			if watch {
-				return e.watchNamespace(cmd.Context(), ns, time.Second/4, draw)
-			}
-			var b bytes.Buffer
-			if err := draw(&b); err != nil {
-				return err
-			}
-			_, err = e.streams.Out.Write(b.Bytes())
-			return err
+			return e.show(cmd.Context(), ns, watch, draw)
 		},
 	}
 	rollouts.Flags().BoolVarP(&all, "all-namespaces", "A", false, "list the rollouts of every namespace")

@@ -9,6 +9,20 @@ import (
 	"github.com/vireo-dev/vireo/internal/rolloutview"
 )
 
+// show prints one frame of draw, or with watch keeps redrawing it as the
+// namespace changes (watchNamespace).
+func (e *env) show(ctx context.Context, ns string, watch bool, draw func(*bytes.Buffer) error) error {
+	if watch {
+		return e.watchNamespace(ctx, ns, time.Second/4, draw)
+	}
+	var b bytes.Buffer
+	if err := draw(&b); err != nil {
+		return err
+	}
+	_, err := e.streams.Out.Write(b.Bytes())
+	return err
+}
+
 // watchNamespace calls draw once, then again whenever a Rollout, ReplicaSet,
 // pod or AnalysisRun of the namespace (every namespace with "") changes, at
 // most every interval, until ctx ends. draw writes a frame; a frame equal

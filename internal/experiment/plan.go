@@ -240,13 +240,18 @@ func durationNote(ex *v1alpha1.Experiment) string {
 
 // templateStatus is the status entry of a template, added when missing.
 func templateStatus(st *v1alpha1.ExperimentStatus, name string) *v1alpha1.TemplateStatus {
-	for i := range st.TemplateStatuses {
-		if st.TemplateStatuses[i].Name == name {
-			return &st.TemplateStatuses[i]
+	return entry(&st.TemplateStatuses, v1alpha1.TemplateStatus{Name: name}, func(t *v1alpha1.TemplateStatus) bool { return t.Name == name })
+}
+
+// entry is the element of a status list that is, or is added as, fresh.
+func entry[T any](list *[]T, fresh T, is func(*T) bool) *T {
+	for i := range *list {
+		if is(&(*list)[i]) {
+			return &(*list)[i]
 		}
 	}
-	st.TemplateStatuses = append(st.TemplateStatuses, v1alpha1.TemplateStatus{Name: name})
-	return &st.TemplateStatuses[len(st.TemplateStatuses)-1]
+	*list = append(*list, fresh)
+	return &(*list)[len(*list)-1]
 }
 
 // setTemplate records a template's status, moving lastTransitionTime only
@@ -298,13 +303,7 @@ func freeName(runs map[string]*v1alpha1.AnalysisRun, base string) string {
 
 // runStatus is the status entry of an analysis, added when missing.
 func runStatus(st *v1alpha1.ExperimentStatus, name string) *v1alpha1.ExperimentAnalysisRunStatus {
-	for i := range st.AnalysisRuns {
-		if st.AnalysisRuns[i].Name == name {
-			return &st.AnalysisRuns[i]
-		}
-	}
-	st.AnalysisRuns = append(st.AnalysisRuns, v1alpha1.ExperimentAnalysisRunStatus{Name: name})
-	return &st.AnalysisRuns[len(st.AnalysisRuns)-1]
+	return entry(&st.AnalysisRuns, v1alpha1.ExperimentAnalysisRunStatus{Name: name}, func(r *v1alpha1.ExperimentAnalysisRunStatus) bool { return r.Name == name })
 }
 
 // decideEnd ends the experiment when it is over: a template failed, an

@@ -40,28 +40,17 @@ func Validate(ex *v1alpha1.Experiment) field.ErrorList {
 	analyses := map[string]bool{}
 	for i, a := range spec.Analyses {
 		ap := p.Child("analyses").Index(i)
-		switch {
-		case a.Name == "":
-			errs = append(errs, field.Required(ap.Child("name"), ""))
-		case analyses[a.Name]:
-			errs = append(errs, field.Duplicate(ap.Child("name"), a.Name))
-		default:
-			analyses[a.Name] = true
-			if msgs := validation.IsDNS1123Subdomain(RunName(ex, a.Name)); len(msgs) > 0 {
-				errs = append(errs, field.Invalid(ap.Child("name"), a.Name, "the AnalysisRun name "+RunName(ex, a.Name)+" "+msgs[0]))
-			}
+		if named := rollout.UniqueName(ap.Child("name"), a.Name, analyses); len(named) > 0 {
+			errs = append(errs, named...)
+		} else if msgs := validation.IsDNS1123Subdomain(RunName(ex, a.Name)); len(msgs) > 0 {
+			errs = append(errs, field.Invalid(ap.Child("name"), a.Name, "the AnalysisRun name "+RunName(ex, a.Name)+" "+msgs[0]))
 		}
 		if a.TemplateName == "" {
 			errs = append(errs, field.Required(ap.Child("templateName"), ""))
 		}
 		args := map[string]bool{}
 		for j, arg := range a.Args {
-			if arg.Name == "" {
-				errs = append(errs, field.Required(ap.Child("args").Index(j).Child("name"), ""))
-			} else if args[arg.Name] {
-				errs = append(errs, field.Duplicate(ap.Child("args").Index(j).Child("name"), arg.Name))
-			}
-			args[arg.Name] = true
+			errs = append(errs, rollout.UniqueName(ap.Child("args").Index(j).Child("name"), arg.Name, args)...)
 		}
 	}
 	for i, d := range spec.DryRun {
@@ -81,14 +70,8 @@ func Validate(ex *v1alpha1.Experiment) field.ErrorList {
 }
 
 func validateTemplate(ex *v1alpha1.Experiment, t *v1alpha1.TemplateSpec, p *field.Path, names map[string]bool) field.ErrorList {
-	var errs field.ErrorList
-	switch {
-	case t.Name == "":
-		errs = append(errs, field.Required(p.Child("name"), ""))
-	case names[t.Name]:
-		errs = append(errs, field.Duplicate(p.Child("name"), t.Name))
-	default:
-		names[t.Name] = true
+	errs := rollout.UniqueName(p.Child("name"), t.Name, names)
+	if len(errs) == 0 {
 		if msgs := validation.IsDNS1123Subdomain(ReplicaSetName(ex, t)); len(msgs) > 0 {
 			errs = append(errs, field.Invalid(p.Child("name"), t.Name, "the ReplicaSet name "+ReplicaSetName(ex, t)+" "+msgs[0]))
 		}

@@ -195,7 +195,7 @@ func validateCanary(c *v1alpha1.CanaryStrategy, p *field.Path) field.ErrorList {
 			}
 		}
 		for i, r := range tr.ManagedRoutes {
-			errs = append(errs, uniqueName(p.Child("trafficRouting", "managedRoutes").Index(i).Child("name"), r.Name, managed)...)
+			errs = append(errs, UniqueName(p.Child("trafficRouting", "managedRoutes").Index(i).Child("name"), r.Name, managed)...)
 		}
 	}
 	for i := range c.Steps {
@@ -300,8 +300,8 @@ func validateManagedRoute(p *field.Path, name string, routed bool, managed map[s
 	return nil
 }
 
-// uniqueName reports an empty name, or one already in seen, and records it.
-func uniqueName(p *field.Path, name string, seen map[string]bool) field.ErrorList {
+// UniqueName reports an empty name, or one already in seen, and records it.
+func UniqueName(p *field.Path, name string, seen map[string]bool) field.ErrorList {
 	switch {
 	case name == "":
 		return field.ErrorList{field.Required(p, "")}
@@ -344,7 +344,7 @@ func validateAnalysis(p *field.Path, a *v1alpha1.RolloutAnalysis) field.ErrorLis
 	seen := map[string]bool{}
 	for i, arg := range a.Args {
 		ap := p.Child("args").Index(i)
-		errs = append(errs, uniqueName(ap.Child("name"), arg.Name, seen)...)
+		errs = append(errs, UniqueName(ap.Child("name"), arg.Name, seen)...)
 		if vf := arg.ValueFrom; vf != nil {
 			if vf.PodTemplateHashValue != nil && vf.FieldRef != nil {
 				errs = append(errs, field.Forbidden(ap.Child("valueFrom"), "only one of podTemplateHashValue and fieldRef may be set"))
@@ -365,7 +365,7 @@ func validateExperimentStep(p *field.Path, e *v1alpha1.RolloutExperimentStep) fi
 	names := map[string]bool{}
 	for i, t := range e.Templates {
 		tp := p.Child("templates").Index(i)
-		errs = append(errs, uniqueName(tp.Child("name"), t.Name, names)...)
+		errs = append(errs, UniqueName(tp.Child("name"), t.Name, names)...)
 		if t.SpecRef != v1alpha1.StableSpecRef && t.SpecRef != v1alpha1.CanarySpecRef {
 			errs = append(errs, field.NotSupported(tp.Child("specRef"), string(t.SpecRef), []string{string(v1alpha1.StableSpecRef), string(v1alpha1.CanarySpecRef)}))
 		}

@@ -32,8 +32,8 @@ import (
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/analysis"
-	rolloutctrl "github.com/vireo-dev/vireo/internal/controller/rollout"
 	planner "github.com/vireo-dev/vireo/internal/experiment"
+	"github.com/vireo-dev/vireo/internal/rollout"
 )
 
 // Reconciler drives Experiments.
@@ -319,8 +319,8 @@ func (r *Reconciler) applyRuns(ctx context.Context, ex *v1alpha1.Experiment, pla
 		if labels == nil {
 			labels = map[string]string{}
 		}
-		if id, ok := ex.Labels[rolloutctrl.InstanceIDLabel]; ok {
-			labels[rolloutctrl.InstanceIDLabel] = id
+		if id, ok := ex.Labels[rollout.InstanceIDLabel]; ok {
+			labels[rollout.InstanceIDLabel] = id
 		}
 		run := &v1alpha1.AnalysisRun{
 			ObjectMeta: metav1.ObjectMeta{
