@@ -15,12 +15,10 @@ import (
 	planner "github.com/vireo-dev/vireo/internal/rollout"
 )
 
-// experiments lists the Experiments the Rollout owns; only a rollout with an
-// experiment step has any, so the others skip the listing.
+// experiments lists the Experiments the Rollout owns, from the cache. Even a
+// rollout whose steps no longer have an experiment step may own one still
+// running (the steps were edited), which it must terminate.
 func (r *Reconciler) experiments(ctx context.Context, ro *v1alpha1.Rollout) ([]*v1alpha1.Experiment, error) {
-	if !hasExperimentStep(ro) && ro.Status.Canary.CurrentExperiment == "" {
-		return nil, nil
-	}
 	var list v1alpha1.ExperimentList
 	if err := r.Client.List(ctx, &list, client.InNamespace(ro.Namespace)); err != nil {
 		return nil, fmt.Errorf("listing Experiments of rollout %s: %w", klog.KObj(ro), err)
@@ -32,17 +30,6 @@ func (r *Reconciler) experiments(ctx context.Context, ro *v1alpha1.Rollout) ([]*
 		}
 	}
 	return out, nil
-}
-
-func hasExperimentStep(ro *v1alpha1.Rollout) bool {
-	if c := ro.Spec.Strategy.Canary; c != nil {
-		for _, s := range c.Steps {
-			if s.Experiment != nil {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // applyExperiments creates, terminates and deletes the plan's Experiments.
