@@ -317,3 +317,84 @@ spec:
 	})
 	c.expectPods(t, ns, map[string]int{"green": 4})
 }
+
+// A weighted experiment step through the Traefik router on the local control
+// plane: while the experiment runs, the TraefikService gives each template's
+// Service its share and the stable the rest; once it has passed, the
+// experiment's entries are gone and the user's TraefikService is as written.
+func TestExperimentStepWeightedTraefik(t *testing.T) {
+	c := requireCluster(t)
+	c.installDefault(t)
+	c.installRouterCRDs(t)
+	c.startController(t)
+	ns := c.namespace(t, "experiment-traefik")
+	c.must(t, `apiVersion: v1
+kind: Service
+metadata: {name: demo-stable}
+spec: {selector: {app: demo}, ports: [{port: 80, targetPort: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: demo-canary}
+spec: {selector: {app: demo}, ports: [{port: 80, targetPort: 8080}]}
+---
+apiVersion: traefik.io/v1alpha1
+kind: TraefikService
+metadata: {name: demo}
+spec:
+  weighted:
+    services:
+    - {name: demo-stable, port: 80}
+    - {name: demo-canary, port: 80}
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: demo}
+spec:
+  replicas: 4
+  selector: {matchLabels: {app: demo}}
+  template:
+    metadata: {labels: {app: demo}}
+    spec: {containers: [{name: demo, image: "argoproj/rollouts-demo:blue", ports: [{name: http, containerPort: 8080}]}]}
+  strategy:
+    canary:
+      canaryService: demo-canary
+      stableService: demo-stable
+      trafficRouting: {traefik: {weightedTraefikServiceName: demo}}
+      steps:
+      - setWeight: 20
+      - experiment:
+          duration: 8s
+          scaleDownDelaySeconds: 5
+          templates:
+          - {name: baseline, specRef: stable, weight: 10}
+          - {name: canary, specRef: canary, weight: 10}
+      - setWeight: 50
+`, "apply", "-n", ns, "-f", "-")
+	c.waitRolloutNamed(t, ns, "demo", "Healthy", "", 60*time.Second)
+	weights := func() string {
+		return c.must(t, "", "get", "traefikservice.traefik.io/demo", "-n", ns, "-o",
+			`jsonpath={range .spec.weighted.services[*]}{.name}={.weight}:{.port}{" "}{end}`)
+	}
+	c.setImage(t, ns, "rollout/demo", "green")
+	var exp string
+	eventually(t, 90*time.Second, "the experiment's Services in the TraefikService", func() error {
+		exp = c.jsonpath(t, ns, "rollout/demo", ".status.canary.currentExperiment")
+		got := weights()
+		want := fmt.Sprintf("demo-stable=60:80 demo-canary=20:80 %[1]s-baseline=10:80 %[1]s-canary=10:80 ", exp)
+		if exp == "" || got != want {
+			return fmt.Errorf("experiment %q, TraefikService %q, want %q", exp, got, want)
+		}
+		return nil
+	})
+	if port := c.jsonpath(t, ns, "service/"+exp+"-canary", ".spec.ports[0].port"); port != "8080" {
+		t.Errorf("the experiment's canary Service exposes %q, want the container's 8080", port)
+	}
+	c.waitRolloutNamed(t, ns, "demo", "Healthy", "", 120*time.Second)
+	if got := weights(); got != "demo-stable=0:80 demo-canary=100:80 " && got != "demo-stable=100:80 demo-canary=0:80 " {
+		t.Errorf("after the rollout the TraefikService is %q: the experiment's entries should be gone", got)
+	}
+	if a := c.jsonpath(t, ns, "traefikservice.traefik.io/demo", `.metadata.annotations.vireo\.dev/extra-services`); a != "" {
+		t.Errorf("the extra-services annotation is left: %q", a)
+	}
+}
