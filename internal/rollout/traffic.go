@@ -218,15 +218,22 @@ func planTraffic(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *app
 	total := trafficrouting.MaxWeight(ro)
 
 	// The canary Service follows the new pods, or the stable ones on abort,
-	// but leaves pods it sends traffic to only once their weight is 0.
+	// but leaves pods it sends traffic to only once their weight is 0, and
+	// moves to new pods only once they all serve: a Service without ready
+	// endpoints makes proxies such as Traefik drop the whole weighted route,
+	// stable share included, even at weight 0.
 	want := hash
 	if st.Abort {
 		want = st.StableRS
 	}
 	svcHash := want
-	if r.stored != nil && r.stored.Canary.PodTemplateHash != "" && r.stored.Canary.PodTemplateHash != want &&
-		(!r.settled || r.stored.Canary.Weight > 0) {
+	newReady := newRS != nil && specReplicas(newRS) > 0 && available(newRS, specReplicas(newRS))
+	switch {
+	case r.stored != nil && r.stored.Canary.PodTemplateHash != "" && r.stored.Canary.PodTemplateHash != want &&
+		(!r.settled || r.stored.Canary.Weight > 0):
 		svcHash = r.stored.Canary.PodTemplateHash
+	case want == hash && !newReady && st.StableRS != "" && (r.stored == nil || r.stored.Canary.PodTemplateHash != hash):
+		svcHash = st.StableRS // the stable pods serve meanwhile, at weight 0
 	}
 
 	target := stepWeight(ro, st)
