@@ -3,3 +3,4 @@ K8S_VERSION=v1.35.4          # kube-apiserver, kube-controller-manager, kube-sch
 K8S_STAGING_VERSION=v0.35.4  # the k8s.io/<staging> modules matching K8S_VERSION
 ETCD_VERSION=v3.6.5
 KWOK_VERSION=v0.7.0
+TRAEFIK_VERSION=v3.6.0       # the live stack's proxy (hack/live); newer versions do not build here

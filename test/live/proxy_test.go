@@ -1,0 +1,91 @@
+package live
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// proxyWatch polls Traefik's API for the weight it serves the canary with,
+// so a measure can start from the moment a weight reached the data plane,
+// not from the moment Vireo wrote it. It works for both providers: each
+// lists the canary Service's entry in a weighted service.
+type proxyWatch struct {
+	mu     sync.Mutex
+	events []weightEvent
+	stop   context.CancelFunc
+	done   chan struct{}
+}
+
+func watchProxy(apiURL string) *proxyWatch {
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &proxyWatch{stop: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		client := &http.Client{Timeout: time.Second}
+		for ctx.Err() == nil {
+			if w, ok := canaryWeight(client, apiURL); ok {
+				now := time.Now()
+				p.mu.Lock()
+				if n := len(p.events); n == 0 || p.events[n-1].weight != w {
+					p.events = append(p.events, weightEvent{at: now, weight: w, verified: true})
+				}
+				p.mu.Unlock()
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	return p
+}
+
+// Stop ends the watch and returns the weight changes it saw.
+func (p *proxyWatch) Stop() []weightEvent {
+	p.stop()
+	<-p.done
+	return p.events
+}
+
+// canaryWeight is the weight of the canary-demo-canary entry of Traefik's
+// weighted services.
+func canaryWeight(client *http.Client, apiURL string) (int32, bool) {
+	resp, err := client.Get(apiURL + "/api/http/services")
+	if err != nil {
+		return 0, false
+	}
+	defer resp.Body.Close()
+	var services []struct {
+		Weighted *struct {
+			Services []struct {
+				Name   string `json:"name"`
+				Weight *int32 `json:"weight"`
+			} `json:"services"`
+		} `json:"weighted"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&services); err != nil {
+		return 0, false
+	}
+	for _, s := range services {
+		if s.Weighted == nil {
+			continue
+		}
+		for _, e := range s.Weighted.Services {
+			if strings.Contains(e.Name, "canary-demo-canary") && e.Weight != nil {
+				return *e.Weight, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// firstAt is the first event at or after from with this weight.
+func firstAt(events []weightEvent, from time.Time, weight int32) (time.Time, bool) {
+	for _, e := range events {
+		if !e.at.Before(from) && e.weight == weight {
+			return e.at, true
+		}
+	}
+	return time.Time{}, false
+}
