@@ -6,7 +6,7 @@ CONTROLLER_GEN := go run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.20.1
 CRD_DIR := config/crd/bases
 GO_TEST_FLAGS ?=
 
-.PHONY: build web generate verify-generated fmt vet test unit-test integration-test e2e-test bench demo cluster-up cluster-down clean
+.PHONY: build web generate verify-generated fmt vet test unit-test integration-test e2e-test bench bench-live demo demo-quick live-up live-down cluster-up cluster-down clean
 
 build: ## bin/vireo-controller, bin/kubectl-vireo and bin/vireo-demo
 	go build -o bin/vireo-controller ./cmd/vireo-controller
@@ -47,8 +47,22 @@ bench: ## micro-benchmarks, then the rollout benchmark on the local control plan
 	VIREO_REQUIRE_CLUSTER=1 go test -count=1 -timeout 30m -run '^TestBenchAbortToWeightZero$$' -v ./test/e2e/ -args -bench-abort=$(BENCH_ABORT) | grep -v '^{'
 
 
-demo: ## control plane up, Vireo installed and running, a sample Rollout applied
+bench-live: ## seed 000's story at full length through both routers, with real requests; prints a table
+	@hack/cluster/build && hack/cluster/build traefik
+	@set -o pipefail; VIREO_REQUIRE_CLUSTER=1 go test -count=1 -timeout 30m -run '^TestBenchLive$$' -v ./test/live/ -args -bench-live \
+	  | grep -v -E '^(=== RUN|--- (PASS|SKIP)|PASS$$|ok +github.com)'
+
+demo: ## seed 000 live: the live stack, a healthy promotion, then a bad canary rolled back; stays up until Ctrl-C
 	@hack/demo
+
+demo-quick: ## the local control plane without a data plane: a sample Rollout promoted, simulate, lint
+	@hack/demo-quick
+
+live-up: ## the live stack (root): control plane, pod runner, Traefik, Prometheus, Vireo, load, in a network namespace
+	@hack/live/up
+
+live-down:
+	@hack/live/down
 
 cluster-up:
 	@hack/cluster/up

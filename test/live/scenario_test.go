@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -87,6 +88,9 @@ type weightEvent struct {
 	weight   int32
 	verified bool
 }
+
+// rangeWindow is a PromQL range, as in rate(x[15s]).
+var rangeWindow = regexp.MustCompile(`\[[0-9]+[smh]\]`)
 
 // runScenario plays seed 000's story through the router: a healthy promotion,
 // then a canary failing half its requests that the analysis rolls back.
@@ -231,7 +235,10 @@ func (s *stack) applyManifests(t *testing.T, r router, tm timing) {
 			}
 			if tm.window != "" {
 				q, _, _ := unstructured.NestedString(m, "provider", "prometheus", "query")
-				unstructured.SetNestedField(m, strings.ReplaceAll(q, "[20s]", "["+tm.window+"]"), "provider", "prometheus", "query")
+				if !rangeWindow.MatchString(q) {
+					t.Fatalf("success-rate.yaml: no [DURATION] range in the query to shorten: %s", q)
+				}
+				unstructured.SetNestedField(m, rangeWindow.ReplaceAllString(q, "["+tm.window+"]"), "provider", "prometheus", "query")
 			}
 			unstructured.SetNestedSlice(obj, metrics, "spec", "metrics")
 		case "Rollout":
