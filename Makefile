@@ -50,7 +50,7 @@ bench: ## micro-benchmarks, then the rollout benchmark on the local control plan
 bench-live: ## seed 000's story at full length through both routers, with real requests; prints a table
 	@hack/cluster/build && hack/cluster/build traefik
 	@set -o pipefail; VIREO_REQUIRE_CLUSTER=1 go test -count=1 -timeout 30m -run '^TestBenchLive$$' -v ./test/live/ -args -bench-live \
-	  | grep -v -E '^(=== RUN|--- (PASS|SKIP)|PASS$$|ok +github.com)'
+	  | grep -v -E '^(=== RUN|--- (PASS|SKIP)|PASS$$|ok[[:space:]])'
 
 demo: ## seed 000 live: the live stack, a healthy promotion, then a bad canary rolled back; stays up until Ctrl-C
 	@hack/demo
