@@ -86,6 +86,8 @@ type Marker interface {
 type proc struct {
 	Want
 	p Process
+	// marked is set once the pod carries the serving annotation.
+	marked bool
 	// drainUntil, when set, is when a process whose pod went away stops:
 	// the proxy keeps sending to a pod for a moment after it is gone, as it
 	// would to a real pod in its termination grace period.
@@ -127,6 +129,9 @@ func (r *Runner) Sync(ctx context.Context, key string, w Want, ok bool) error {
 		r.draining = append(r.draining, cur)
 		r.Log.Printf("%s: pod gone or changed; %s:%d serves %s more", key, cur.IP, cur.Port, r.Drain)
 	}
+	if cur := r.running[key]; ok && cur != nil && !cur.marked {
+		return r.mark(ctx, cur) // an earlier mark failed
+	}
 	if !ok || r.running[key] != nil {
 		return r.writeTargets()
 	}
@@ -145,12 +150,23 @@ func (r *Runner) Sync(ctx context.Context, key string, w Want, ok bool) error {
 	if err != nil {
 		return fmt.Errorf("%s: starting %s on %s:%d: %w", key, w.Color, w.IP, w.Port, err)
 	}
-	r.running[key] = &proc{Want: w, p: p}
+	cur := &proc{Want: w, p: p}
+	r.running[key] = cur
 	r.Log.Printf("%s: serving %s on %s:%d", key, w.Color, w.IP, w.Port)
 	if err := r.writeTargets(); err != nil {
 		return err
 	}
-	return r.Marker.MarkServing(ctx, w)
+	return r.mark(ctx, cur)
+}
+
+// mark tells the cluster the pod serves; on failure the pod's next sync
+// tries again.
+func (r *Runner) mark(ctx context.Context, p *proc) error {
+	if err := r.Marker.MarkServing(ctx, p.Want); err != nil {
+		return fmt.Errorf("%s: marking it serving: %w", p.Key, err)
+	}
+	p.marked = true
+	return nil
 }
 
 // Sweep stops processes whose drain time is over and returns the keys of

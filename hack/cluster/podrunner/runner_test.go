@@ -19,6 +19,7 @@ type host struct {
 	addrs     map[string]bool
 	listening map[string]*fakeProc // by IP
 	marked    []string
+	markErr   error
 }
 
 type fakeProc struct {
@@ -53,6 +54,9 @@ func (h *host) Start(_ context.Context, w Want) (Process, error) {
 	return p, nil
 }
 func (h *host) MarkServing(_ context.Context, w Want) error {
+	if h.markErr != nil {
+		return h.markErr
+	}
 	h.marked = append(h.marked, w.Key)
 	return nil
 }
@@ -211,5 +215,29 @@ func TestManyPodsComingAndGoing(t *testing.T) {
 		if fmt.Sprint(live) != fmt.Sprint(addrs) {
 			t.Fatalf("step %d: addresses %v, processes on %v", step, addrs, live)
 		}
+	}
+}
+
+// A pod whose mark failed is marked on its next sync, without a restart.
+func TestAFailedMarkIsRetried(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(0, 0)
+	h := newHost()
+	r := newRunner(h, &now)
+	a := Want{UID: "ua", Key: "default/a", IP: "10.244.0.5", Port: 8080, Color: "blue"}
+	h.markErr = fmt.Errorf("the API server is busy")
+	if err := r.Sync(ctx, a.Key, a, true); err == nil {
+		t.Fatal("a failed mark was not reported, so the pod would not be synced again")
+	}
+	first := h.listening[a.IP]
+	h.markErr = nil
+	if err := r.Sync(ctx, a.Key, a, true); err != nil {
+		t.Fatal(err)
+	}
+	if len(h.marked) != 1 || h.listening[a.IP] != first {
+		t.Fatalf("marked %v; process replaced: %v", h.marked, h.listening[a.IP] != first)
+	}
+	if err := r.Sync(ctx, a.Key, a, true); err != nil || len(h.marked) != 1 {
+		t.Fatalf("a marked pod was marked again: %v %v", h.marked, err)
 	}
 }
