@@ -26,7 +26,7 @@ func readLoad(path string, from, to time.Time) ([]answer, error) {
 		return nil, err
 	}
 	defer f.Close()
-	var out []answer
+	var all []answer
 	sc := bufio.NewScanner(f)
 	for n := 1; sc.Scan(); n++ {
 		fields := strings.Fields(sc.Text())
@@ -39,12 +39,9 @@ func readLoad(path string, from, to time.Time) ([]answer, error) {
 		if err1 != nil || err2 != nil || err3 != nil {
 			return nil, fmt.Errorf("%s:%d: %q is not SENT MICROS STATUS COLOUR", path, n, sc.Text())
 		}
-		a := answer{sent: time.Unix(0, sent), took: time.Duration(micros) * time.Microsecond, status: status, color: fields[3]}
-		if !a.sent.Before(from) && a.sent.Before(to) {
-			out = append(out, a)
-		}
+		all = append(all, answer{sent: time.Unix(0, sent), took: time.Duration(micros) * time.Microsecond, status: status, color: fields[3]})
 	}
-	return out, sc.Err()
+	return within(all, from, to), sc.Err()
 }
 
 // within returns the answers to requests sent in [from, to).

@@ -99,7 +99,7 @@ func runScenario(t *testing.T, s *stack, r router, tm timing) result {
 	res := result{router: r.name}
 	s.reset(t)
 	s.applyManifests(t, r, tm)
-	s.waitFor(t, 60*time.Second, "canary-demo Healthy on blue", func(ro *v1alpha1.Rollout) bool {
+	s.watchWeights(t, 60*time.Second, "canary-demo Healthy on blue", func(ro *v1alpha1.Rollout) bool {
 		return ro.Status.Phase == v1alpha1.RolloutPhaseHealthy
 	})
 	s.waitServing(t, "blue")
@@ -116,10 +116,7 @@ func runScenario(t *testing.T, s *stack, r router, tm timing) result {
 	end := time.Now()
 	res.promotionTook = end.Sub(start)
 	time.Sleep(300 * time.Millisecond) // the load log is flushed every 100ms
-	load, err := readLoad(filepath.Join(s.dir, "load.log"), start, end)
-	if err != nil {
-		t.Fatal(err)
-	}
+	load := s.load(t, start, end)
 	res.promotion = load
 	res.promotionFailed = count(load, answer.failed)
 	for i, e := range events {
@@ -166,10 +163,7 @@ func runScenario(t *testing.T, s *stack, r router, tm timing) result {
 	}
 	res.proxyLag = aborted.Sub(res.abortWritten)
 	time.Sleep(300 * time.Millisecond)
-	load, err = readLoad(filepath.Join(s.dir, "load.log"), bad, end)
-	if err != nil {
-		t.Fatal(err)
-	}
+	load = s.load(t, bad, end)
 	before := within(load, bad, aborted)
 	res.badFailed = count(before, answer.failed)
 	for _, a := range before {
@@ -264,6 +258,16 @@ func (s *stack) applyManifests(t *testing.T, r router, tm timing) {
 	}
 }
 
+// load returns the load generator's answers to requests sent in [from, to).
+func (s *stack) load(t *testing.T, from, to time.Time) []answer {
+	t.Helper()
+	list, err := readLoad(filepath.Join(s.dir, "load.log"), from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list
+}
+
 // vireo runs kubectl-vireo against the live stack.
 func (s *stack) vireo(t *testing.T, args ...string) {
 	t.Helper()
@@ -294,12 +298,6 @@ func (s *stack) rollout(t *testing.T) *v1alpha1.Rollout {
 		t.Fatal(err)
 	}
 	return &ro
-}
-
-// waitFor polls the rollout until done holds.
-func (s *stack) waitFor(t *testing.T, limit time.Duration, what string, done func(*v1alpha1.Rollout) bool) {
-	t.Helper()
-	s.watchWeights(t, limit, what, done)
 }
 
 // watchWeights polls the rollout every 20ms until done holds, recording
@@ -367,10 +365,7 @@ func (s *stack) waitServing(t *testing.T, color string) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		to := time.Now().Add(-200 * time.Millisecond)
-		load, err := readLoad(filepath.Join(s.dir, "load.log"), to.Add(-time.Second), to)
-		if err != nil {
-			t.Fatal(err)
-		}
+		load := s.load(t, to.Add(-time.Second), to)
 		if len(load) > 0 && count(load, func(a answer) bool { return !a.failed() && a.color == color }) == len(load) {
 			return
 		}
