@@ -22,13 +22,13 @@ func repoRoot(t *testing.T) string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
-// referenceDir holds the Argo Rollouts reference CRDs: ../shared/reference beside
-// the repository, or VIREO_REFERENCE_DIR.
+// referenceDir holds the Argo Rollouts reference CRDs: testdata/reference in
+// this package (see its README), or VIREO_REFERENCE_DIR.
 func referenceDir(t *testing.T) string {
 	t.Helper()
 	dir := os.Getenv("VIREO_REFERENCE_DIR")
 	if dir == "" {
-		dir = filepath.Join(repoRoot(t), "..", "shared", "reference", "argo-rollouts-crds")
+		dir = filepath.Join("testdata", "reference", "argo-rollouts-crds")
 	}
 	if _, err := os.Stat(dir); err != nil {
 		t.Fatalf("reference CRDs not found at %s (set VIREO_REFERENCE_DIR): %v", dir, err)
