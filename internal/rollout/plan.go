@@ -159,9 +159,15 @@ func Decide(obs Observed) *Plan {
 	hash := PodTemplateHash(template, st.CollisionCount)
 	newRS := sets.byHash(hash)
 	if newRS == nil {
-		if rs := sets.byTemplate(template); rs != nil {
-			newRS, hash = rs, rs.Labels[PodTemplateHashLabel]
-		}
+		// A ReplicaSet of this template made by an earlier Vireo keeps its
+		// label: taking it over restarts nothing.
+		newRS = sets.byHash(vireo1PodTemplateHash(template, st.CollisionCount))
+	}
+	if newRS == nil {
+		newRS = sets.byTemplate(template)
+	}
+	if newRS != nil {
+		hash = newRS.Labels[PodTemplateHashLabel]
 	}
 	if newRS == nil {
 		newRS = newReplicaSet(ro, template, hash, sets.maxRevision()+1)

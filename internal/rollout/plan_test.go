@@ -119,3 +119,66 @@ func TestDecideKnowsATemplateCopiedBackFromAReplicaSet(t *testing.T) {
 		t.Errorf("the canary is not scaled down at once: %v", plan.Scale)
 	}
 }
+
+// Taking over a live rollout: the ReplicaSets Argo Rollouts made carry its
+// hash (which is Vireo's), and those an earlier Vireo made carry that
+// release's hash. Both are this template's version: no new ReplicaSet, no
+// pod restarted, the step in progress goes on. Their templates hold the API
+// server's defaults, so only the label can tell.
+func TestDecideTakesOverReplicaSetsOfArgoAndEarlierVireo(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		hash func(*corev1.PodTemplateSpec) string
+	}{
+		{"argo rollouts", func(t *corev1.PodTemplateSpec) string { return PodTemplateHash(t, nil) }},
+		{"vireo 1", func(t *corev1.PodTemplateSpec) string { return vireo1PodTemplateHash(t, nil) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ro := validCanary()
+			ro.Spec.Replicas = ptr.To[int32](5)
+			ro.Generation = 2
+			blue := ro.Spec.Template.DeepCopy()
+			stableHash := tc.hash(blue)
+			stable := newReplicaSet(ro, blue, stableHash, 1)
+			stable.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyAlways
+			stable.Spec.Template.Spec.Containers[0].TerminationMessagePath = "/dev/termination-log"
+			stable.Spec.Replicas = ptr.To[int32](4)
+			stable.Status.Replicas, stable.Status.AvailableReplicas, stable.Status.ReadyReplicas = 4, 4, 4
+
+			ro.Spec.Template.Spec.Containers[0].Image = "demo:green"
+			canaryHash := tc.hash(&ro.Spec.Template)
+			canary := newReplicaSet(ro, &ro.Spec.Template, canaryHash, 2)
+			canary.Spec.Template.Spec.DNSPolicy = corev1.DNSClusterFirst
+			canary.Spec.Replicas = ptr.To[int32](1)
+			canary.Status.Replicas, canary.Status.AvailableReplicas, canary.Status.ReadyReplicas = 1, 1, 1
+
+			// Argo's status at the first pause.
+			ro.Status.ObservedGeneration = "2"
+			ro.Status.StableRS, ro.Status.CurrentPodHash = stableHash, canaryHash
+			ro.Status.CurrentStepHash = stepsHash(ro.Spec.Strategy.Canary.Steps)
+			ro.Status.CurrentStepIndex = ptr.To[int32](1)
+			ro.Status.PauseConditions = []v1alpha1.PauseCondition{{Reason: v1alpha1.PauseReasonCanaryPauseStep, StartTime: metav1.Now()}}
+			ro.Status.ControllerPause = true
+
+			plan := Decide(Observed{Rollout: ro, ReplicaSets: []*appsv1.ReplicaSet{stable, canary}, Now: time.Now()})
+			if plan.Create != nil {
+				t.Fatalf("created ReplicaSet %s for a version that has one", plan.Create.Name)
+			}
+			st := plan.Status
+			if st.CurrentPodHash != canaryHash || st.StableRS != stableHash {
+				t.Errorf("currentPodHash %q stableRS %q, want %q and %q", st.CurrentPodHash, st.StableRS, canaryHash, stableHash)
+			}
+			if i := ptr.Deref(st.CurrentStepIndex, -1); i != 1 || len(st.PauseConditions) != 1 {
+				t.Errorf("step %d with pause conditions %v, want still paused at step 1", i, st.PauseConditions)
+			}
+			for name, n := range plan.Scale {
+				if (name == stable.Name && n != 4) || (name == canary.Name && n != 1) {
+					t.Errorf("scales %s to %d: a paused step must keep its pods", name, n)
+				}
+			}
+			if len(plan.Delete) != 0 {
+				t.Errorf("deletes %v", plan.Delete)
+			}
+		})
+	}
+}

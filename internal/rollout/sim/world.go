@@ -53,9 +53,11 @@ type World struct {
 	last    string
 	steps   []int32 // every currentStepIndex the rollout passed through
 	created int
-	podSeq  int
-	action  string // the last user action, for the timeline
-	notYet  bool   // the action waits for the rollout (a person reacting to what they see)
+	// servedOnce: some ReplicaSet has had an available pod.
+	servedOnce bool
+	podSeq     int
+	action     string // the last user action, for the timeline
+	notYet     bool   // the action waits for the rollout (a person reacting to what they see)
 	// analysisRuns are the AnalysisRuns the rollout asked for.
 	analysisRuns map[string]*v1alpha1.AnalysisRun
 	// router plays the traffic routers of a rollout with trafficRouting:
@@ -161,12 +163,20 @@ func (w *World) podObjects() []*corev1.Pod {
 	return out
 }
 
+// names lists the ReplicaSets oldest first (by name within one second), so
+// that timelines read in the order versions arrived, whatever their hashes.
 func (w *World) names() []string {
 	var names []string
 	for n := range w.rss {
 		names = append(names, n)
 	}
-	sort.Strings(names)
+	sort.Slice(names, func(i, j int) bool {
+		a, b := w.rss[names[i]].CreationTimestamp, w.rss[names[j]].CreationTimestamp
+		if !a.Equal(&b) {
+			return a.Before(&b)
+		}
+		return names[i] < names[j]
+	})
 	return names
 }
 
@@ -286,8 +296,18 @@ func (w *World) reconcile() *rollout.Plan {
 // checkTraffic records an error when the routers send traffic to a Service
 // whose pods are all gone: the requests would fail.
 func (w *World) checkTraffic() {
-	if w.router == nil || w.created < 2 {
-		return // the first version has nothing to fall back on
+	if w.router == nil {
+		return
+	}
+	if !w.servedOnce {
+		// Until some version has had an available pod, there is nothing to
+		// fall back on (the first version, or an update sent before it was up).
+		for _, rs := range w.rss {
+			w.servedOnce = w.servedOnce || rs.Status.AvailableReplicas > 0
+		}
+		if !w.servedOnce {
+			return
+		}
 	}
 	c := w.ro.Spec.Strategy.Canary
 	for svc, weight := range map[string]int32{c.CanaryService: w.router.Weight, c.StableService: w.router.MaxWeight - w.router.Weight} {
