@@ -26,6 +26,7 @@ import (
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/analysis"
 	"github.com/vireo-dev/vireo/internal/conditions"
+	"github.com/vireo-dev/vireo/internal/reasons"
 	"github.com/vireo-dev/vireo/internal/rollout"
 )
 
@@ -182,7 +183,7 @@ func templates(plan *Plan, ex *v1alpha1.Experiment, sets map[string]*appsv1.Repl
 		rs := sets[ReplicaSetName(ex, t)]
 		if rs == nil {
 			plan.Create = append(plan.Create, newReplicaSet(ex, t, hash))
-			plan.event(corev1.EventTypeNormal, "ReplicaSetCreated", "Created ReplicaSet %s for template %s", ReplicaSetName(ex, t), t.Name)
+			plan.event(corev1.EventTypeNormal, reasons.ReplicaSetCreated, "Created ReplicaSet %s for template %s", ReplicaSetName(ex, t), t.Name)
 			setTemplate(ts, TemplateProgressing, "", now)
 			allAvailable = false
 		} else {
@@ -221,7 +222,7 @@ func templates(plan *Plan, ex *v1alpha1.Experiment, sets map[string]*appsv1.Repl
 	if allAvailable && st.AvailableAt == nil {
 		st.AvailableAt = &now
 		st.Phase = v1alpha1.AnalysisPhaseRunning
-		plan.event(corev1.EventTypeNormal, "ExperimentRunning", "Every template is available; experiment running%s", durationNote(ex))
+		plan.event(corev1.EventTypeNormal, reasons.ExperimentPrefix+string(v1alpha1.AnalysisPhaseRunning), "Every template is available; experiment running%s", durationNote(ex))
 	}
 	if st.Phase == v1alpha1.AnalysisPhasePending {
 		st.Conditions = conditions.Set(st.Conditions, ConditionProgressing, metav1.ConditionTrue, ReasonReplicaSetUpdated, "waiting for every template to become available", now)
@@ -277,7 +278,7 @@ func analyses(plan *Plan, ex *v1alpha1.Experiment, runs map[string]*v1alpha1.Ana
 		run := runs[name]
 		if run == nil {
 			if rs.Phase == "" {
-				plan.event(corev1.EventTypeNormal, "AnalysisRunCreated", "Created analysis run %s for analysis %s", name, a.Name)
+				plan.event(corev1.EventTypeNormal, reasons.AnalysisRunCreated, "Created analysis run %s for analysis %s", name, a.Name)
 			}
 			plan.CreateRuns = append(plan.CreateRuns, RunRequest{Name: name, Analysis: a})
 			if !analysis.Completed(rs.Phase) {

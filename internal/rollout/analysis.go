@@ -11,6 +11,7 @@ import (
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/analysis"
+	"github.com/vireo-dev/vireo/internal/reasons"
 )
 
 // Labels of the AnalysisRuns a Rollout creates, as Argo Rollouts sets them.
@@ -135,7 +136,7 @@ func analysisGate(plan *Plan, ref **v1alpha1.RolloutAnalysisRunStatus, req RunRe
 	case v1alpha1.AnalysisPhaseFailed, v1alpha1.AnalysisPhaseError:
 		if !st.Abort {
 			st.Abort, st.AbortedAt = true, nil
-			plan.event(corev1.EventTypeWarning, "AnalysisRun"+string(phase), "%s analysis run %s %s%s", req.Kind, run.Name, phase, colon(run.Status.Message))
+			plan.event(corev1.EventTypeWarning, reasons.AnalysisRunPrefix+string(phase), "%s analysis run %s %s%s", req.Kind, run.Name, phase, colon(run.Status.Message))
 		}
 		return analysisStopped
 	case v1alpha1.AnalysisPhaseInconclusive:
@@ -147,7 +148,7 @@ func analysisGate(plan *Plan, ref **v1alpha1.RolloutAnalysisRunStatus, req RunRe
 		if pauseCondition(st, v1alpha1.PauseReasonInconclusiveAnalysis) == nil {
 			st.PauseConditions = append(st.PauseConditions, v1alpha1.PauseCondition{Reason: v1alpha1.PauseReasonInconclusiveAnalysis, StartTime: wholeSecondUp(now)})
 			st.ControllerPause = true
-			plan.event(corev1.EventTypeWarning, "AnalysisRunInconclusive", "%s analysis run %s Inconclusive%s; paused until promoted", req.Kind, run.Name, colon(run.Status.Message))
+			plan.event(corev1.EventTypeWarning, reasons.AnalysisRunPrefix+string(v1alpha1.AnalysisPhaseInconclusive), "%s analysis run %s Inconclusive%s; paused until promoted", req.Kind, run.Name, colon(run.Status.Message))
 		}
 		return analysisStopped
 	}

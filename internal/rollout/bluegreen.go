@@ -8,12 +8,19 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
+	"github.com/vireo-dev/vireo/internal/reasons"
 )
 
 // ScaleDownDeadlineAnnotation holds when a ReplicaSet that is kept up for a
 // while, the old active one after a switch or the preview after an abort, is
-// scaled to zero.
-const ScaleDownDeadlineAnnotation = "argo-rollouts.argoproj.io/scale-down-deadline"
+// scaled to zero: an RFC3339 UTC time. The key has no prefix, as in Argo
+// Rollouts.
+const ScaleDownDeadlineAnnotation = "scale-down-deadline"
+
+// vireo1ScaleDownDeadlineAnnotation is the key Vireo's first releases wrote.
+// It is still read, and removed with the deadline, so that an upgrade keeps
+// the deadlines already set.
+const vireo1ScaleDownDeadlineAnnotation = "argo-rollouts.argoproj.io/scale-down-deadline"
 
 // Defaults of the blue-green delays, in seconds.
 const (
@@ -87,7 +94,7 @@ func abortBlueGreen(plan *Plan, bg *v1alpha1.BlueGreenStrategy, newRS *appsv1.Re
 	st := &plan.Status
 	if st.AbortedAt == nil {
 		st.AbortedAt = &now
-		plan.event(corev1.EventTypeWarning, "RolloutAborted", "Rollout aborted update to revision %s", rev)
+		plan.event(corev1.EventTypeWarning, reasons.RolloutAborted, "Rollout aborted update to revision %s", rev)
 		delay := seconds32(bg.AbortScaleDownDelaySeconds, defaultAbortScaleDownDelaySeconds)
 		keepUntil(plan, newRS, now.Add(delay))
 	}
@@ -143,7 +150,7 @@ func advanceBlueGreen(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS
 				if run := plan.runs[ref.Name]; run != nil && !run.Spec.Terminate {
 					plan.TerminateRuns = append(plan.TerminateRuns, run.Name)
 				}
-				plan.event(corev1.EventTypeNormal, "AnalysisRunTerminated", "Promoted while pre-promotion analysis run %s was measuring; the run is stopped", ref.Name)
+				plan.event(corev1.EventTypeNormal, reasons.AnalysisRunTerminated, "Promoted while pre-promotion analysis run %s was measuring; the run is stopped", ref.Name)
 			default:
 				return
 			}
@@ -154,7 +161,7 @@ func advanceBlueGreen(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS
 		if want < replicas {
 			// The preview ran at previewReplicaCount: bring it to full size first.
 			st.BlueGreen.ScaleUpPreviewCheckPoint = true
-			plan.event(corev1.EventTypeNormal, "ScalingUpPreview", "Scaling the preview of revision %s up to %d replicas before the switch", rev, replicas)
+			plan.event(corev1.EventTypeNormal, reasons.ScalingUpPreview, "Scaling the preview of revision %s up to %d replicas before the switch", rev, replicas)
 			return
 		}
 	}
@@ -164,10 +171,8 @@ func advanceBlueGreen(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS
 		// full size, until the post-promotion analysis passes.
 		st.BlueGreen.ActiveSelector = hash
 		st.PauseConditions, st.ControllerPause = nil, false
-		plan.event(corev1.EventTypeNormal, "SwitchedActiveService", "Switched Service %s to revision %s; it becomes stable once its post-promotion analysis passes", bg.ActiveService, rev)
 		return
 	}
-	plan.event(corev1.EventTypeNormal, "SwitchedActiveService", "Switched Service %s to revision %s", bg.ActiveService, rev)
 	becomeStable(plan, ro, sets, newRS, hash, now)
 }
 
@@ -212,11 +217,11 @@ func promotionAllowed(plan *Plan, bg *v1alpha1.BlueGreenStrategy, now metav1.Tim
 	outcome, started := pauseGate(plan, v1alpha1.PauseReasonBlueGreenPause, d, now)
 	switch {
 	case started:
-		plan.event(corev1.EventTypeNormal, "RolloutPaused", "Rollout paused: the preview is ready and waits for promotion")
+		plan.event(corev1.EventTypeNormal, reasons.RolloutPaused, "Rollout paused: the preview is ready and waits for promotion")
 	case outcome == gateOpenedByUser:
-		plan.event(corev1.EventTypeNormal, "RolloutResumed", "Rollout promoted")
+		plan.event(corev1.EventTypeNormal, reasons.RolloutResumed, "Rollout promoted")
 	case outcome == gateTimedOut:
-		plan.event(corev1.EventTypeNormal, "RolloutResumed", "Rollout promoted automatically after %ds", bg.AutoPromotionSeconds)
+		plan.event(corev1.EventTypeNormal, reasons.RolloutResumed, "Rollout promoted automatically after %ds", bg.AutoPromotionSeconds)
 	}
 	return outcome != gateHeld
 }
@@ -276,6 +281,9 @@ func available(rs *appsv1.ReplicaSet, n int32) bool {
 
 // keepUntil sets (or, with a zero time, removes) a ReplicaSet's scale-down deadline.
 func keepUntil(plan *Plan, rs *appsv1.ReplicaSet, deadline time.Time) {
+	if _, old := rs.Annotations[vireo1ScaleDownDeadlineAnnotation]; old {
+		plan.annotate(rs.Name, vireo1ScaleDownDeadlineAnnotation, "")
+	}
 	if deadline.IsZero() {
 		plan.annotate(rs.Name, ScaleDownDeadlineAnnotation, "")
 		return
@@ -288,6 +296,9 @@ func scaleDownDeadline(rs *appsv1.ReplicaSet, plan *Plan) (time.Time, bool) {
 	v, planned := plan.Annotate[rs.Name][ScaleDownDeadlineAnnotation]
 	if !planned {
 		v = rs.Annotations[ScaleDownDeadlineAnnotation]
+		if _, ok := rs.Annotations[ScaleDownDeadlineAnnotation]; !ok {
+			v = rs.Annotations[vireo1ScaleDownDeadlineAnnotation]
+		}
 	}
 	if v == "" {
 		return time.Time{}, false

@@ -14,6 +14,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
+	"github.com/vireo-dev/vireo/internal/reasons"
 )
 
 // desiredReplicas is spec.replicas, 1 when unset.
@@ -61,12 +62,12 @@ func planCanary(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *apps
 		st.PauseConditions, st.ControllerPause = nil, false
 		if promoteRouted(plan, ro, sets, newRS, hash, now) {
 			complete(st, len(steps))
-			plan.event(corev1.EventTypeNormal, "RolloutPromoted", "Rollout fully promoted to revision %s, skipping the remaining steps", rev)
+			plan.event(corev1.EventTypeNormal, reasons.RolloutPromoted, "Rollout fully promoted to revision %s, skipping the remaining steps", rev)
 		}
 	case st.PromoteFull:
 		st.StableRS = hash
 		complete(st, len(steps))
-		plan.event(corev1.EventTypeNormal, "RolloutPromoted", "Rollout fully promoted to revision %s, skipping the remaining steps", rev)
+		plan.event(corev1.EventTypeNormal, reasons.RolloutPromoted, "Rollout fully promoted to revision %s, skipping the remaining steps", rev)
 	default:
 		walkSteps(plan, ro, sets, newRS, now)
 		if st.Abort {
@@ -80,8 +81,8 @@ func planCanary(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *apps
 			st.StableRS = hash
 			complete(st, len(steps))
 			if len(steps) == 0 {
-				plan.event(corev1.EventTypeNormal, "RolloutPromoted", "Revision %s is now stable; with no canary steps it rolls out directly", rev)
-			} else if last := len(plan.Events) - 1; last >= 0 && plan.Events[last].Reason == "RolloutStepCompleted" {
+				plan.event(corev1.EventTypeNormal, reasons.RolloutPromoted, "Revision %s is now stable; with no canary steps it rolls out directly", rev)
+			} else if last := len(plan.Events) - 1; last >= 0 && plan.Events[last].Reason == reasons.RolloutStepCompleted {
 				// The last step's event announces the promotion too: one write, not two.
 				plan.Events[last].Message += fmt.Sprintf("; all steps done, revision %s is now stable", rev)
 			}
@@ -120,7 +121,7 @@ func abortCanary(plan *Plan, ro *v1alpha1.Rollout, newRS *appsv1.ReplicaSet, rev
 	steps := len(ro.Spec.Strategy.Canary.Steps)
 	if st.AbortedAt == nil {
 		st.AbortedAt = &now
-		plan.event(corev1.EventTypeWarning, "RolloutAborted", "Rollout aborted update to revision %s", rev)
+		plan.event(corev1.EventTypeWarning, reasons.RolloutAborted, "Rollout aborted update to revision %s", rev)
 		if Routed(ro) {
 			retireAbortedCanary(plan, ro, newRS, now)
 		}
@@ -208,7 +209,7 @@ func walkSteps(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv
 			return // validation refuses kinds this version cannot run
 		}
 		*st.CurrentStepIndex = i + 1
-		plan.event(corev1.EventTypeNormal, "RolloutStepCompleted", "Rollout step %d/%d completed (%s)%s", i+1, len(steps), describeStep(step), nextPause(steps, int(i)+1))
+		plan.event(corev1.EventTypeNormal, reasons.RolloutStepCompleted, "Rollout step %d/%d completed (%s)%s", i+1, len(steps), describeStep(step), nextPause(steps, int(i)+1))
 	}
 }
 
@@ -226,7 +227,7 @@ func pauseDone(plan *Plan, pause *v1alpha1.RolloutPause, index int, now metav1.T
 	}
 	outcome, started := pauseGate(plan, v1alpha1.PauseReasonCanaryPauseStep, d, now)
 	if started && d == nil {
-		plan.event(corev1.EventTypeNormal, "RolloutPaused", "Rollout paused at step %d until promoted", index+1)
+		plan.event(corev1.EventTypeNormal, reasons.RolloutPaused, "Rollout paused at step %d until promoted", index+1)
 	}
 	return outcome != gateHeld
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/analysis"
 	"github.com/vireo-dev/vireo/internal/conditions"
+	"github.com/vireo-dev/vireo/internal/reasons"
 	"github.com/vireo-dev/vireo/internal/trafficrouting"
 )
 
@@ -54,19 +55,19 @@ func stepExperiment(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *
 		// Made from the rollout's spec, it cannot be fixed but there.
 		if !st.Abort {
 			st.Abort, st.AbortedAt = true, nil
-			plan.event(corev1.EventTypeWarning, "ExperimentError", "Experiment %s cannot run: %s", ex.Name, ex.Status.Message)
+			plan.event(corev1.EventTypeWarning, reasons.ExperimentPrefix+string(v1alpha1.AnalysisPhaseError), "Experiment %s cannot run: %s", ex.Name, ex.Status.Message)
 		}
 		return false
 	case phase == v1alpha1.AnalysisPhaseFailed, phase == v1alpha1.AnalysisPhaseError:
 		if !st.Abort {
 			st.Abort, st.AbortedAt = true, nil
-			plan.event(corev1.EventTypeWarning, "Experiment"+string(ex.Status.Phase), "Experiment %s %s%s", ex.Name, ex.Status.Phase, colon(ex.Status.Message))
+			plan.event(corev1.EventTypeWarning, reasons.ExperimentPrefix+string(ex.Status.Phase), "Experiment %s %s%s", ex.Name, ex.Status.Phase, colon(ex.Status.Message))
 		}
 		return false
 	case phase == v1alpha1.AnalysisPhaseInconclusive:
 		outcome, started := pauseGate(plan, v1alpha1.PauseReasonInconclusiveExperiment, nil, now)
 		if started {
-			plan.event(corev1.EventTypeWarning, "ExperimentInconclusive", "Experiment %s Inconclusive%s; paused until promoted", ex.Name, colon(ex.Status.Message))
+			plan.event(corev1.EventTypeWarning, reasons.ExperimentPrefix+string(v1alpha1.AnalysisPhaseInconclusive), "Experiment %s Inconclusive%s; paused until promoted", ex.Name, colon(ex.Status.Message))
 		}
 		if outcome == gateHeld {
 			return false

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/conditions"
+	"github.com/vireo-dev/vireo/internal/reasons"
 )
 
 // Messages of status.message while progressing; tools and people read them.
@@ -104,8 +105,11 @@ func summarize(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv
 	// Completed stays true for a revision once reached, through later dips in
 	// availability (a restart, a node going away); a new template resets it.
 	completed := done || (promoted && conditions.IsTrue(st.Conditions, v1alpha1.RolloutCompleted) && ro.Status.CurrentPodHash == st.CurrentPodHash)
-	if done && !conditions.IsTrue(st.Conditions, v1alpha1.RolloutCompleted) {
-		plan.event(corev1.EventTypeNormal, "RolloutCompleted", "Rollout completed update to revision %s", rev)
+	switch wasCompleted := conditions.IsTrue(st.Conditions, v1alpha1.RolloutCompleted); {
+	case done && !wasCompleted:
+		plan.event(corev1.EventTypeNormal, reasons.RolloutCompleted, "Rollout completed update to revision %s (%s): %s", rev, st.CurrentPodHash, completedHow(ro, rev))
+	case !completed && wasCompleted:
+		plan.event(corev1.EventTypeNormal, reasons.RolloutNotCompleted, "Rollout not completed, started update to revision %s (%s)", rev, st.CurrentPodHash)
 	}
 	if completed {
 		set(v1alpha1.RolloutCompleted, metav1.ConditionTrue, "RolloutCompleted", "Rollout completed update to revision "+rev)
@@ -119,6 +123,20 @@ func summarize(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv
 	}
 }
 
+// completedHow ends the RolloutCompleted event's message, as Argo's does.
+func completedHow(ro *v1alpha1.Rollout, rev string) string {
+	switch {
+	case rev == "1":
+		return "Initial deploy"
+	case ro.Spec.Strategy.BlueGreen != nil:
+		return "Completed blue-green update"
+	case len(ro.Spec.Strategy.Canary.Steps) == 0:
+		return "Completed rollout with no steps"
+	default:
+		return fmt.Sprintf("Completed all %d canary steps", len(ro.Spec.Strategy.Canary.Steps))
+	}
+}
+
 // specReplicasAfter is a ReplicaSet's spec.replicas once the plan is applied.
 func specReplicasAfter(rs *appsv1.ReplicaSet, plan *Plan) int32 {
 	if n, ok := plan.Scale[rs.Name]; ok {
@@ -127,7 +145,7 @@ func specReplicasAfter(rs *appsv1.ReplicaSet, plan *Plan) int32 {
 	return specReplicas(rs)
 }
 
-const reasonDeadlineExceeded = "ProgressDeadlineExceeded"
+const reasonDeadlineExceeded = reasons.ProgressDeadlineExceeded
 
 func stalledMessage(rs *appsv1.ReplicaSet) string {
 	return fmt.Sprintf("ReplicaSet %q has timed out progressing.", rs.Name)

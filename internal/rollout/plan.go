@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
+	"github.com/vireo-dev/vireo/internal/reasons"
 )
 
 // RevisionAnnotation numbers a Rollout's ReplicaSets in the order they became current.
@@ -169,20 +171,24 @@ func Decide(obs Observed) *Plan {
 	if newRS != nil {
 		hash = newRS.Labels[PodTemplateHashLabel]
 	}
-	if newRS == nil {
+	fresh := newRS == nil
+	if fresh {
 		newRS = newReplicaSet(ro, template, hash, sets.maxRevision()+1)
 		if st.StableRS != "" && st.StableRS != hash {
 			injectAntiAffinity(&newRS.Spec.Template, antiAffinity(ro), st.StableRS)
 		}
 		plan.Create = newRS
-		if st.CurrentPodHash == "" {
-			// Later ReplicaSets are announced by RolloutUpdated.
-			plan.event(corev1.EventTypeNormal, "NewReplicaSetCreated", "Created ReplicaSet %s (revision %s)", newRS.Name, newRS.Annotations[RevisionAnnotation])
-		}
 		sets.all = append(sets.all, newRS)
 	} else if top := sets.maxRevision(); Revision(newRS) < top {
 		// A ReplicaSet that becomes current again (a rollback) becomes the newest revision.
 		plan.annotate(newRS.Name, RevisionAnnotation, strconv.FormatInt(top+1, 10))
+	}
+	if st.CurrentPodHash != hash {
+		// As Argo announces a new revision: the update, then the ReplicaSet.
+		plan.event(corev1.EventTypeNormal, reasons.RolloutUpdated, "Rollout updated to revision %s", currentRevision(plan, newRS))
+	}
+	if fresh {
+		plan.event(corev1.EventTypeNormal, reasons.NewReplicaSetCreated, "Created ReplicaSet %s (revision %s)", newRS.Name, newRS.Annotations[RevisionAnnotation])
 	}
 
 	if bg := ro.Spec.Strategy.BlueGreen; bg != nil {
@@ -197,7 +203,59 @@ func Decide(obs Observed) *Plan {
 	planRoleMetadata(plan, ro, sets, newRS, obs.Pods)
 	plan.Delete = sets.beyondHistory(ro, newRS, sets.byHash(st.StableRS), plan.Scale)
 	planWorkload(plan, ro, obs.Workload)
+	announceScaling(plan, sets)
+	announceServices(plan, obs.Services)
 	return plan
+}
+
+// announceScaling raises Argo's ScalingReplicaSet event for each ReplicaSet
+// whose spec.replicas the plan changes (a new one scales up from 0), newest
+// revision first.
+func announceScaling(plan *Plan, sets *replicaSets) {
+	byRevision := slices.Clone(sets.all)
+	sort.SliceStable(byRevision, func(i, j int) bool { return Revision(byRevision[i]) > Revision(byRevision[j]) })
+	for _, rs := range byRevision {
+		from, to := specReplicas(rs), specReplicasAfter(rs, plan)
+		if plan.Create != nil && rs.Name == plan.Create.Name {
+			from = 0
+		}
+		if from == to {
+			continue
+		}
+		dir := "up"
+		if to < from {
+			dir = "down"
+		}
+		plan.event(corev1.EventTypeNormal, reasons.ScalingReplicaSet, "Scaled %s ReplicaSet %s (revision %s) from %d to %d",
+			dir, rs.Name, currentRevision(plan, rs), from, to)
+	}
+}
+
+// announceServices raises Argo's SwitchService event for each Service whose
+// pod-template-hash selector the plan moves, by Service name.
+func announceServices(plan *Plan, services map[string]*corev1.Service) {
+	names := make([]string, 0, len(plan.Services))
+	for name := range plan.Services {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var switched []Event
+	for _, name := range names {
+		svc, to := services[name], plan.Services[name]
+		if svc == nil || to == "" {
+			continue
+		}
+		if from := svc.Spec.Selector[PodTemplateHashLabel]; from != to {
+			switched = append(switched, Event{Type: corev1.EventTypeNormal, Reason: reasons.SwitchService,
+				Message: fmt.Sprintf("Switched selector for service '%s' from '%s' to '%s'", name, from, to)})
+		}
+	}
+	// A switch that completes the rollout is told before the completion.
+	at := slices.IndexFunc(plan.Events, func(e Event) bool { return e.Reason == reasons.RolloutCompleted })
+	if at < 0 {
+		at = len(plan.Events)
+	}
+	plan.Events = slices.Insert(plan.Events, at, switched...)
 }
 
 // currentRevision is the revision the current ReplicaSet has, or is getting.
@@ -215,9 +273,6 @@ func currentRevision(plan *Plan, rs *appsv1.ReplicaSet) string {
 func observeTemplate(plan *Plan, newRS *appsv1.ReplicaSet, hash, stepsHash string, steps int, rev string) {
 	st := &plan.Status
 	if st.CurrentPodHash != hash || st.CurrentStepHash != stepsHash {
-		if st.CurrentPodHash != "" && st.CurrentPodHash != hash {
-			plan.event(corev1.EventTypeNormal, "RolloutUpdated", "Rollout updated to revision %s (ReplicaSet %s)", rev, newRS.Name)
-		}
 		st.CurrentPodHash, st.CurrentStepHash = hash, stepsHash
 		st.CurrentStepIndex = nil
 		if steps > 0 {

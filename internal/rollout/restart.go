@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
+	"github.com/vireo-dev/vireo/internal/reasons"
 )
 
 // planRestart carries out spec.restartAt: every pod created before that time
@@ -39,7 +40,7 @@ func planRestart(plan *Plan, ro *v1alpha1.Rollout, pods []*corev1.Pod, maxUnavai
 	}
 	if len(old) == 0 {
 		st.RestartedAt = at
-		plan.event(corev1.EventTypeNormal, "RolloutRestarted", "Every pod created before %s has been replaced", at.UTC().Format("2006-01-02T15:04:05Z"))
+		plan.event(corev1.EventTypeNormal, reasons.RolloutRestarted, "Every pod created before %s has been replaced", at.UTC().Format("2006-01-02T15:04:05Z"))
 		return
 	}
 	replicas := desiredReplicas(ro)
@@ -61,7 +62,7 @@ func planRestart(plan *Plan, ro *v1alpha1.Rollout, pods []*corev1.Pod, maxUnavai
 		plan.Evict = append(plan.Evict, p.Name)
 	}
 	if len(plan.Evict) > 0 {
-		plan.event(corev1.EventTypeNormal, "RestartingPods", "Evicting %d of %d pods created before the restart", len(plan.Evict), len(old))
+		plan.event(corev1.EventTypeNormal, reasons.RestartingPods, "Evicting %d of %d pods created before the restart", len(plan.Evict), len(old))
 	}
 }
 

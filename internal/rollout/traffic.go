@@ -11,6 +11,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
+	"github.com/vireo-dev/vireo/internal/reasons"
 	"github.com/vireo-dev/vireo/internal/trafficrouting"
 )
 
@@ -439,5 +440,5 @@ func retireAbortedCanary(plan *Plan, ro *v1alpha1.Rollout, newRS *appsv1.Replica
 	}
 	d := seconds32(ro.Spec.Strategy.Canary.AbortScaleDownDelaySeconds, defaultAbortScaleDownDelaySeconds)
 	keepUntil(plan, newRS, now.Add(d))
-	plan.event(corev1.EventTypeNormal, "ScaleDownScheduled", "Canary ReplicaSet %s scales down in %s, once its traffic is gone", newRS.Name, d)
+	plan.event(corev1.EventTypeNormal, reasons.ScaleDownScheduled, "Canary ReplicaSet %s scales down in %s, once its traffic is gone", newRS.Name, d)
 }

@@ -82,7 +82,7 @@ func TestBlueGreen(t *testing.T) {
 	c.waitRollout(t, ns, "Healthy", "", 30*time.Second)
 	// The old version stays a moment (scaleDownDelaySeconds: 3), then goes.
 	c.expectPods(t, ns, map[string]int{"green": 3})
-	if d := c.jsonpath(t, ns, "rs/rollouts-demo-"+blue, `.metadata.annotations.argo-rollouts\.argoproj\.io/scale-down-deadline`); d != "" {
+	if d := c.jsonpath(t, ns, "rs/rollouts-demo-"+blue, `.metadata.annotations.scale-down-deadline`); d != "" {
 		t.Errorf("scale-down deadline %q left on the scaled-down ReplicaSet", d)
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/vireo-dev/vireo/internal/analysis"
 	"github.com/vireo-dev/vireo/internal/metricprovider"
 	"github.com/vireo-dev/vireo/internal/metricprovider/cloudwatch"
+	"github.com/vireo-dev/vireo/internal/reasons"
 )
 
 // Reconciler drives AnalysisRuns.
@@ -191,7 +192,7 @@ func (r *Reconciler) announce(ctx context.Context, run *v1alpha1.AnalysisRun, st
 	if st.Message != "" {
 		msg += ": " + st.Message
 	}
-	r.Recorder.Event(run, typ, "AnalysisRun"+string(st.Phase), msg)
+	r.Recorder.Event(run, typ, reasons.AnalysisRunPrefix+string(st.Phase), msg)
 	log.FromContext(ctx).V(1).Info(msg, "analysisrun", klog.KObj(run))
 }
 

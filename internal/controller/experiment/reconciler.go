@@ -33,6 +33,7 @@ import (
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/analysis"
 	planner "github.com/vireo-dev/vireo/internal/experiment"
+	"github.com/vireo-dev/vireo/internal/reasons"
 	"github.com/vireo-dev/vireo/internal/rollout"
 )
 
@@ -312,7 +313,7 @@ func (r *Reconciler) applyRuns(ctx context.Context, ex *v1alpha1.Experiment, pla
 	for _, req := range plan.CreateRuns {
 		spec, err := r.runSpec(ctx, ex, req.Analysis)
 		if err != nil {
-			r.Recorder.Eventf(ex, corev1.EventTypeWarning, "AnalysisRunError", "Cannot create analysis run %s: %v", req.Name, err)
+			r.Recorder.Eventf(ex, corev1.EventTypeWarning, reasons.AnalysisRunError, "Cannot create analysis run %s: %v", req.Name, err)
 			return fmt.Errorf("building analysis run %s of experiment %s: %w", req.Name, klog.KObj(ex), err)
 		}
 		labels := maps.Clone(ex.Spec.AnalysisRunMetadata.Labels)

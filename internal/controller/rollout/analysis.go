@@ -16,6 +16,7 @@ import (
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/analysis"
+	"github.com/vireo-dev/vireo/internal/reasons"
 	planner "github.com/vireo-dev/vireo/internal/rollout"
 )
 
@@ -212,13 +213,13 @@ func (r *Reconciler) applyRuns(ctx context.Context, ro *v1alpha1.Rollout, plan *
 	for _, req := range plan.CreateRuns {
 		run, err := r.buildRun(ctx, ro, req)
 		if err != nil {
-			r.Recorder.Eventf(ro, corev1.EventTypeWarning, "AnalysisRunError", "Cannot create analysis run %s: %v", req.Name, err)
+			r.Recorder.Eventf(ro, corev1.EventTypeWarning, reasons.AnalysisRunError, "Cannot create analysis run %s: %v", req.Name, err)
 			return fmt.Errorf("building analysis run %s of rollout %s: %w", req.Name, klog.KObj(ro), err)
 		}
 		if err := r.Client.Create(ctx, run); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("creating analysis run %s of rollout %s: %w", req.Name, klog.KObj(ro), err)
 		} else if err == nil {
-			r.Recorder.Eventf(ro, corev1.EventTypeNormal, "AnalysisRunCreated", "Created %s analysis run %s", req.Kind, req.Name)
+			r.Recorder.Eventf(ro, corev1.EventTypeNormal, reasons.AnalysisRunCreated, "Created %s analysis run %s", req.Kind, req.Name)
 		}
 	}
 	for _, name := range plan.TerminateRuns {

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
+	"github.com/vireo-dev/vireo/internal/reasons"
 	planner "github.com/vireo-dev/vireo/internal/rollout"
 )
 
@@ -38,7 +39,7 @@ func (r *Reconciler) applyExperiments(ctx context.Context, ro *v1alpha1.Rollout,
 		err := r.Client.Create(ctx, ex)
 		switch {
 		case err == nil:
-			r.Recorder.Eventf(ro, corev1.EventTypeNormal, "ExperimentCreated", "Created experiment %s", ex.Name)
+			r.Recorder.Eventf(ro, corev1.EventTypeNormal, reasons.ExperimentCreated, "Created experiment %s", ex.Name)
 		case !apierrors.IsAlreadyExists(err):
 			return fmt.Errorf("creating experiment %s of rollout %s: %w", ex.Name, klog.KObj(ro), err)
 		}

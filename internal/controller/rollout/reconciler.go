@@ -26,12 +26,15 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
+	"github.com/vireo-dev/vireo/internal/reasons"
 	planner "github.com/vireo-dev/vireo/internal/rollout"
 	"github.com/vireo-dev/vireo/internal/trafficrouting/routers"
 )
@@ -179,7 +182,7 @@ func (r *Reconciler) SetupWithManager(mgr manager.Manager) error {
 	}
 	r.expect = newExpectations(r.Clock)
 	b := builder.ControllerManagedBy(mgr).
-		For(&v1alpha1.Rollout{}).
+		For(&v1alpha1.Rollout{}, builder.WithPredicates(predicate.Funcs{CreateFunc: r.addedToInformer})).
 		Owns(&appsv1.ReplicaSet{}).
 		Owns(&v1alpha1.AnalysisRun{}).
 		Owns(&v1alpha1.Experiment{}).
@@ -194,6 +197,15 @@ func (r *Reconciler) SetupWithManager(mgr manager.Manager) error {
 		Named("rollout").
 		WithOptions(crcontroller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		Complete(r)
+}
+
+// addedToInformer announces, as Argo Rollouts does, each Rollout the
+// controller starts watching: every Rollout when a leader starts, then each
+// new one. It lets every such event through to the work queue.
+func (r *Reconciler) addedToInformer(e event.CreateEvent) bool {
+	r.Recorder.Eventf(e.Object, corev1.EventTypeNormal, reasons.RolloutAddedToInformer,
+		"Rollout resource added to informer: %s/%s", e.Object.GetNamespace(), e.Object.GetName())
+	return true
 }
 
 // cacheBehind reports whether the cache does not yet show a write of ours to
@@ -214,6 +226,20 @@ func (r *Reconciler) cacheBehind(ro *v1alpha1.Rollout, sets []*appsv1.ReplicaSet
 		behind = true
 	}
 	return behind
+}
+
+// servicesBehind reports whether the cache does not yet show a selector
+// write of ours to one of the Services.
+func (r *Reconciler) servicesBehind(services map[string]*corev1.Service) bool {
+	if r.expect == nil {
+		return false
+	}
+	for _, svc := range services {
+		if svc != nil && r.expect.behind(svc.UID, svc.ResourceVersion) {
+			return true
+		}
+	}
+	return false
 }
 
 // rolloutsIndexed maps an object (a Service, a Deployment, an
@@ -283,6 +309,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err != nil {
 		return reconcile.Result{}, err
 	}
+	if r.servicesBehind(services) {
+		// A selector we moved is not in the cache yet: planning now would
+		// move it (and announce it) again.
+		return reconcile.Result{RequeueAfter: expectationTTL}, nil
+	}
 	var pods []*corev1.Pod
 	if ro.Spec.RestartAt != nil || planner.UsesRoleMetadata(&ro, sets) {
 		if pods, err = r.pods(ctx, &ro, workload, sets); err != nil {
@@ -322,7 +353,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 			}
 			plan.Status = *ro.Status.DeepCopy()
 			plan.Status.CollisionCount = &c
-			plan.Events = []planner.Event{{Type: corev1.EventTypeWarning, Reason: "HashCollision",
+			plan.Events = []planner.Event{{Type: corev1.EventTypeWarning, Reason: reasons.HashCollision,
 				Message: fmt.Sprintf("ReplicaSet %s exists and is not this Rollout's; collision count %d", plan.Create.Name, c)}}
 			plan.Scale, plan.Annotate, plan.Services, plan.Delete, plan.Traffic = nil, nil, nil, nil, nil
 		}
@@ -455,7 +486,7 @@ func (r *Reconciler) adopt(ctx context.Context, ro *v1alpha1.Rollout, rs *appsv1
 	if err := r.Client.Patch(ctx, rs, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
 		return fmt.Errorf("adopting ReplicaSet %s into rollout %s: %w", klog.KObj(rs), klog.KObj(ro), err)
 	}
-	r.Recorder.Eventf(ro, corev1.EventTypeNormal, "ReplicaSetAdopted", "Adopted ReplicaSet %s", rs.Name)
+	r.Recorder.Eventf(ro, corev1.EventTypeNormal, reasons.ReplicaSetAdopted, "Adopted ReplicaSet %s", rs.Name)
 	return nil
 }
 
@@ -496,7 +527,7 @@ func (r *Reconciler) evict(ctx context.Context, ro *v1alpha1.Rollout, names []st
 		case err == nil, apierrors.IsNotFound(err):
 		case apierrors.IsTooManyRequests(err):
 			blocked = true
-			r.Recorder.Eventf(ro, corev1.EventTypeWarning, "EvictionBlocked", "Evicting pod %s for the restart: %v", name, err)
+			r.Recorder.Eventf(ro, corev1.EventTypeWarning, reasons.EvictionBlocked, "Evicting pod %s for the restart: %v", name, err)
 		default:
 			blocked = true
 			log.FromContext(ctx).Error(err, "evicting pod for restart", "pod", klog.KObj(pod))
@@ -533,9 +564,11 @@ func (r *Reconciler) pointServices(ctx context.Context, ro *v1alpha1.Rollout, pl
 		patch := client.RawPatch(types.MergePatchType, fmt.Appendf(nil,
 			`{"metadata":{"annotations":{%q:%q}},"spec":{"selector":{%q:%q}}}`,
 			ManagedByAnnotation, ro.Name, planner.PodTemplateHashLabel, hash))
+		rv := svc.ResourceVersion
 		if err := r.Client.Patch(ctx, svc, patch); err != nil {
 			return fmt.Errorf("pointing Service %s at %s: %w", klog.KObj(svc), hash, err)
 		}
+		r.wrote(svc.UID, rv)
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
+	"github.com/vireo-dev/vireo/internal/reasons"
 	planner "github.com/vireo-dev/vireo/internal/rollout"
 	"github.com/vireo-dev/vireo/internal/trafficrouting"
 	"github.com/vireo-dev/vireo/internal/trafficrouting/routers"
@@ -143,7 +144,7 @@ func (r *Reconciler) setRouters(ctx context.Context, ro *v1alpha1.Rollout, plan 
 		if before != nil {
 			from = before.Canary.Weight
 		}
-		r.Recorder.Eventf(ro, corev1.EventTypeNormal, "TrafficWeightUpdated", "Traffic weight updated from %d to %d (of %d)", from, t.Weight, t.MaxWeight)
+		r.Recorder.Eventf(ro, corev1.EventTypeNormal, reasons.TrafficWeightUpdated, "Traffic weight updated from %d to %d (of %d)", from, t.Weight, t.MaxWeight)
 	}
 	return held, nil
 }
@@ -211,7 +212,7 @@ func (r *Reconciler) markVerified(ctx context.Context, ro *v1alpha1.Rollout, hel
 // trafficFailed reports a router's error on the Rollout and returns it, so
 // that the pass is retried with backoff; nothing is scaled meanwhile.
 func (r *Reconciler) trafficFailed(ro *v1alpha1.Rollout, err error) error {
-	r.Recorder.Event(ro, corev1.EventTypeWarning, "TrafficRoutingError", err.Error())
+	r.Recorder.Event(ro, corev1.EventTypeWarning, reasons.TrafficRoutingError, err.Error())
 	r.forgetApplied(types.NamespacedName{Namespace: ro.Namespace, Name: ro.Name})
 	return errors.Join(fmt.Errorf("traffic routing of rollout %s", klog.KObj(ro)), err)
 }

@@ -163,6 +163,23 @@ func (w *World) podObjects() []*corev1.Pod {
 	return out
 }
 
+// serviceObjects are the Services the spec names, each selecting the
+// rollout's pods and, once pointed, the hash the plans set.
+func (w *World) serviceObjects() map[string]*corev1.Service {
+	out := map[string]*corev1.Service{}
+	for _, name := range rollout.ServiceNames(w.ro) {
+		sel := map[string]string{}
+		if w.ro.Spec.Selector != nil {
+			maps.Copy(sel, w.ro.Spec.Selector.MatchLabels)
+		}
+		if h := w.services[name]; h != "" {
+			sel[rollout.PodTemplateHashLabel] = h
+		}
+		out[name] = &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: w.ro.Namespace}, Spec: corev1.ServiceSpec{Selector: sel}}
+	}
+	return out
+}
+
 // names lists the ReplicaSets oldest first (by name within one second), so
 // that timelines read in the order versions arrived, whatever their hashes.
 func (w *World) names() []string {
@@ -198,7 +215,7 @@ func (w *World) reconcile() *rollout.Plan {
 	for _, n := range slices.Sorted(maps.Keys(w.analysisRuns)) {
 		runList = append(runList, w.analysisRuns[n].DeepCopy())
 	}
-	plan := rollout.Decide(rollout.Observed{Rollout: w.ro.DeepCopy(), ReplicaSets: list, Pods: w.podObjects(), Services: map[string]*corev1.Service{}, Workload: workload,
+	plan := rollout.Decide(rollout.Observed{Rollout: w.ro.DeepCopy(), ReplicaSets: list, Pods: w.podObjects(), Services: w.serviceObjects(), Workload: workload,
 		AnalysisRuns: runList, Experiments: experiments, Now: w.now})
 	w.applyRuns(plan)
 	w.applyExperiments(plan)
