@@ -10,8 +10,9 @@
 package v1alpha1
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/controller-runtime/pkg/scheme"
 )
 
 var (
@@ -19,18 +20,22 @@ var (
 	GroupVersion = schema.GroupVersion{Group: "argoproj.io", Version: "v1alpha1"}
 
 	// SchemeBuilder registers this package's kinds with a runtime.Scheme.
-	SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion}
+	// It is apimachinery's, not controller-runtime's, so that the API (and
+	// the planners built on it) links no client.
+	SchemeBuilder = runtime.NewSchemeBuilder(addKnownTypes)
 
 	// AddToScheme adds this package's kinds to a scheme.
 	AddToScheme = SchemeBuilder.AddToScheme
 )
 
-func init() {
-	SchemeBuilder.Register(
+func addKnownTypes(s *runtime.Scheme) error {
+	s.AddKnownTypes(GroupVersion,
 		&Rollout{}, &RolloutList{},
 		&AnalysisTemplate{}, &AnalysisTemplateList{},
 		&ClusterAnalysisTemplate{}, &ClusterAnalysisTemplateList{},
 		&AnalysisRun{}, &AnalysisRunList{},
 		&Experiment{}, &ExperimentList{},
 	)
+	metav1.AddToGroupVersion(s, GroupVersion)
+	return nil
 }

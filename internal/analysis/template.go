@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 )
 
@@ -121,35 +118,4 @@ func sameValue(a, b v1alpha1.Argument) bool {
 // samePtr reports whether two pointers are both nil or point at equal values.
 func samePtr[T comparable](a, b *T) bool {
 	return (a == nil) == (b == nil) && (a == nil || *a == *b)
-}
-
-// ClientTemplates reads AnalysisTemplates of one namespace and
-// ClusterAnalysisTemplates through clients: a cache in the controller, the
-// API server in the CLI.
-type ClientTemplates struct {
-	Namespaced, Cluster client.Reader
-	Namespace           string
-}
-
-// Template reads one template; a missing one is "not found".
-func (t ClientTemplates) Template(ctx context.Context, ref v1alpha1.AnalysisTemplateRef) (*v1alpha1.AnalysisTemplateSpec, error) {
-	if ref.ClusterScope {
-		var ct v1alpha1.ClusterAnalysisTemplate
-		if err := t.Cluster.Get(ctx, client.ObjectKey{Name: ref.TemplateName}, &ct); err != nil {
-			return nil, notFound(err)
-		}
-		return &ct.Spec, nil
-	}
-	var at v1alpha1.AnalysisTemplate
-	if err := t.Namespaced.Get(ctx, client.ObjectKey{Namespace: t.Namespace, Name: ref.TemplateName}, &at); err != nil {
-		return nil, notFound(err)
-	}
-	return &at.Spec, nil
-}
-
-func notFound(err error) error {
-	if apierrors.IsNotFound(err) {
-		return fmt.Errorf("not found")
-	}
-	return err
 }

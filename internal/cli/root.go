@@ -14,7 +14,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/vireo-dev/vireo/internal/controller"
+	"github.com/vireo-dev/vireo/internal/apischeme"
 	"github.com/vireo-dev/vireo/internal/version"
 )
 
@@ -86,7 +86,7 @@ func (e *env) Client() (client.WithWatch, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the kubeconfig: %w", err)
 	}
-	scheme, err := controller.Scheme()
+	scheme, err := apischeme.New()
 	if err != nil {
 		return nil, err
 	}

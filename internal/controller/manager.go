@@ -13,10 +13,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/types"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
@@ -26,9 +24,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
+	"github.com/vireo-dev/vireo/internal/apischeme"
 	analysisrunctrl "github.com/vireo-dev/vireo/internal/controller/analysisrun"
 	experimentctrl "github.com/vireo-dev/vireo/internal/controller/experiment"
 	rolloutctrl "github.com/vireo-dev/vireo/internal/controller/rollout"
@@ -71,21 +69,6 @@ type Options struct {
 	SeveralPerProcess bool
 }
 
-// Scheme knows Kubernetes' built-in kinds and Vireo's.
-func Scheme() (*runtime.Scheme, error) {
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		return nil, err
-	}
-	if err := gatewayv1.Install(s); err != nil {
-		return nil, err
-	}
-	if err := v1alpha1.AddToScheme(s); err != nil {
-		return nil, err
-	}
-	return s, nil
-}
-
 // InstanceSelector selects the objects that an instance with the given id
 // reconciles: those labelled with the id, or, without an id, those with no
 // instance-id label.
@@ -103,7 +86,7 @@ func InstanceSelector(instanceID string) (labels.Selector, error) {
 
 // NewManager builds a manager with every Vireo controller registered.
 func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
-	scheme, err := Scheme()
+	scheme, err := apischeme.New()
 	if err != nil {
 		return nil, fmt.Errorf("building scheme: %w", err)
 	}

@@ -18,7 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
-	"github.com/vireo-dev/vireo/internal/controller"
+	"github.com/vireo-dev/vireo/internal/apischeme"
 	"github.com/vireo-dev/vireo/internal/rolloutview"
 	"github.com/vireo-dev/vireo/internal/testenv"
 )
@@ -28,7 +28,7 @@ import (
 // tested in a real browser in test/e2e.)
 func TestServerOnARealAPIServer(t *testing.T) {
 	env := testenv.Start(t)
-	scheme, err := controller.Scheme()
+	scheme, err := apischeme.New()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/vireo-dev/vireo/internal/analysis"
 	"github.com/vireo-dev/vireo/internal/conditions"
 	"github.com/vireo-dev/vireo/internal/reasons"
-	"github.com/vireo-dev/vireo/internal/trafficrouting"
+	"github.com/vireo-dev/vireo/internal/trafficrouting/trafficshare"
 )
 
 // InstanceIDLabel marks the objects of one controller instance; a Rollout's
@@ -222,7 +222,7 @@ func experimentsByName(list []*v1alpha1.Experiment) map[string]*v1alpha1.Experim
 // experimentTraffic is the share of the traffic a running experiment step
 // sends to its weighted templates' Services: once the experiment is running
 // (every template available), until it ends or the rollout aborts.
-func experimentTraffic(plan *Plan, ro *v1alpha1.Rollout) ([]trafficrouting.Destination, []v1alpha1.WeightDestination) {
+func experimentTraffic(plan *Plan, ro *v1alpha1.Rollout) ([]trafficshare.Destination, []v1alpha1.WeightDestination) {
 	st := &plan.Status
 	steps := ro.Spec.Strategy.Canary.Steps
 	if st.Abort || st.CurrentStepIndex == nil || int(*st.CurrentStepIndex) >= len(steps) {
@@ -233,7 +233,7 @@ func experimentTraffic(plan *Plan, ro *v1alpha1.Rollout) ([]trafficrouting.Desti
 	if step == nil || ex == nil || ex.Status.AvailableAt == nil || analysis.Completed(ex.Status.Phase) {
 		return nil, nil
 	}
-	var extra []trafficrouting.Destination
+	var extra []trafficshare.Destination
 	var recorded []v1alpha1.WeightDestination
 	for _, t := range step.Templates {
 		if t.Weight == nil {
@@ -241,7 +241,7 @@ func experimentTraffic(plan *Plan, ro *v1alpha1.Rollout) ([]trafficrouting.Desti
 		}
 		for _, ts := range ex.Status.TemplateStatuses {
 			if ts.Name == t.Name && ts.ServiceName != "" {
-				extra = append(extra, trafficrouting.Destination{Service: ts.ServiceName, Weight: *t.Weight})
+				extra = append(extra, trafficshare.Destination{Service: ts.ServiceName, Weight: *t.Weight})
 				recorded = append(recorded, v1alpha1.WeightDestination{ServiceName: ts.ServiceName, PodTemplateHash: ts.PodTemplateHash, Weight: *t.Weight})
 			}
 		}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/reasons"
-	"github.com/vireo-dev/vireo/internal/trafficrouting"
+	"github.com/vireo-dev/vireo/internal/trafficrouting/trafficshare"
 )
 
 // A canary with spec.strategy.canary.trafficRouting moves traffic with its
@@ -42,7 +42,7 @@ type Traffic struct {
 	// Additional are the Services of a running experiment step's weighted
 	// templates, each with its share; the stable Service's is then the
 	// rest after the canary's and theirs.
-	Additional []trafficrouting.Destination `json:",omitempty"`
+	Additional []trafficshare.Destination `json:",omitempty"`
 }
 
 // ManagedRoute is one managed route: exactly one of Header and Mirror is set.
@@ -122,9 +122,9 @@ func stepWeight(ro *v1alpha1.Rollout, st *v1alpha1.RolloutStatus) int32 {
 	case st.Abort, st.CurrentPodHash == st.StableRS:
 		return 0
 	case st.PromoteFull, st.CurrentStepIndex == nil && len(steps) == 0:
-		return trafficrouting.MaxWeight(ro)
+		return trafficshare.Max(ro)
 	case st.CurrentStepIndex != nil && int(*st.CurrentStepIndex) >= len(steps):
-		return trafficrouting.MaxWeight(ro)
+		return trafficshare.Max(ro)
 	}
 	var w int32
 	for i := 0; st.CurrentStepIndex != nil && i <= int(*st.CurrentStepIndex); i++ {
@@ -161,7 +161,7 @@ func withMinPods(ro *v1alpha1.Rollout, n int32, carries bool) int32 {
 func canaryScale(ro *v1alpha1.Rollout, st *v1alpha1.RolloutStatus, weight int32) int32 {
 	replicas := desiredReplicas(ro)
 	steps := ro.Spec.Strategy.Canary.Steps
-	n := share(replicas, weight, trafficrouting.MaxWeight(ro))
+	n := share(replicas, weight, trafficshare.Max(ro))
 	if st.CurrentStepIndex != nil && int(*st.CurrentStepIndex) < len(steps) && !st.PromoteFull {
 		var scale *v1alpha1.SetCanaryScale
 		for i := 0; i <= int(*st.CurrentStepIndex); i++ {
@@ -206,7 +206,7 @@ func stableScale(ro *v1alpha1.Rollout, canaryWeight int32) int32 {
 	if !ro.Spec.Strategy.Canary.DynamicStableScale {
 		return replicas
 	}
-	total := trafficrouting.MaxWeight(ro)
+	total := trafficshare.Max(ro)
 	return withMinPods(ro, share(replicas, total-canaryWeight, total), canaryWeight < total)
 }
 
@@ -216,7 +216,7 @@ func planTraffic(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *app
 	st := &plan.Status
 	c := ro.Spec.Strategy.Canary
 	r := plan.routing
-	total := trafficrouting.MaxWeight(ro)
+	total := trafficshare.Max(ro)
 
 	// The canary Service follows the new pods, or the stable ones on abort,
 	// but leaves pods it sends traffic to only once their weight is 0, and
@@ -280,7 +280,7 @@ func planTraffic(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *app
 // dynamicStableScale, while the stable pods come back: what the available
 // stable pods cannot carry yet.
 func dynamicAbortWeight(ro *v1alpha1.Rollout, stable *appsv1.ReplicaSet) int32 {
-	total, replicas := trafficrouting.MaxWeight(ro), desiredReplicas(ro)
+	total, replicas := trafficshare.Max(ro), desiredReplicas(ro)
 	if stable == nil || replicas == 0 {
 		return 0
 	}
@@ -420,7 +420,7 @@ func routedStepDone(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *
 func promoteRouted(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv1.ReplicaSet, hash string, now metav1.Time) bool {
 	st := &plan.Status
 	replicas := desiredReplicas(ro)
-	if !available(newRS, replicas) || !plan.routing.weightHeld(hash, trafficrouting.MaxWeight(ro)) {
+	if !available(newRS, replicas) || !plan.routing.weightHeld(hash, trafficshare.Max(ro)) {
 		return false
 	}
 	if old := sets.byHash(st.StableRS); old != nil && old != newRS {

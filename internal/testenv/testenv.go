@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	"github.com/vireo-dev/vireo/internal/controller"
+	"github.com/vireo-dev/vireo/internal/apischeme"
 )
 
 // RepoRoot is the repository's top directory.
@@ -76,7 +76,7 @@ func Start(t testing.TB, crdDirs ...string) *Env {
 			t.Errorf("stopping the test API server: %v", err)
 		}
 	})
-	scheme, err := controller.Scheme()
+	scheme, err := apischeme.New()
 	if err != nil {
 		t.Fatal(err)
 	}

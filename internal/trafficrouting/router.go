@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
+	"github.com/vireo-dev/vireo/internal/trafficrouting/trafficshare"
 )
 
 // Router sets a rollout's canary traffic in one kind of router object. A
@@ -41,27 +42,12 @@ type Router interface {
 	RemoveManagedRoutes(ctx context.Context) error
 }
 
-// Destination is a Service that takes a share of the traffic beside the
-// canary and the stable: the Service of an experiment's template.
-type Destination struct {
-	Service string `json:"service"`
-	Weight  int32  `json:"weight"`
-}
-
 // Splitter is a Router that can split traffic over more Services than the
 // canary and the stable: SetWeights sends weight to the canary, each extra
 // destination its own, and the rest to the stable Service; destinations it
 // was given before and is not given now lose their place.
 type Splitter interface {
-	SetWeights(ctx context.Context, weight int32, extra []Destination) error
-}
-
-// MaxWeight is the rollout's total traffic weight.
-func MaxWeight(ro *v1alpha1.Rollout) int32 {
-	if c := ro.Spec.Strategy.Canary; c != nil && c.TrafficRouting != nil && c.TrafficRouting.MaxTrafficWeight != nil {
-		return *c.TrafficRouting.MaxTrafficWeight
-	}
-	return 100
+	SetWeights(ctx context.Context, weight int32, extra []trafficshare.Destination) error
 }
 
 // Update reads the named object of a kind as unstructured, lets edit change
@@ -112,7 +98,7 @@ func Get(ctx context.Context, c client.Client, key client.ObjectKey, obj client.
 
 // Weights is the canary's weight and the stable's, out of the rollout's total.
 func Weights(ro *v1alpha1.Rollout, canary int32) (canaryWeight, stableWeight int64) {
-	return int64(canary), int64(MaxWeight(ro) - canary)
+	return int64(canary), int64(trafficshare.Max(ro) - canary)
 }
 
 // Own creates an object the rollout owns, or brings the one it owns up to

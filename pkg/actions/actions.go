@@ -27,6 +27,7 @@ import (
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/analysis"
+	"github.com/vireo-dev/vireo/internal/analysis/templates"
 	planner "github.com/vireo-dev/vireo/internal/rollout"
 )
 
@@ -337,7 +338,7 @@ func CreateAnalysisRun(ctx context.Context, c client.Client, namespace string, f
 		return nil, errors.New("name the template to create the AnalysisRun from (--from)")
 	}
 	ref := v1alpha1.AnalysisTemplateRef{TemplateName: from.Template, ClusterScope: from.Cluster}
-	tmpl, err := analysis.MergeTemplates(ctx, analysis.ClientTemplates{Namespaced: c, Cluster: c, Namespace: namespace}, []v1alpha1.AnalysisTemplateRef{ref})
+	tmpl, err := analysis.MergeTemplates(ctx, templates.Client{Namespaced: c, Cluster: c, Namespace: namespace}, []v1alpha1.AnalysisTemplateRef{ref})
 	if err != nil {
 		return nil, err
 	}

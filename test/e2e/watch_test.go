@@ -12,7 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
-	"github.com/vireo-dev/vireo/internal/controller"
+	"github.com/vireo-dev/vireo/internal/apischeme"
 )
 
 // watchClient is a client of the suite's cluster that can watch.
@@ -23,7 +23,7 @@ func (c *cluster) watchClient(t *testing.T) client.WithWatch {
 		t.Fatal(err)
 	}
 	cfg.QPS, cfg.Burst = 500, 1000 // the tests' own client must not be what is measured
-	scheme, err := controller.Scheme()
+	scheme, err := apischeme.New()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,6 +32,7 @@ import (
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/analysis"
+	"github.com/vireo-dev/vireo/internal/analysis/templates"
 	planner "github.com/vireo-dev/vireo/internal/experiment"
 	"github.com/vireo-dev/vireo/internal/reasons"
 	"github.com/vireo-dev/vireo/internal/rollout"
@@ -272,7 +273,7 @@ func (r *Reconciler) runSpec(ctx context.Context, ex *v1alpha1.Experiment, a v1a
 		cluster = r.APIReader
 	}
 	refs := []v1alpha1.AnalysisTemplateRef{{TemplateName: a.TemplateName, ClusterScope: a.ClusterScope}}
-	tmpl, err := analysis.MergeTemplates(ctx, analysis.ClientTemplates{Namespaced: r.Client, Cluster: cluster, Namespace: ex.Namespace}, refs)
+	tmpl, err := analysis.MergeTemplates(ctx, templates.Client{Namespaced: r.Client, Cluster: cluster, Namespace: ex.Namespace}, refs)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/analysis"
+	"github.com/vireo-dev/vireo/internal/analysis/templates"
 	"github.com/vireo-dev/vireo/internal/reasons"
 	planner "github.com/vireo-dev/vireo/internal/rollout"
 )
@@ -123,12 +124,12 @@ func (r *Reconciler) checkAnalyses(ctx context.Context, ro *v1alpha1.Rollout) fi
 }
 
 // templates reads the analysis templates a rollout's analyses name.
-func (r *Reconciler) templates(ro *v1alpha1.Rollout) analysis.ClientTemplates {
+func (r *Reconciler) templates(ro *v1alpha1.Rollout) templates.Client {
 	cluster := client.Reader(r.Client)
 	if r.NamespaceOnly {
 		cluster = r.APIReader
 	}
-	return analysis.ClientTemplates{Namespaced: r.Client, Cluster: cluster, Namespace: ro.Namespace}
+	return templates.Client{Namespaced: r.Client, Cluster: cluster, Namespace: ro.Namespace}
 }
 
 func templateNames(a *v1alpha1.RolloutAnalysis) string {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/trafficrouting"
+	"github.com/vireo-dev/vireo/internal/trafficrouting/trafficshare"
 )
 
 // The Mapping kinds, in the order Vireo looks for them: getambassador.io at
@@ -71,7 +72,7 @@ func RouteMapping(base, route string) string { return base + "-" + route }
 
 // percent turns a weight out of maxTrafficWeight into Emissary's percentage.
 func (r Router) percent(weight int32) int64 {
-	max := trafficrouting.MaxWeight(r.Rollout)
+	max := trafficshare.Max(r.Rollout)
 	return (int64(weight)*100 + int64(max)/2) / int64(max)
 }
 

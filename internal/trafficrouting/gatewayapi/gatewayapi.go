@@ -21,6 +21,7 @@ import (
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/trafficrouting"
+	"github.com/vireo-dev/vireo/internal/trafficrouting/trafficshare"
 )
 
 // PluginName is the key of the configuration under trafficRouting.plugins.
@@ -134,7 +135,7 @@ func (r Router) weigh(refs []*gatewayv1.BackendRef, weight int32) (found bool) {
 		return false
 	}
 	c.Weight = ptr.To(weight)
-	s.Weight = ptr.To(trafficrouting.MaxWeight(r.Rollout) - weight)
+	s.Weight = ptr.To(trafficshare.Max(r.Rollout) - weight)
 	return true
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/trafficrouting"
+	"github.com/vireo-dev/vireo/internal/trafficrouting/trafficshare"
 )
 
 // IngressClassAnnotation names an Ingress's class, before spec.ingressClassName.
@@ -70,7 +71,7 @@ func CanaryIngressName(rollout, stable string) string {
 func (r Router) SetWeight(ctx context.Context, weight int32) error {
 	return r.each(ctx, func(a map[string]string) {
 		a[r.prefix()+"/canary-weight"] = strconv.Itoa(int(weight))
-		if max := trafficrouting.MaxWeight(r.Rollout); max != 100 {
+		if max := trafficshare.Max(r.Rollout); max != 100 {
 			a[r.prefix()+"/canary-weight-total"] = strconv.Itoa(int(max))
 		}
 	})

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/trafficrouting"
+	"github.com/vireo-dev/vireo/internal/trafficrouting/trafficshare"
 )
 
 // The TraefikService kinds, newest group first.
@@ -77,7 +78,7 @@ func (r Router) SetWeight(ctx context.Context, weight int32) error {
 
 // SetWeights writes the canary's, the stable's and each extra Service's
 // weights. An extra Service is listed on the canary's port.
-func (r Router) SetWeights(ctx context.Context, weight int32, extra []trafficrouting.Destination) error {
+func (r Router) SetWeights(ctx context.Context, weight int32, extra []trafficshare.Destination) error {
 	c := r.Rollout.Spec.Strategy.Canary
 	canary, stable := trafficrouting.Weights(r.Rollout, weight)
 	for _, d := range extra {

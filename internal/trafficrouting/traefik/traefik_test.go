@@ -13,8 +13,8 @@ import (
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/testenv"
-	"github.com/vireo-dev/vireo/internal/trafficrouting"
 	"github.com/vireo-dev/vireo/internal/trafficrouting/traefik"
+	"github.com/vireo-dev/vireo/internal/trafficrouting/trafficshare"
 )
 
 // seed001Rollout is seed 001's rollout with its commented-out Traefik
@@ -93,7 +93,7 @@ func TestTraefikService(t *testing.T) {
 			// An experiment's Services take their share beside the canary's;
 			// when the experiment is done they go, and a Service the user
 			// listed stays.
-			extra := []trafficrouting.Destination{{Service: "exp-baseline", Weight: 5}, {Service: "exp-canary", Weight: 5}}
+			extra := []trafficshare.Destination{{Service: "exp-baseline", Weight: 5}, {Service: "exp-canary", Weight: 5}}
 			if err := r.SetWeights(ctx, 20, extra); err != nil {
 				t.Fatal(err)
 			}
