@@ -29,6 +29,7 @@ import (
 	"github.com/vireo-dev/vireo/internal/apischeme"
 	analysisrunctrl "github.com/vireo-dev/vireo/internal/controller/analysisrun"
 	experimentctrl "github.com/vireo-dev/vireo/internal/controller/experiment"
+	"github.com/vireo-dev/vireo/internal/controller/fence"
 	rolloutctrl "github.com/vireo-dev/vireo/internal/controller/rollout"
 	"github.com/vireo-dev/vireo/internal/metricprovider/job"
 	rolloutpkg "github.com/vireo-dev/vireo/internal/rollout"
@@ -169,25 +170,26 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 			return nil, fmt.Errorf("adding readiness check: %w", err)
 		}
 	}
-	rollouts := &rolloutctrl.Reconciler{Client: mgr.GetClient(), Workers: opts.RolloutThreads, NamespaceOnly: opts.Namespace != ""}
+	// One client and one Event recorder for every controller, both fenced:
+	// with leader election, each write (status, ReplicaSets, Services,
+	// routers, evictions, AnalysisRuns, Jobs, Experiments) and each Event is
+	// checked against the Lease where it is made.
+	var f fence.Fence
 	if leadership != nil {
 		leadership.reader = mgr.GetClient()
-		rollouts.Fence = leadership
+		f = leadership
 	}
+	writer := fence.Client(mgr.GetClient(), f)
+	recorder := fence.Recorder(mgr.GetEventRecorderFor("vireo-controller"), f)
+	rollouts := &rolloutctrl.Reconciler{Client: writer, Recorder: recorder, Fence: f, Workers: opts.RolloutThreads, NamespaceOnly: opts.Namespace != ""}
 	if err := rollouts.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("registering the rollout controller: %w", err)
 	}
-	runs := &analysisrunctrl.Reconciler{Client: mgr.GetClient(), Workers: opts.AnalysisThreads, CredentialsNamespace: opts.CredentialsNamespace}
-	if leadership != nil {
-		runs.Fence = leadership
-	}
+	runs := &analysisrunctrl.Reconciler{Client: writer, Recorder: recorder, Fence: f, Workers: opts.AnalysisThreads, CredentialsNamespace: opts.CredentialsNamespace}
 	if err := runs.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("registering the analysisrun controller: %w", err)
 	}
-	experiments := &experimentctrl.Reconciler{Client: mgr.GetClient(), NamespaceOnly: opts.Namespace != ""}
-	if leadership != nil {
-		experiments.Fence = leadership
-	}
+	experiments := &experimentctrl.Reconciler{Client: writer, Recorder: recorder, Fence: f, NamespaceOnly: opts.Namespace != ""}
 	if err := experiments.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("registering the experiment controller: %w", err)
 	}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/analysis"
+	"github.com/vireo-dev/vireo/internal/controller/fence"
 	"github.com/vireo-dev/vireo/internal/metricprovider"
 	"github.com/vireo-dev/vireo/internal/metricprovider/cloudwatch"
 	"github.com/vireo-dev/vireo/internal/reasons"
@@ -46,9 +47,10 @@ type Reconciler struct {
 	CredentialsNamespace string
 	// Workers is how many runs are looked at in parallel; 10 when 0.
 	Workers int
-	Fence   interface {
-		MayWrite(ctx context.Context) error
-	}
+	// Fence, when set, is asked at the start of each pass whether this
+	// replica still leads; Client and Recorder should be fenced with it too
+	// (see package fence), so that no write of a pass escapes it.
+	Fence fence.Fence
 }
 
 // SetupWithManager registers the reconciler: it watches AnalysisRuns and the

@@ -33,6 +33,7 @@ import (
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/analysis"
 	"github.com/vireo-dev/vireo/internal/analysis/templates"
+	"github.com/vireo-dev/vireo/internal/controller/fence"
 	planner "github.com/vireo-dev/vireo/internal/experiment"
 	"github.com/vireo-dev/vireo/internal/reasons"
 	"github.com/vireo-dev/vireo/internal/rollout"
@@ -48,9 +49,8 @@ type Reconciler struct {
 	Clock     clock.PassiveClock
 	// Workers is how many Experiments are reconciled in parallel; 5 when 0.
 	Workers int
-	Fence   interface {
-		MayWrite(ctx context.Context) error
-	}
+	// Fence: as the Rollout reconciler's.
+	Fence fence.Fence
 	// NamespaceOnly says the controller may read only its own namespace.
 	NamespaceOnly bool
 }

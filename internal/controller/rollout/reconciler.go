@@ -34,6 +34,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
+	"github.com/vireo-dev/vireo/internal/controller/fence"
 	"github.com/vireo-dev/vireo/internal/reasons"
 	planner "github.com/vireo-dev/vireo/internal/rollout"
 	"github.com/vireo-dev/vireo/internal/trafficrouting/routers"
@@ -51,10 +52,11 @@ type Reconciler struct {
 	Clock     clock.PassiveClock
 	// Workers is how many Rollouts are reconciled in parallel; 10 when 0.
 	Workers int
-	// Fence, when set, is asked before any write whether this replica still leads.
-	Fence interface {
-		MayWrite(ctx context.Context) error
-	}
+	// Fence, when set, is asked at the start of each pass whether this
+	// replica still leads, so that a deposed one does not even plan. Client
+	// and Recorder should be fenced with it too (see package fence): then
+	// every write of a pass, to any object, is checked where it is made.
+	Fence fence.Fence
 	// NamespaceOnly says the controller may read only its own namespace:
 	// ClusterAnalysisTemplates are then read uncached (and mostly refused).
 	NamespaceOnly bool

@@ -1,0 +1,164 @@
+// Package fence keeps a replica that no longer leads from writing. Every
+// write a controller makes, to any object, goes through a Client built here,
+// which asks the Fence first; so does every Event. A leader that was frozen
+// (a long pause, SIGSTOP, a partition) and wakes with a stale view therefore
+// writes nothing, wherever in a pass it was stopped.
+package fence
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/record"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// Fence says whether this replica may write now. nil means it may.
+type Fence interface {
+	MayWrite(ctx context.Context) error
+}
+
+// ErrFenced wraps the Fence's refusal of a write.
+var ErrFenced = errors.New("write refused: this replica does not lead")
+
+// Client returns c with every write checked against f first: Create, Update,
+// Patch, Apply, Delete, DeleteAllOf, and the same on subresources (status,
+// eviction, scale). Reads go straight to c. A nil f returns c itself.
+func Client(c client.Client, f Fence) client.Client {
+	if f == nil {
+		return c
+	}
+	return &fenced{Client: c, f: f}
+}
+
+type fenced struct {
+	client.Client
+	f Fence
+}
+
+func (c *fenced) check(ctx context.Context, verb string, obj client.Object) error {
+	if err := c.f.MayWrite(ctx); err != nil {
+		return fmt.Errorf("%w: %s %s/%s: %v", ErrFenced, verb, obj.GetNamespace(), obj.GetName(), err)
+	}
+	return nil
+}
+
+func (c *fenced) Create(ctx context.Context, obj client.Object, opts ...client.CreateOption) error {
+	if err := c.check(ctx, "create", obj); err != nil {
+		return err
+	}
+	return c.Client.Create(ctx, obj, opts...)
+}
+
+func (c *fenced) Update(ctx context.Context, obj client.Object, opts ...client.UpdateOption) error {
+	if err := c.check(ctx, "update", obj); err != nil {
+		return err
+	}
+	return c.Client.Update(ctx, obj, opts...)
+}
+
+func (c *fenced) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+	if err := c.check(ctx, "patch", obj); err != nil {
+		return err
+	}
+	return c.Client.Patch(ctx, obj, patch, opts...)
+}
+
+func (c *fenced) Apply(ctx context.Context, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
+	if err := c.f.MayWrite(ctx); err != nil {
+		return fmt.Errorf("%w: apply: %v", ErrFenced, err)
+	}
+	return c.Client.Apply(ctx, obj, opts...)
+}
+
+func (c *fenced) Delete(ctx context.Context, obj client.Object, opts ...client.DeleteOption) error {
+	if err := c.check(ctx, "delete", obj); err != nil {
+		return err
+	}
+	return c.Client.Delete(ctx, obj, opts...)
+}
+
+func (c *fenced) DeleteAllOf(ctx context.Context, obj client.Object, opts ...client.DeleteAllOfOption) error {
+	if err := c.check(ctx, "delete all of", obj); err != nil {
+		return err
+	}
+	return c.Client.DeleteAllOf(ctx, obj, opts...)
+}
+
+func (c *fenced) Status() client.SubResourceWriter {
+	return &fencedSub{SubResourceClient: nil, w: c.Client.Status(), f: c}
+}
+
+func (c *fenced) SubResource(name string) client.SubResourceClient {
+	sub := c.Client.SubResource(name)
+	return &fencedSub{SubResourceClient: sub, w: sub, f: c}
+}
+
+// fencedSub fences a subresource's writes; reads (Get) use the embedded client.
+type fencedSub struct {
+	client.SubResourceClient // nil for Status(), which only writes
+	w                        client.SubResourceWriter
+	f                        *fenced
+}
+
+func (s *fencedSub) Create(ctx context.Context, obj, sub client.Object, opts ...client.SubResourceCreateOption) error {
+	if err := s.f.check(ctx, "create subresource of", obj); err != nil {
+		return err
+	}
+	return s.w.Create(ctx, obj, sub, opts...)
+}
+
+func (s *fencedSub) Update(ctx context.Context, obj client.Object, opts ...client.SubResourceUpdateOption) error {
+	if err := s.f.check(ctx, "update subresource of", obj); err != nil {
+		return err
+	}
+	return s.w.Update(ctx, obj, opts...)
+}
+
+func (s *fencedSub) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+	if err := s.f.check(ctx, "patch subresource of", obj); err != nil {
+		return err
+	}
+	return s.w.Patch(ctx, obj, patch, opts...)
+}
+
+func (s *fencedSub) Apply(ctx context.Context, obj runtime.ApplyConfiguration, opts ...client.SubResourceApplyOption) error {
+	if err := s.f.f.MayWrite(ctx); err != nil {
+		return fmt.Errorf("%w: apply subresource: %v", ErrFenced, err)
+	}
+	return s.w.Apply(ctx, obj, opts...)
+}
+
+// Recorder returns r with every Event dropped while f refuses writes: an
+// Event is a write too. A nil f returns r itself.
+func Recorder(r record.EventRecorder, f Fence) record.EventRecorder {
+	if f == nil {
+		return r
+	}
+	return &fencedRecorder{r: r, f: f}
+}
+
+type fencedRecorder struct {
+	r record.EventRecorder
+	f Fence
+}
+
+func (e *fencedRecorder) Event(obj runtime.Object, typ, reason, msg string) {
+	if e.f.MayWrite(context.Background()) == nil {
+		e.r.Event(obj, typ, reason, msg)
+	}
+}
+
+func (e *fencedRecorder) Eventf(obj runtime.Object, typ, reason, format string, args ...any) {
+	if e.f.MayWrite(context.Background()) == nil {
+		e.r.Eventf(obj, typ, reason, format, args...)
+	}
+}
+
+func (e *fencedRecorder) AnnotatedEventf(obj runtime.Object, annotations map[string]string, typ, reason, format string, args ...any) {
+	if e.f.MayWrite(context.Background()) == nil {
+		e.r.AnnotatedEventf(obj, annotations, typ, reason, format, args...)
+	}
+}
