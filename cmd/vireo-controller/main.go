@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/vireo-dev/vireo/internal/controller"
+	planner "github.com/vireo-dev/vireo/internal/rollout"
 	"github.com/vireo-dev/vireo/internal/version"
 )
 
@@ -36,7 +37,7 @@ func run(args []string) error {
 		showVer    = fs.Bool("version", false, "print the version and exit")
 	)
 	fs.StringVar(&opts.Namespace, "namespace", "", "watch only this namespace (default: all namespaces)")
-	fs.StringVar(&opts.InstanceID, "instance-id", "", "reconcile only objects labelled "+controller.InstanceIDLabel+"=ID; without it, only objects without that label")
+	fs.StringVar(&opts.InstanceID, "instance-id", "", "reconcile only objects labelled "+planner.InstanceIDLabel+"=ID; without it, only objects without that label")
 	fs.BoolVar(&opts.LeaderElect, "leader-elect", false, "elect one active controller through a Lease")
 	fs.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election Lease (default: --namespace, or the pod's namespace in a cluster)")
 	fs.StringVar(&opts.MetricsBindAddress, "metrics-bind-address", ":8090", "address of the Prometheus metrics endpoint; 0 turns it off")

@@ -3,6 +3,7 @@ package analysis
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 )
@@ -118,4 +119,32 @@ func sameValue(a, b v1alpha1.Argument) bool {
 // samePtr reports whether two pointers are both nil or point at equal values.
 func samePtr[T comparable](a, b *T) bool {
 	return (a == nil) == (b == nil) && (a == nil || *a == *b)
+}
+
+// RunSpec is the spec of a run of merged templates: their metrics, their args
+// with the given ones laid over them, and the owner's dryRun and
+// measurementRetention after the templates'. A fieldRef arg the templates
+// declare reads the owner (the Rollout or Experiment that runs the analysis);
+// a Secret arg stays a reference, read only when the run measures.
+func RunSpec(tmpl *v1alpha1.AnalysisTemplateSpec, given []v1alpha1.Argument, owner any,
+	dryRun []v1alpha1.DryRun, retention []v1alpha1.MeasurementRetention) (*v1alpha1.AnalysisRunSpec, error) {
+	args, err := MergeArgs(tmpl.Args, given)
+	if err != nil {
+		return nil, err
+	}
+	for i, arg := range args {
+		if arg.ValueFrom != nil && arg.ValueFrom.FieldRef != nil {
+			v, err := FieldValue(owner, arg.ValueFrom.FieldRef.FieldPath)
+			if err != nil {
+				return nil, fmt.Errorf("args.%s: fieldRef: %w", arg.Name, err)
+			}
+			args[i] = v1alpha1.Argument{Name: arg.Name, Value: &v}
+		}
+	}
+	return &v1alpha1.AnalysisRunSpec{
+		Metrics:              tmpl.Metrics,
+		Args:                 args,
+		DryRun:               append(slices.Clone(tmpl.DryRun), dryRun...),
+		MeasurementRetention: append(slices.Clone(tmpl.MeasurementRetention), retention...),
+	}, nil
 }

@@ -35,10 +35,6 @@ import (
 	rolloutpkg "github.com/vireo-dev/vireo/internal/rollout"
 )
 
-// InstanceIDLabel marks objects that belong to one controller instance. Argo
-// Rollouts uses the same label, so existing manifests keep their meaning.
-const InstanceIDLabel = rolloutctrl.InstanceIDLabel
-
 // LeaderElectionID is the name of the Lease that elects the active controller.
 const LeaderElectionID = "vireo-controller-leader"
 
@@ -78,7 +74,7 @@ func InstanceSelector(instanceID string) (labels.Selector, error) {
 	if instanceID != "" {
 		op, vals = selection.Equals, []string{instanceID}
 	}
-	req, err := labels.NewRequirement(InstanceIDLabel, op, vals)
+	req, err := labels.NewRequirement(rolloutpkg.InstanceIDLabel, op, vals)
 	if err != nil {
 		return nil, fmt.Errorf("--instance-id %q: %w", instanceID, err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/conditions"
 	"github.com/vireo-dev/vireo/internal/controller"
+	planner "github.com/vireo-dev/vireo/internal/rollout"
 	"github.com/vireo-dev/vireo/internal/testenv"
 )
 
@@ -121,8 +122,8 @@ func TestManagerAgainstRealAPIServer(t *testing.T) {
 	t.Run("instance id selects labelled rollouts only", func(t *testing.T) {
 		ns := namespace(t, c, "instances")
 		unlabelled := rollout(ns, "unlabelled", nil)
-		other := rollout(ns, "other", map[string]string{controller.InstanceIDLabel: "green"})
-		mine := rollout(ns, "mine", map[string]string{controller.InstanceIDLabel: "blue"})
+		other := rollout(ns, "other", map[string]string{planner.InstanceIDLabel: "green"})
+		mine := rollout(ns, "mine", map[string]string{planner.InstanceIDLabel: "blue"})
 		create(t, c, unlabelled)
 		create(t, c, other)
 		create(t, c, mine)
@@ -136,7 +137,7 @@ func TestManagerAgainstRealAPIServer(t *testing.T) {
 
 	t.Run("without instance id, labelled rollouts are left alone", func(t *testing.T) {
 		ns := namespace(t, c, "noinstance")
-		labelled := rollout(ns, "labelled", map[string]string{controller.InstanceIDLabel: "blue"})
+		labelled := rollout(ns, "labelled", map[string]string{planner.InstanceIDLabel: "blue"})
 		plain := rollout(ns, "plain", nil)
 		create(t, c, labelled)
 		create(t, c, plain)

@@ -12,7 +12,6 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
@@ -27,6 +26,7 @@ import (
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/analysis"
 	"github.com/vireo-dev/vireo/internal/controller/fence"
+	"github.com/vireo-dev/vireo/internal/controller/owned"
 	"github.com/vireo-dev/vireo/internal/metricprovider"
 	"github.com/vireo-dev/vireo/internal/metricprovider/cloudwatch"
 	"github.com/vireo-dev/vireo/internal/reasons"
@@ -95,10 +95,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if run.DeletionTimestamp != nil {
 		return reconcile.Result{}, nil // its Jobs go with it
 	}
-	if r.Fence != nil {
-		if err := r.Fence.MayWrite(ctx); err != nil {
-			return reconcile.Result{RequeueAfter: time.Second}, nil
-		}
+	if !fence.Leads(ctx, r.Fence, &run) {
+		return reconcile.Result{RequeueAfter: time.Second}, nil
 	}
 	now := r.Clock.Now()
 	if analysis.Completed(run.Status.Phase) {
@@ -168,11 +166,8 @@ func (r *Reconciler) writeStatus(ctx context.Context, run *v1alpha1.AnalysisRun,
 	}
 	before := run.DeepCopy()
 	run.Status = next
-	if err := r.Client.Status().Patch(ctx, run, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
-		if apierrors.IsConflict(err) {
-			return true, nil
-		}
-		return false, fmt.Errorf("patching status of analysisrun %s: %w", klog.KObj(run), err)
+	if conflict, err := owned.PatchStatus(ctx, r.Client, "analysisrun", run, before); conflict || err != nil {
+		return conflict, err
 	}
 	if before.Status.Phase != next.Phase {
 		r.announce(ctx, run, next)

@@ -34,9 +34,9 @@ import (
 	"github.com/vireo-dev/vireo/internal/analysis"
 	"github.com/vireo-dev/vireo/internal/analysis/templates"
 	"github.com/vireo-dev/vireo/internal/controller/fence"
+	"github.com/vireo-dev/vireo/internal/controller/owned"
 	planner "github.com/vireo-dev/vireo/internal/experiment"
 	"github.com/vireo-dev/vireo/internal/reasons"
-	"github.com/vireo-dev/vireo/internal/rollout"
 )
 
 // Reconciler drives Experiments.
@@ -108,10 +108,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if ex.DeletionTimestamp != nil {
 		return reconcile.Result{}, nil // owned objects go with it
 	}
-	if r.Fence != nil {
-		if err := r.Fence.MayWrite(ctx); err != nil {
-			return reconcile.Result{RequeueAfter: time.Second}, nil
-		}
+	if !fence.Leads(ctx, r.Fence, &ex) {
+		return reconcile.Result{RequeueAfter: time.Second}, nil
 	}
 	sets, taken, err := r.replicaSets(ctx, &ex)
 	if err != nil {
@@ -121,7 +119,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	runs, err := r.analysisRuns(ctx, &ex)
+	runs, err := owned.AnalysisRuns(ctx, r.Client, &ex)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
@@ -175,13 +173,7 @@ func (r *Reconciler) writeStatus(ctx context.Context, ex *v1alpha1.Experiment, n
 	}
 	before := ex.DeepCopy()
 	ex.Status = next
-	if err := r.Client.Status().Patch(ctx, ex, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
-		if apierrors.IsConflict(err) {
-			return true, nil
-		}
-		return false, fmt.Errorf("patching status of experiment %s: %w", klog.KObj(ex), err)
-	}
-	return false, nil
+	return owned.PatchStatus(ctx, r.Client, "experiment", ex, before)
 }
 
 // replicaSets lists the experiment's ReplicaSets. A template's name held by
@@ -228,21 +220,6 @@ func (r *Reconciler) services(ctx context.Context, ex *v1alpha1.Experiment) (map
 			return nil, fmt.Errorf("reading Service %s of experiment %s: %w", name, klog.KObj(ex), err)
 		default:
 			out[name] = &svc
-		}
-	}
-	return out, nil
-}
-
-// analysisRuns lists the AnalysisRuns the experiment owns.
-func (r *Reconciler) analysisRuns(ctx context.Context, ex *v1alpha1.Experiment) ([]*v1alpha1.AnalysisRun, error) {
-	var list v1alpha1.AnalysisRunList
-	if err := r.Client.List(ctx, &list, client.InNamespace(ex.Namespace)); err != nil {
-		return nil, fmt.Errorf("listing AnalysisRuns of experiment %s: %w", klog.KObj(ex), err)
-	}
-	var out []*v1alpha1.AnalysisRun
-	for i := range list.Items {
-		if metav1.IsControlledBy(&list.Items[i], ex) {
-			out = append(out, &list.Items[i])
 		}
 	}
 	return out, nil
@@ -297,16 +274,7 @@ func (r *Reconciler) runSpec(ctx context.Context, ex *v1alpha1.Experiment, a v1a
 			given = append(given, arg) // a Secret: the run reads it when it measures
 		}
 	}
-	args, err := analysis.MergeArgs(tmpl.Args, given)
-	if err != nil {
-		return nil, err
-	}
-	return &v1alpha1.AnalysisRunSpec{
-		Metrics:              tmpl.Metrics,
-		Args:                 args,
-		DryRun:               append(tmpl.DryRun, ex.Spec.DryRun...),
-		MeasurementRetention: append(tmpl.MeasurementRetention, ex.Spec.MeasurementRetention...),
-	}, nil
+	return analysis.RunSpec(tmpl, given, ex, ex.Spec.DryRun, ex.Spec.MeasurementRetention)
 }
 
 // applyRuns creates and terminates the plan's AnalysisRuns.
@@ -321,9 +289,7 @@ func (r *Reconciler) applyRuns(ctx context.Context, ex *v1alpha1.Experiment, pla
 		if labels == nil {
 			labels = map[string]string{}
 		}
-		if id, ok := ex.Labels[rollout.InstanceIDLabel]; ok {
-			labels[rollout.InstanceIDLabel] = id
-		}
+		owned.CarryInstanceID(ex.Labels, labels)
 		run := &v1alpha1.AnalysisRun{
 			ObjectMeta: metav1.ObjectMeta{
 				Name: req.Name, Namespace: ex.Namespace, Labels: labels, Annotations: maps.Clone(ex.Spec.AnalysisRunMetadata.Annotations),

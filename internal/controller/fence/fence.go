@@ -12,7 +12,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // Fence says whether this replica may write now. nil means it may.
@@ -161,4 +163,18 @@ func (e *fencedRecorder) AnnotatedEventf(obj runtime.Object, annotations map[str
 	if e.f.MayWrite(context.Background()) == nil {
 		e.r.AnnotatedEventf(obj, annotations, typ, reason, format, args...)
 	}
+}
+
+// Leads reports whether a pass over obj may begin: f is nil, or lets this
+// replica write. When it may not, it says why in the log, so that a replica
+// that waits is never silent about it.
+func Leads(ctx context.Context, f Fence, obj client.Object) bool {
+	if f == nil {
+		return true
+	}
+	if err := f.MayWrite(ctx); err != nil {
+		log.FromContext(ctx).Info("not acting: leadership not confirmed", "object", klog.KObj(obj), "reason", err.Error())
+		return false
+	}
+	return true
 }

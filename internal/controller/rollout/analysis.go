@@ -17,14 +17,10 @@ import (
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/analysis"
 	"github.com/vireo-dev/vireo/internal/analysis/templates"
+	"github.com/vireo-dev/vireo/internal/controller/owned"
 	"github.com/vireo-dev/vireo/internal/reasons"
 	planner "github.com/vireo-dev/vireo/internal/rollout"
 )
-
-// InstanceIDLabel marks objects that belong to one controller instance (Argo
-// Rollouts uses the same label). It is copied from a Rollout to its
-// AnalysisRuns, so that the same instance runs them.
-const InstanceIDLabel = planner.InstanceIDLabel
 
 // templateKeys lists the templates a Rollout's analyses name: "name" for an
 // AnalysisTemplate, "cluster/name" for a ClusterAnalysisTemplate.
@@ -172,41 +168,7 @@ func (r *Reconciler) runSpec(ctx context.Context, ro *v1alpha1.Rollout, a *v1alp
 		}
 		given = append(given, v1alpha1.Argument{Name: arg.Name, Value: ptr.To(v)})
 	}
-	args, err := analysis.MergeArgs(tmpl.Args, given)
-	if err != nil {
-		return nil, err
-	}
-	// A template's own fieldRef args read the Rollout too.
-	for i, arg := range args {
-		if arg.ValueFrom != nil && arg.ValueFrom.FieldRef != nil {
-			v, err := analysis.FieldValue(ro, arg.ValueFrom.FieldRef.FieldPath)
-			if err != nil {
-				return nil, fmt.Errorf("args.%s: fieldRef: %w", arg.Name, err)
-			}
-			args[i] = v1alpha1.Argument{Name: arg.Name, Value: ptr.To(v)}
-		}
-	}
-	return &v1alpha1.AnalysisRunSpec{
-		Metrics:              tmpl.Metrics,
-		Args:                 args,
-		DryRun:               append(tmpl.DryRun, a.DryRun...),
-		MeasurementRetention: append(tmpl.MeasurementRetention, a.MeasurementRetention...),
-	}, nil
-}
-
-// analysisRuns lists the AnalysisRuns the Rollout owns.
-func (r *Reconciler) analysisRuns(ctx context.Context, ro *v1alpha1.Rollout) ([]*v1alpha1.AnalysisRun, error) {
-	var list v1alpha1.AnalysisRunList
-	if err := r.Client.List(ctx, &list, client.InNamespace(ro.Namespace)); err != nil {
-		return nil, fmt.Errorf("listing AnalysisRuns of rollout %s: %w", klog.KObj(ro), err)
-	}
-	var out []*v1alpha1.AnalysisRun
-	for i := range list.Items {
-		if owner := metav1.GetControllerOf(&list.Items[i]); owner != nil && owner.UID == ro.UID {
-			out = append(out, &list.Items[i])
-		}
-	}
-	return out, nil
+	return analysis.RunSpec(tmpl, given, ro, a.DryRun, a.MeasurementRetention)
 }
 
 // applyRuns creates, terminates and deletes the plan's AnalysisRuns.
@@ -255,9 +217,7 @@ func (r *Reconciler) buildRun(ctx context.Context, ro *v1alpha1.Rollout, req pla
 	if req.Step != nil {
 		labels[planner.RunStepIndexLabel] = strconv.Itoa(int(*req.Step))
 	}
-	if id, ok := ro.Labels[InstanceIDLabel]; ok {
-		labels[InstanceIDLabel] = id
-	}
+	owned.CarryInstanceID(ro.Labels, labels)
 	annotations := maps.Clone(req.Analysis.AnalysisRunMetadata.Annotations)
 	if annotations == nil {
 		annotations = map[string]string{}

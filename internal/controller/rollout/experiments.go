@@ -16,23 +16,6 @@ import (
 	planner "github.com/vireo-dev/vireo/internal/rollout"
 )
 
-// experiments lists the Experiments the Rollout owns, from the cache. Even a
-// rollout whose steps no longer have an experiment step may own one still
-// running (the steps were edited), which it must terminate.
-func (r *Reconciler) experiments(ctx context.Context, ro *v1alpha1.Rollout) ([]*v1alpha1.Experiment, error) {
-	var list v1alpha1.ExperimentList
-	if err := r.Client.List(ctx, &list, client.InNamespace(ro.Namespace)); err != nil {
-		return nil, fmt.Errorf("listing Experiments of rollout %s: %w", klog.KObj(ro), err)
-	}
-	var out []*v1alpha1.Experiment
-	for i := range list.Items {
-		if metav1.IsControlledBy(&list.Items[i], ro) {
-			out = append(out, &list.Items[i])
-		}
-	}
-	return out, nil
-}
-
 // applyExperiments creates, terminates and deletes the plan's Experiments.
 func (r *Reconciler) applyExperiments(ctx context.Context, ro *v1alpha1.Rollout, plan *planner.Plan) error {
 	if ex := plan.CreateExperiment; ex != nil {

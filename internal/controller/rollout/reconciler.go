@@ -35,6 +35,7 @@ import (
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/controller/fence"
+	"github.com/vireo-dev/vireo/internal/controller/owned"
 	"github.com/vireo-dev/vireo/internal/reasons"
 	planner "github.com/vireo-dev/vireo/internal/rollout"
 	"github.com/vireo-dev/vireo/internal/trafficrouting/routers"
@@ -286,11 +287,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if ro.DeletionTimestamp != nil {
 		return reconcile.Result{}, nil // owned objects go with it
 	}
-	if r.Fence != nil {
-		if err := r.Fence.MayWrite(ctx); err != nil {
-			logger.Info("not acting: leadership not confirmed", "rollout", klog.KObj(&ro), "reason", err.Error())
-			return reconcile.Result{RequeueAfter: time.Second}, nil
-		}
+	if !fence.Leads(ctx, r.Fence, &ro) {
+		return reconcile.Result{RequeueAfter: time.Second}, nil
 	}
 
 	workload, err := r.workload(ctx, &ro)
@@ -322,11 +320,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 			return reconcile.Result{}, err
 		}
 	}
-	runs, err := r.analysisRuns(ctx, &ro)
+	runs, err := owned.AnalysisRuns(ctx, r.Client, &ro)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	experiments, err := r.experiments(ctx, &ro)
+	// Always listed: a rollout whose steps no longer have an experiment step
+	// may own one still running (the steps were edited), to terminate.
+	experiments, err := owned.Experiments(ctx, r.Client, &ro)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
@@ -429,20 +429,18 @@ func (r *Reconciler) writeStatus(ctx context.Context, ro *v1alpha1.Rollout, next
 	logger := log.FromContext(ctx)
 	before := ro.DeepCopy()
 	ro.Status = next
-	// Conditional on the resourceVersion read: a promote or abort patched in
-	// meanwhile is never overwritten.
-	patch := client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})
 	if logger.V(4).Enabled() {
-		if data, err := patch.Data(ro); err == nil {
+		if data, err := client.MergeFrom(before).Data(ro); err == nil {
 			logger.V(4).Info("status patch", "rollout", klog.KObj(ro), "patch", string(data))
 		}
 	}
-	if err := r.Client.Status().Patch(ctx, ro, patch); err != nil {
-		if apierrors.IsConflict(err) {
-			logger.V(1).Info("status changed meanwhile; looking again", "rollout", klog.KObj(ro))
-			return 0, true, nil
-		}
-		return 0, false, fmt.Errorf("patching status of rollout %s: %w", klog.KObj(ro), err)
+	// Conditional on the resourceVersion read: a promote or abort patched in
+	// meanwhile is never overwritten.
+	if conflict, err := owned.PatchStatus(ctx, r.Client, "rollout", ro, before); err != nil {
+		return 0, false, err
+	} else if conflict {
+		logger.V(1).Info("status changed meanwhile; looking again", "rollout", klog.KObj(ro))
+		return 0, true, nil
 	}
 	r.written(key)
 	r.wrote(ro.UID, before.ResourceVersion)
