@@ -1,6 +1,8 @@
 package rollout
 
 import (
+	"github.com/vireo-dev/vireo/api/v1alpha1"
+
 	"math"
 
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -107,4 +109,15 @@ func nextReplicas(replicas, surge, unavailable int32, sets []rsScale) []int32 {
 		}
 	}
 	return out
+}
+
+// SurgeAndUnavailable is what a canary's maxSurge and maxUnavailable allow,
+// in pods, for spec.replicas: surge rounded up, unavailable down, and at
+// least one of them non-zero.
+func SurgeAndUnavailable(ro *v1alpha1.Rollout) (surge, unavailable int32) {
+	c := ro.Spec.Strategy.Canary
+	if c == nil {
+		return surgeAndUnavailable(desiredReplicas(ro), nil, nil)
+	}
+	return surgeAndUnavailable(desiredReplicas(ro), c.MaxSurge, c.MaxUnavailable)
 }

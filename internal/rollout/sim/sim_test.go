@@ -356,19 +356,25 @@ func TestSimulations(t *testing.T) {
 // The same scenarios with the ReplicaSet controller lagging at random: the
 // timelines differ, but every rollout ends where it must, without skipping or
 // repeating a step.
+// Every plan of every run is checked against the rules (replica bounds, no
+// weight to a Service without pods) as it is applied, not only at the end:
+// 100 seeds of each scenario.
 func TestSimulationsWithShuffledEvents(t *testing.T) {
-	for seed := int64(1); seed <= 20; seed++ {
-		for _, sc := range scenarios() {
-			w := New(sc.ro.DeepCopy())
-			w.Outcome = sc.analysis.Outcome
-			w.ReadyAfter, w.Broken = sc.readyAfter, sc.broken
-			if sc.workload != nil {
-				w.Workload = sc.workload.DeepCopy()
+	for _, sc := range scenarios() {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			for seed := int64(1); seed <= 100; seed++ {
+				w := New(sc.ro.DeepCopy())
+				w.Outcome = sc.analysis.Outcome
+				w.ReadyAfter, w.Broken = sc.readyAfter, sc.broken
+				if sc.workload != nil {
+					w.Workload = sc.workload.DeepCopy()
+				}
+				w.Lag = rand.New(rand.NewSource(seed))
+				w.Run(sc.until*2, sc.actions)
+				t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) { checkEnd(t, w, sc) })
 			}
-			w.Lag = rand.New(rand.NewSource(seed))
-			w.Run(sc.until*2, sc.actions)
-			t.Run(fmt.Sprintf("%s/seed%d", sc.name, seed), func(t *testing.T) { checkEnd(t, w, sc) })
-		}
+		})
 	}
 }
 
@@ -534,4 +540,38 @@ func withPromotionAnalysis(ro *v1alpha1.Rollout, pre, post bool) *v1alpha1.Rollo
 		ro.Spec.Strategy.BlueGreen.PostPromotionAnalysis = a.DeepCopy()
 	}
 	return ro
+}
+
+// The replica bounds are checked on every plan: a plan that scales a basic
+// canary past replicas + maxSurge, or scales available pods away below
+// replicas - maxUnavailable, is a broken rule.
+func TestReplicaBoundsAreChecked(t *testing.T) {
+	setup := func() (*World, *appsv1.ReplicaSet) {
+		w := New(seedRollout(4, weight(25), pauseIndefinitely()))
+		w.ReadyAfter = 0
+		w.Run(3*time.Second, nil)
+		if err := w.Err(); err != nil {
+			t.Fatal(err)
+		}
+		rss := w.ReplicaSets()
+		if len(rss) != 1 || rss[0].Status.AvailableReplicas != 4 {
+			t.Fatalf("setup: %d ReplicaSets, want one with 4 available", len(rss))
+		}
+		return w, rss[0]
+	}
+	w, stable := setup()
+	w.checkReplicaBounds(&rollout.Plan{Scale: map[string]int32{stable.Name: 2}})
+	if err := w.Err(); err == nil || !strings.Contains(err.Error(), "fewer than replicas 4 - maxUnavailable 1") {
+		t.Errorf("scaling 4 available pods to 2: %v", err)
+	}
+	w, stable = setup()
+	w.checkReplicaBounds(&rollout.Plan{Scale: map[string]int32{stable.Name: 3}})
+	if err := w.Err(); err != nil {
+		t.Errorf("scaling 4 available pods to 3 is within maxUnavailable 1: %v", err)
+	}
+	w, _ = setup()
+	w.checkReplicaBounds(&rollout.Plan{Create: &appsv1.ReplicaSet{Spec: appsv1.ReplicaSetSpec{Replicas: ptr.To[int32](2)}}})
+	if err := w.Err(); err == nil || !strings.Contains(err.Error(), "more than replicas 4 + maxSurge 1") {
+		t.Errorf("a new ReplicaSet of 2 beside 4: %v", err)
+	}
 }

@@ -217,6 +217,7 @@ func (w *World) reconcile() *rollout.Plan {
 	}
 	plan := rollout.Decide(rollout.Observed{Rollout: w.ro.DeepCopy(), ReplicaSets: list, Pods: w.podObjects(), Services: w.serviceObjects(), Workload: workload,
 		AnalysisRuns: runList, Experiments: experiments, Now: w.now})
+	w.checkReplicaBounds(plan)
 	w.applyRuns(plan)
 	w.applyExperiments(plan)
 	if n := plan.ScaleWorkload; n != nil {
@@ -308,6 +309,41 @@ func (w *World) reconcile() *rollout.Plan {
 	}
 	w.record(plan)
 	return plan
+}
+
+// checkReplicaBounds records an error when a plan for a basic canary (no
+// traffic routing) breaks what maxSurge and maxUnavailable promise: that it
+// never scales up past spec.replicas + maxSurge pods, and never scales away
+// available pods when that leaves fewer than spec.replicas - maxUnavailable.
+// Pods the ReplicaSet controller removes first are the unready ones, so a
+// ReplicaSet scaled to n keeps min(available, n) available pods.
+func (w *World) checkReplicaBounds(plan *rollout.Plan) {
+	c := w.ro.Spec.Strategy.Canary
+	if c == nil || c.TrafficRouting != nil {
+		return
+	}
+	n := ptr.Deref(w.ro.Spec.Replicas, 1)
+	surge, unavailable := rollout.SurgeAndUnavailable(w.ro)
+	var specBefore, specAfter, availBefore, availAfter int32
+	for _, rs := range w.rolloutReplicaSets() {
+		after := replicas(rs)
+		if s, ok := plan.Scale[rs.Name]; ok {
+			after = s
+		}
+		specBefore += replicas(rs)
+		specAfter += after
+		availBefore += rs.Status.AvailableReplicas
+		availAfter += min(rs.Status.AvailableReplicas, after)
+	}
+	if cr := plan.Create; cr != nil {
+		specAfter += ptr.Deref(cr.Spec.Replicas, 0)
+	}
+	if specAfter > n+surge && specAfter > specBefore {
+		w.fail("scaled up to %d pods, more than replicas %d + maxSurge %d", specAfter, n, surge)
+	}
+	if availAfter < availBefore && availAfter < n-unavailable {
+		w.fail("scaled down to %d available pods, fewer than replicas %d - maxUnavailable %d", availAfter, n, unavailable)
+	}
 }
 
 // checkTraffic records an error when the routers send traffic to a Service
