@@ -78,10 +78,15 @@ func planCanary(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *apps
 			if routed && !promoteRouted(plan, ro, sets, newRS, hash, now) {
 				break
 			}
+			if !routed && newRS.Status.AvailableReplicas < desiredReplicas(ro) {
+				// As Argo: the new version becomes stable only once it is
+				// fully available; until then the old pods keep serving.
+				break
+			}
 			st.StableRS = hash
 			complete(st, len(steps))
 			if len(steps) == 0 {
-				plan.event(corev1.EventTypeNormal, reasons.RolloutPromoted, "Revision %s is now stable; with no canary steps it rolls out directly", rev)
+				plan.event(corev1.EventTypeNormal, reasons.RolloutPromoted, "Revision %s is fully available and now stable (no canary steps)", rev)
 			} else if last := len(plan.Events) - 1; last >= 0 && plan.Events[last].Reason == reasons.RolloutStepCompleted {
 				// The last step's event announces the promotion too: one write, not two.
 				plan.Events[last].Message += fmt.Sprintf("; all steps done, revision %s is now stable", rev)
@@ -108,8 +113,11 @@ func planCanary(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *apps
 		}
 	}
 	msg := msgWaitingForSteps
-	if plan.waitingOnAnalysis {
+	switch {
+	case plan.waitingOnAnalysis:
 		msg = msgWaitingForAnalysis
+	case !routed && (st.CurrentStepIndex == nil || int(*st.CurrentStepIndex) >= len(steps)):
+		msg = "" // every step done: the replica counts tell what is left
 	}
 	summarize(plan, ro, sets, newRS, rev, c.MaxUnavailable, msg, now)
 }
@@ -180,7 +188,7 @@ func walkSteps(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv
 				return
 			}
 		case step.SetWeight != nil:
-			if !atTargets(canaryTargets(ro, st, sets, newRS), sets) {
+			if !basicStepDone(canaryTargets(ro, st, sets, newRS), sets, newRS, st.StableRS) {
 				return
 			}
 		case step.SetCanaryScale != nil:
@@ -285,6 +293,9 @@ func CurrentWeight(ro *v1alpha1.Rollout, st *v1alpha1.RolloutStatus) int32 {
 	if st.CurrentPodHash != "" && st.CurrentPodHash == st.StableRS {
 		return 100
 	}
+	if len(c.Steps) == 0 {
+		return 100 // no steps: straight to the new version, within maxSurge and maxUnavailable
+	}
 	if st.CurrentStepIndex == nil {
 		return 0
 	}
@@ -314,10 +325,33 @@ func canaryTargets(ro *v1alpha1.Rollout, st *v1alpha1.RolloutStatus, sets *repli
 		targets[newRS.Name] = replicas
 		return targets
 	}
-	canary := canaryReplicas(replicas, CurrentWeight(ro, st))
-	targets[newRS.Name] = canary
-	targets[stable.Name] = replicas - canary
+	surge, _ := SurgeAndUnavailable(ro)
+	targets[newRS.Name], targets[stable.Name] = weightedSplit(replicas, CurrentWeight(ro, st), surge)
 	return targets
+}
+
+// basicStepDone reports whether a setWeight step of a basic canary is done,
+// as Argo judges it: the canary has its pods, all available; the stable
+// ReplicaSet has its count, asked and created, ready or not (a stable version
+// that cannot become ready must not hold the canary back); and no older
+// ReplicaSet has an available pod left.
+func basicStepDone(targets map[string]int32, sets *replicaSets, newRS *appsv1.ReplicaSet, stableHash string) bool {
+	for _, rs := range sets.all {
+		want := targets[rs.Name]
+		switch {
+		case rs == newRS:
+			if specReplicas(rs) != want || rs.Status.ObservedGeneration < rs.Generation || rs.Status.AvailableReplicas < want {
+				return false
+			}
+		case rs.Labels[PodTemplateHashLabel] == stableHash:
+			if specReplicas(rs) != want || rs.Status.ObservedGeneration < rs.Generation || rs.Status.Replicas != want {
+				return false
+			}
+		case rs.Status.AvailableReplicas > 0:
+			return false
+		}
+	}
+	return true
 }
 
 // atTargets reports whether every ReplicaSet has exactly its target replicas,

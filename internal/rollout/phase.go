@@ -61,7 +61,7 @@ func summarize(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv
 		st.Phase, st.Message = v1alpha1.RolloutPhasePaused, msgManuallyPaused
 	case len(st.PauseConditions) > 0:
 		st.Phase, st.Message = v1alpha1.RolloutPhasePaused, string(st.PauseConditions[0].Reason)
-	case !promoted:
+	case !promoted && notPromotedMsg != "":
 		st.Phase, st.Message = v1alpha1.RolloutPhaseProgressing, notPromotedMsg
 	case newRS.Status.Replicas < replicas || specReplicas(newRS) < replicas:
 		st.Phase, st.Message = v1alpha1.RolloutPhaseProgressing, msgMoreReplicas

@@ -44,22 +44,43 @@ func scaled(v *intstr.IntOrString, total int32, roundUp bool) int32 {
 	return int32(n)
 }
 
-// canaryReplicas is the canary's share of replicas at a weight without a
-// traffic router: 5 replicas at weight 20 give 1 canary pod. Any weight above
-// zero gives at least one pod, and below 100 leaves at least one stable pod when
-// there are two or more replicas, so both versions keep serving.
-func canaryReplicas(replicas, weight int32) int32 {
-	if weight <= 0 || replicas == 0 {
-		return 0
+// weightedSplit is how a basic canary (no traffic router) shares replicas at
+// a weight, as Argo Rollouts shares them: of the candidates (ceil(N·w/100)
+// canary pods in N), (floor, N) when the floor is non-zero and differs, and,
+// when maxSurge allows a pod more, the same canary counts in N+1, it takes
+// the one whose canary share is closest to w, the earlier on a tie (the
+// ceiling, then N). 3 replicas at 20% give 1 canary and 3 stable pods; 1 at
+// 25% gives 1 and 1; 8 at 25% give 2 and 6.
+func weightedSplit(replicas, weight, surge int32) (canary, stable int32) {
+	switch {
+	case replicas <= 0:
+		return 0, 0
+	case weight <= 0:
+		return 0, replicas
+	case weight >= 100:
+		return replicas, 0
 	}
-	if weight >= 100 {
-		return replicas
+	exact := float64(replicas) * float64(weight) / 100
+	ceil, floor := int32(math.Ceil(exact)), int32(math.Floor(exact))
+	type option struct{ canary, total int32 }
+	options := []option{{ceil, replicas}}
+	if floor != ceil && floor > 0 {
+		options = append(options, option{floor, replicas})
 	}
-	n := int32(math.Ceil(float64(replicas) * float64(weight) / 100))
-	if n >= replicas && replicas > 1 {
-		n = replicas - 1
+	if surge > 0 {
+		options = append(options, option{ceil, replicas + 1})
+		if floor != ceil && floor > 0 {
+			options = append(options, option{floor, replicas + 1})
+		}
 	}
-	return n
+	delta := func(o option) float64 { return math.Abs(float64(o.canary)/float64(o.total)*100 - float64(weight)) }
+	best := options[0]
+	for _, o := range options[1:] {
+		if delta(o) < delta(best) {
+			best = o
+		}
+	}
+	return best.canary, best.total - best.canary
 }
 
 // rsScale is one ReplicaSet in a scaling decision.

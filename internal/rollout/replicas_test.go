@@ -8,14 +8,23 @@ import (
 	"k8s.io/utils/ptr"
 )
 
-func TestCanaryReplicas(t *testing.T) {
-	for _, tc := range []struct{ replicas, weight, want int32 }{
-		{5, 20, 1}, {5, 40, 2}, {5, 60, 3}, {5, 80, 4}, {5, 100, 5}, {5, 0, 0},
-		{4, 25, 1}, {4, 50, 2}, {4, 75, 3},
-		{10, 5, 1}, {10, 99, 9}, {1, 50, 1}, {2, 90, 1}, {0, 50, 0},
+// The basic canary's split is Argo Rollouts': the closest canary share among
+// ceil and floor of N·w/100 in N pods, and in N+1 when maxSurge allows.
+func TestWeightedSplit(t *testing.T) {
+	for _, tc := range []struct{ replicas, weight, surge, canary, stable int32 }{
+		// The examples Argo's behaviour gives.
+		{1, 25, 1, 1, 1}, {3, 20, 1, 1, 3}, {8, 25, 2, 2, 6}, {4, 25, 1, 1, 3}, {1, 50, 1, 1, 1},
+		// Exact shares need no surge pod.
+		{5, 20, 2, 1, 4}, {5, 40, 2, 2, 3}, {5, 60, 2, 3, 2}, {5, 80, 2, 4, 1}, {4, 50, 1, 2, 2}, {4, 75, 1, 3, 1},
+		// Rounding: 10 at 5% is 1 in 11 (9.1%) rather than 1 in 10 (10%); 10 at 99% is all 10.
+		{10, 5, 3, 1, 10}, {10, 99, 3, 10, 0}, {2, 90, 1, 2, 0},
+		// Without surge, only N pods: 3 at 20% is 1 and 2.
+		{3, 20, 0, 1, 2}, {1, 50, 0, 1, 0},
+		{5, 100, 2, 5, 0}, {5, 0, 2, 0, 5}, {0, 50, 1, 0, 0},
 	} {
-		if got := canaryReplicas(tc.replicas, tc.weight); got != tc.want {
-			t.Errorf("canaryReplicas(%d, %d) = %d, want %d", tc.replicas, tc.weight, got, tc.want)
+		c, s := weightedSplit(tc.replicas, tc.weight, tc.surge)
+		if c != tc.canary || s != tc.stable {
+			t.Errorf("weightedSplit(%d, %d%%, surge %d) = %d canary, %d stable; want %d, %d", tc.replicas, tc.weight, tc.surge, c, s, tc.canary, tc.stable)
 		}
 	}
 }

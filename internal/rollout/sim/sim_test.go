@@ -120,6 +120,13 @@ func mirrorRoute(name string, percent int32) v1alpha1.CanaryStep {
 		Match: []v1alpha1.RouteMatch{{Path: &v1alpha1.StringMatch{Prefix: "/"}}}}}
 }
 
+// withSurge sets a canary's maxSurge and maxUnavailable, in pods.
+func withSurge(ro *v1alpha1.Rollout, surge, unavailable int32) *v1alpha1.Rollout {
+	ro.Spec.Strategy.Canary.MaxSurge = ptr.To(intstr.FromInt32(surge))
+	ro.Spec.Strategy.Canary.MaxUnavailable = ptr.To(intstr.FromInt32(unavailable))
+	return ro
+}
+
 func weight(w int32) v1alpha1.CanaryStep { return v1alpha1.CanaryStep{SetWeight: ptr.To(w)} }
 func pauseFor(s int32) v1alpha1.CanaryStep {
 	return v1alpha1.CanaryStep{Pause: &v1alpha1.RolloutPause{Duration: ptr.To(intstr.FromInt32(s))}}
@@ -219,6 +226,10 @@ func scenarios() []scenario {
 			actions: map[time.Duration]Action{5 * s: SetImage("green")}},
 		{name: "restart", ro: seed002(), readyAfter: 2 * s, until: 30 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "blue",
 			actions: map[time.Duration]Action{8 * s: Restart}},
+		// Argo's rule for a setWeight step: the canary available, the stable
+		// ReplicaSet at its count whether its pods are ready or not.
+		{name: "stable-never-ready", ro: withSurge(seedRollout(4, weight(50), pauseFor(5)), 1, 0), broken: "blue", until: 40 * s,
+			endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green", actions: map[time.Duration]Action{5 * s: SetImage("green")}},
 		{name: "no-steps-rolling-update", ro: seedRollout(5), readyAfter: 2 * s, until: 30 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
 			actions: map[time.Duration]Action{5 * s: SetImage("green")}},
 		{name: "seed000-background-analysis-passes", ro: seed000(), until: 70 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
