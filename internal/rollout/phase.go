@@ -151,11 +151,14 @@ func stalledMessage(rs *appsv1.ReplicaSet) string {
 	return fmt.Sprintf("ReplicaSet %q has timed out progressing.", rs.Name)
 }
 
-// progressStalled applies spec.progressDeadlineSeconds. Progress is any move
-// of the replica counts, the step or the template since the last pass; it
-// moves the Progressing condition's lastUpdateTime, as for Deployments. A
-// rollout that is paused, or done, cannot stall. Once stalled it stays so
-// until it progresses again. With progressDeadlineAbort a stall aborts.
+// progressStalled applies spec.progressDeadlineSeconds. Progress, as Argo
+// Rollouts counts it, is since the status last written: updated replicas
+// changed, old replicas fewer, ready or available replicas more, a new
+// template, and for a canary the step, the steps or the stable ReplicaSet
+// changed, for blue-green the active or preview selector. It moves the
+// Progressing condition's lastUpdateTime, as for Deployments. A rollout that
+// is paused, or done, cannot stall. Once stalled it stays so until it
+// progresses again. With progressDeadlineAbort a stall aborts.
 func progressStalled(plan *Plan, ro *v1alpha1.Rollout, newRS *appsv1.ReplicaSet, idle bool, now metav1.Time) bool {
 	st, prev := &plan.Status, &ro.Status
 	cond := conditions.Get(st.Conditions, v1alpha1.RolloutProgressing)
@@ -163,11 +166,7 @@ func progressStalled(plan *Plan, ro *v1alpha1.Rollout, newRS *appsv1.ReplicaSet,
 		return false // a paused or finished rollout has no deadline; nothing to record
 	}
 	// Resuming from a pause counts as progress: the deadline starts afresh.
-	progressed := prev.CurrentPodHash != st.CurrentPodHash || prev.Replicas != st.Replicas ||
-		prev.UpdatedReplicas != st.UpdatedReplicas || prev.ReadyReplicas != st.ReadyReplicas ||
-		prev.AvailableReplicas != st.AvailableReplicas || !equalIndex(prev.CurrentStepIndex, st.CurrentStepIndex) ||
-		prev.Phase == v1alpha1.RolloutPhasePaused
-	if progressed {
+	if madeProgress(ro, prev, st) {
 		st.Conditions = conditions.Touch(st.Conditions, v1alpha1.RolloutProgressing, now)
 		return false
 	}
@@ -191,6 +190,21 @@ func progressStalled(plan *Plan, ro *v1alpha1.Rollout, newRS *appsv1.ReplicaSet,
 		st.Abort = true // the abort itself is planned, and announced, on the next pass
 	}
 	return true
+}
+
+// madeProgress compares the status last written with the next one.
+func madeProgress(ro *v1alpha1.Rollout, prev, next *v1alpha1.RolloutStatus) bool {
+	strategy := false
+	if ro.Spec.Strategy.BlueGreen != nil {
+		strategy = prev.BlueGreen.ActiveSelector != next.BlueGreen.ActiveSelector || prev.BlueGreen.PreviewSelector != next.BlueGreen.PreviewSelector
+	} else {
+		strategy = prev.StableRS != next.StableRS || prev.CurrentStepHash != next.CurrentStepHash || !equalIndex(prev.CurrentStepIndex, next.CurrentStepIndex)
+	}
+	return strategy || prev.CurrentPodHash != next.CurrentPodHash ||
+		prev.UpdatedReplicas != next.UpdatedReplicas ||
+		next.Replicas-next.UpdatedReplicas < prev.Replicas-prev.UpdatedReplicas ||
+		next.ReadyReplicas > prev.ReadyReplicas || next.AvailableReplicas > prev.AvailableReplicas ||
+		prev.Phase == v1alpha1.RolloutPhasePaused // resumed: the deadline starts afresh
 }
 
 func equalIndex(a, b *int32) bool {

@@ -62,44 +62,9 @@ type Reconciler struct {
 	// ClusterAnalysisTemplates are then read uncached (and mostly refused).
 	NamespaceOnly bool
 
-	mu        sync.Mutex
-	lastWrite map[types.NamespacedName]time.Time
-	expect    *expectations
+	mu      sync.Mutex
+	expect  *expectations
 	traffic   map[types.NamespacedName]applied // what each rollout's routers were last given
-}
-
-// detailWindow is how long progress detail may go unwritten: replica counts,
-// which move with every pod, and the message of a Rollout that stays
-// Progressing ("more replicas need to be updated", then "updated replicas are
-// still becoming available"). The write that ends a wait (a step done, a
-// pause begun, Healthy) carries the detail with it, so during a rollout it
-// rarely needs a write of its own; a Rollout stuck on pods still shows
-// counts at most this old. Anything else (a step, a pause, the phase, a
-// condition) is written at once.
-const detailWindow = 10 * time.Second
-
-// coalesce returns how long to hold a status write back: above zero only when
-// the new status differs from the stored one in progress detail alone and the
-// last write was less than detailWindow ago.
-func (r *Reconciler) coalesce(key types.NamespacedName, next, stored v1alpha1.RolloutStatus) time.Duration {
-	if !onlyDetailDiffers(next, stored) {
-		return 0
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if since := r.Clock.Since(r.lastWrite[key]); since < detailWindow {
-		return detailWindow - since
-	}
-	return 0
-}
-
-func (r *Reconciler) written(key types.NamespacedName) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.lastWrite == nil {
-		r.lastWrite = map[types.NamespacedName]time.Time{}
-	}
-	r.lastWrite[key] = r.Clock.Now()
 }
 
 // wrote records a write to an object read at resourceVersion rv.
@@ -109,34 +74,6 @@ func (r *Reconciler) wrote(uid types.UID, rv string) {
 	}
 }
 
-func (r *Reconciler) forget(key types.NamespacedName) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	delete(r.lastWrite, key)
-}
-
-// onlyDetailDiffers reports whether two statuses differ at most in progress
-// detail: replica counts, condition timestamps, and the message while the
-// phase stays Progressing.
-func onlyDetailDiffers(a, b v1alpha1.RolloutStatus) bool {
-	a.Replicas, a.UpdatedReplicas, a.ReadyReplicas, a.AvailableReplicas, a.HPAReplicas =
-		b.Replicas, b.UpdatedReplicas, b.ReadyReplicas, b.AvailableReplicas, b.HPAReplicas
-	if a.Phase == v1alpha1.RolloutPhaseProgressing && b.Phase == v1alpha1.RolloutPhaseProgressing {
-		a.Message = b.Message
-	}
-	if len(a.Conditions) != len(b.Conditions) {
-		return false
-	}
-	a.Conditions = append([]v1alpha1.Condition(nil), a.Conditions...)
-	for i := range a.Conditions {
-		if a.Conditions[i].Type != b.Conditions[i].Type || a.Conditions[i].Status != b.Conditions[i].Status ||
-			a.Conditions[i].Reason != b.Conditions[i].Reason || a.Conditions[i].Message != b.Conditions[i].Message {
-			return false
-		}
-		a.Conditions[i].LastUpdateTime, a.Conditions[i].LastTransitionTime = b.Conditions[i].LastUpdateTime, b.Conditions[i].LastTransitionTime
-	}
-	return equality.Semantic.DeepEqual(a, b)
-}
 
 // serviceIndex indexes Rollouts by the names of the Services their strategy
 // names; workloadIndex by the Deployment their workloadRef names.
@@ -279,7 +216,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	var ro v1alpha1.Rollout
 	if err := r.Client.Get(ctx, req.NamespacedName, &ro); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.forget(req.NamespacedName)
 			r.forgetApplied(req.NamespacedName)
 		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
@@ -369,7 +305,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	held, conflict, err := r.writeStatus(ctx, &ro, plan.Status)
+	conflict, err := r.writeStatus(ctx, &ro, plan.Status)
 	if err != nil || conflict {
 		return reconcile.Result{Requeue: conflict}, err
 	}
@@ -394,7 +330,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		r.Recorder.Event(&ro, e.Type, e.Reason, e.Message)
 		logger.V(1).Info(e.Message, "rollout", klog.KObj(&ro), "reason", e.Reason)
 	}
-	return requeueAt(plan.RequeueAfter, held), nil
+	return requeueAt(plan.RequeueAfter), nil
 }
 
 // deadlinePriority is the work-queue priority of a Rollout coming back at a
@@ -403,28 +339,21 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 // ReplicaSet updates, so that a pause ends on time under load.
 const deadlinePriority = 10
 
-// requeueAt asks to come back at the planner's deadline, with priority, or
-// sooner, without, to write progress detail held back.
-func requeueAt(deadline, held time.Duration) reconcile.Result {
-	if held != 0 && (deadline == 0 || held < deadline) {
-		return reconcile.Result{RequeueAfter: held}
-	}
+// requeueAt asks to come back at the planner's deadline, with priority.
+func requeueAt(deadline time.Duration) reconcile.Result {
 	if deadline == 0 {
 		return reconcile.Result{}
 	}
 	return reconcile.Result{RequeueAfter: deadline, Priority: ptr.To(deadlinePriority)}
 }
 
-// writeStatus patches the Rollout's status to next when it differs. A change
-// of progress detail alone is held back (see coalesce): held says for how
-// long. conflict means the Rollout changed since it was read.
-func (r *Reconciler) writeStatus(ctx context.Context, ro *v1alpha1.Rollout, next v1alpha1.RolloutStatus) (held time.Duration, conflict bool, err error) {
+// writeStatus patches the Rollout's status to next when it differs, in the
+// pass that sees the change: replica counts included, as Argo writes them, so
+// that a watch sees every drop and recovery. A status equal to the stored one
+// is not written. conflict means the Rollout changed since it was read.
+func (r *Reconciler) writeStatus(ctx context.Context, ro *v1alpha1.Rollout, next v1alpha1.RolloutStatus) (conflict bool, err error) {
 	if equality.Semantic.DeepEqual(next, ro.Status) {
-		return 0, false, nil
-	}
-	key := client.ObjectKeyFromObject(ro)
-	if wait := r.coalesce(key, next, ro.Status); wait > 0 {
-		return wait, false, nil
+		return false, nil
 	}
 	logger := log.FromContext(ctx)
 	before := ro.DeepCopy()
@@ -437,15 +366,14 @@ func (r *Reconciler) writeStatus(ctx context.Context, ro *v1alpha1.Rollout, next
 	// Conditional on the resourceVersion read: a promote or abort patched in
 	// meanwhile is never overwritten.
 	if conflict, err := owned.PatchStatus(ctx, r.Client, "rollout", ro, before); err != nil {
-		return 0, false, err
+		return false, err
 	} else if conflict {
 		logger.V(1).Info("status changed meanwhile; looking again", "rollout", klog.KObj(ro))
-		return 0, true, nil
+		return true, nil
 	}
-	r.written(key)
 	r.wrote(ro.UID, before.ResourceVersion)
 	logger.V(2).Info("status written", "rollout", klog.KObj(ro), "phase", ro.Status.Phase, "message", ro.Status.Message)
-	return 0, false, nil
+	return false, nil
 }
 
 // replicaSets lists the Rollout's ReplicaSets: those it controls, and orphans
