@@ -182,3 +182,38 @@ func TestDecideTakesOverReplicaSetsOfArgoAndEarlierVireo(t *testing.T) {
 		})
 	}
 }
+
+// status.workloadObservedGeneration holds the referenced Deployment's
+// generation only while the template comes from it; a Rollout with both a
+// workloadRef and a template has one condition, InvalidSpec, in Argo's words.
+func TestDecideWorkloadRefBookkeeping(t *testing.T) {
+	base := validCanary()
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "demo", Namespace: "default", Generation: 7},
+		Spec:       appsv1.DeploymentSpec{Replicas: ptr.To[int32](5), Selector: base.Spec.Selector.DeepCopy(), Template: *base.Spec.Template.DeepCopy()},
+	}
+	ro := base.DeepCopy()
+	ro.Spec.Template = corev1.PodTemplateSpec{}
+	ro.Spec.WorkloadRef = &v1alpha1.ObjectRef{APIVersion: "apps/v1", Kind: "Deployment", Name: "demo"}
+	plan := Decide(Observed{Rollout: ro, Workload: d, Now: time.Now()})
+	if got := plan.Status.WorkloadObservedGeneration; got != "7" {
+		t.Errorf("with workloadRef: workloadObservedGeneration %q, want \"7\"", got)
+	}
+
+	inline := base.DeepCopy()
+	inline.Status = plan.Status
+	plan = Decide(Observed{Rollout: inline, Now: time.Now()})
+	if got := plan.Status.WorkloadObservedGeneration; got != "" {
+		t.Errorf("workloadRef replaced by a template: workloadObservedGeneration %q, want it cleared", got)
+	}
+
+	both := ro.DeepCopy()
+	both.Spec.Template = *base.Spec.Template.DeepCopy()
+	plan = Decide(Observed{Rollout: both, Workload: d, Now: time.Now()})
+	if n := len(plan.Status.Conditions); n != 1 || plan.Status.Conditions[0].Type != v1alpha1.RolloutInvalidSpec {
+		t.Fatalf("conditions %+v, want exactly InvalidSpec", plan.Status.Conditions)
+	}
+	if msg := plan.Status.Conditions[0].Message; !strings.Contains(msg, "template must be empty for workload reference rollout") {
+		t.Errorf("InvalidSpec message %q lacks Argo's words", msg)
+	}
+}

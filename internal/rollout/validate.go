@@ -57,7 +57,8 @@ func validateTemplate(spec *v1alpha1.RolloutSpec, p *field.Path) field.ErrorList
 	if spec.WorkloadRef != nil {
 		w := p.Child("workloadRef")
 		if hasTemplate {
-			errs = append(errs, field.Forbidden(p.Child("template"), "must be empty when spec.workloadRef is set"))
+			// Argo's words, which tools match on.
+			errs = append(errs, field.Forbidden(p.Child("template"), "template must be empty for workload reference rollout"))
 		}
 		if spec.WorkloadRef.Name == "" {
 			errs = append(errs, field.Required(w.Child("name"), "name of the Deployment to take the pod template from"))

@@ -50,12 +50,17 @@ func EffectiveSelector(ro *v1alpha1.Rollout, d *appsv1.Deployment) *metav1.Label
 	return ro.Spec.Selector
 }
 
-// planWorkload records the referenced Deployment's generation and plans its
+// planWorkload records the referenced Deployment's generation (only while
+// the template comes from it: an inline template clears it) and plans its
 // scale-down: never (the default) leaves it alone; onsuccess scales it to zero
 // once the Rollout is Healthy; progressively scales it down as the Rollout's
 // pods become available. It is only ever scaled down.
 func planWorkload(plan *Plan, ro *v1alpha1.Rollout, d *appsv1.Deployment) {
-	if ro.Spec.WorkloadRef == nil || d == nil {
+	if ro.Spec.WorkloadRef == nil {
+		plan.Status.WorkloadObservedGeneration = ""
+		return
+	}
+	if d == nil {
 		return
 	}
 	st := &plan.Status
