@@ -81,6 +81,9 @@ func summarize(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv
 		set(v1alpha1.RolloutProgressing, metav1.ConditionFalse, "RolloutAborted", abortMessage(plan, rev))
 	case stalled:
 		set(v1alpha1.RolloutProgressing, metav1.ConditionFalse, reasonDeadlineExceeded, stalledMessage(newRS))
+	case paused && len(st.PauseConditions) == 0 && promoted && conditions.IsTrue(st.Conditions, v1alpha1.RolloutCompleted):
+		// spec.paused on a completed rollout: nothing is in progress to
+		// pause, and Argo leaves the Progressing condition as it is.
 	case paused:
 		set(v1alpha1.RolloutProgressing, metav1.ConditionUnknown, "RolloutPaused", "Rollout is paused")
 	case done:
@@ -171,6 +174,11 @@ func progressStalled(plan *Plan, ro *v1alpha1.Rollout, newRS *appsv1.ReplicaSet,
 		return false
 	}
 	if cond.Reason == reasonDeadlineExceeded {
+		// Checked on every pass: progressDeadlineAbort turned on after the
+		// deadline passed aborts too.
+		if ro.Spec.ProgressDeadlineAbort {
+			st.Abort = true
+		}
 		return true
 	}
 	if cond.Reason != "ReplicaSetUpdated" {

@@ -18,6 +18,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
+	"github.com/vireo-dev/vireo/internal/conditions"
 	"github.com/vireo-dev/vireo/internal/rollout"
 )
 
@@ -221,6 +222,9 @@ func scenarios() []scenario {
 		{name: "progress-deadline", ro: withDeadline(seed002(), 10, false), broken: "green", until: 40 * s,
 			endPhase: v1alpha1.RolloutPhaseDegraded, endReplicas: map[string]int32{"blue": 4, "green": 1},
 			actions: map[time.Duration]Action{5 * s: SetImage("green")}},
+		// The deadline applies to the first revision too: Degraded at 5s, Healthy once the pods are up.
+		{name: "progress-deadline-first-revision", ro: withDeadline(seedRollout(3, weight(50), pauseIndefinitely()), 5, false), readyAfter: 10 * s, until: 20 * s,
+			endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "blue"},
 		{name: "progress-deadline-abort", ro: withDeadline(seed002(), 10, true), broken: "green", until: 40 * s,
 			endPhase: v1alpha1.RolloutPhaseDegraded, endImage: "blue",
 			actions: map[time.Duration]Action{5 * s: SetImage("green")}},
@@ -584,5 +588,44 @@ func TestReplicaBoundsAreChecked(t *testing.T) {
 	w.checkReplicaBounds(&rollout.Plan{Create: &appsv1.ReplicaSet{Spec: appsv1.ReplicaSetSpec{Replicas: ptr.To[int32](2)}}})
 	if err := w.Err(); err == nil || !strings.Contains(err.Error(), "more than replicas 4 + maxSurge 1") {
 		t.Errorf("a new ReplicaSet of 2 beside 4: %v", err)
+	}
+}
+
+// spec.paused on a completed rollout leaves its Progressing condition as it
+// was (Argo does); the Paused condition and phase say it is paused.
+func TestPausingACompletedRolloutKeepsProgressing(t *testing.T) {
+	w := New(seed002())
+	w.ReadyAfter = time.Second
+	w.Run(5*time.Second, nil)
+	before := conditions.Get(w.Rollout().Status.Conditions, v1alpha1.RolloutProgressing)
+	if w.Rollout().Status.Phase != v1alpha1.RolloutPhaseHealthy || before == nil {
+		t.Fatalf("setup: phase %s, Progressing %+v", w.Rollout().Status.Phase, before)
+	}
+	before = before.DeepCopy()
+	w.Run(8*time.Second, map[time.Duration]Action{6 * time.Second: Pause})
+	after := conditions.Get(w.Rollout().Status.Conditions, v1alpha1.RolloutProgressing)
+	if after == nil || after.Status != before.Status || after.Reason != before.Reason || after.Message != before.Message {
+		t.Errorf("Progressing went from %+v to %+v on pausing a completed rollout", before, after)
+	}
+	if !conditions.IsTrue(w.Rollout().Status.Conditions, v1alpha1.RolloutPaused) || w.Rollout().Status.Phase != v1alpha1.RolloutPhasePaused {
+		t.Errorf("paused: phase %s, conditions %+v", w.Rollout().Status.Phase, w.Rollout().Status.Conditions)
+	}
+}
+
+// progressDeadlineAbort is checked on every pass: turned on after a rollout
+// timed out, it aborts it.
+func TestProgressDeadlineAbortTurnedOnLate(t *testing.T) {
+	w := New(withDeadline(seed002(), 5, false))
+	w.Broken = "green"
+	w.Run(20*time.Second, map[time.Duration]Action{3 * time.Second: SetImage("green")})
+	if st := w.Rollout().Status; st.Phase != v1alpha1.RolloutPhaseDegraded || st.Abort {
+		t.Fatalf("setup: phase %s abort %v, want Degraded by the deadline, not aborted", st.Phase, st.Abort)
+	}
+	w.Run(30*time.Second, map[time.Duration]Action{21 * time.Second: func(ro *v1alpha1.Rollout, w *World) {
+		ro.Spec.ProgressDeadlineAbort = true
+		ro.Generation++
+	}})
+	if st := w.Rollout().Status; !st.Abort {
+		t.Errorf("progressDeadlineAbort turned on after the deadline: abort %v, phase %s (%s)", st.Abort, st.Phase, st.Message)
 	}
 }
