@@ -64,7 +64,7 @@ type Reconciler struct {
 
 	mu      sync.Mutex
 	expect  *expectations
-	traffic   map[types.NamespacedName]applied // what each rollout's routers were last given
+	traffic map[types.NamespacedName]applied // what each rollout's routers were last given
 }
 
 // wrote records a write to an object read at resourceVersion rv.
@@ -73,7 +73,6 @@ func (r *Reconciler) wrote(uid types.UID, rv string) {
 		r.expect.wrote(uid, rv)
 	}
 }
-
 
 // serviceIndex indexes Rollouts by the names of the Services their strategy
 // names; workloadIndex by the Deployment their workloadRef names.
