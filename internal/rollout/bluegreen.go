@@ -60,7 +60,9 @@ func planBlueGreen(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *a
 		active = hash
 	}
 	preview := active
-	if hash != st.StableRS && !st.Abort {
+	if hash != st.StableRS {
+		// Also after an abort, as Argo: the preview keeps showing the newest
+		// version while the active Service is back on the stable one.
 		preview = hash
 	}
 	st.BlueGreen.ActiveSelector = active

@@ -46,6 +46,16 @@ func summarize(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv
 	st.UpdatedReplicas = newRS.Status.Replicas
 	st.HPAReplicas = st.Replicas
 	st.Selector = metav1.FormatLabelSelector(ro.Spec.Selector)
+	if ro.Spec.Strategy.BlueGreen != nil {
+		// As Argo: a blue-green rollout's ready and available pods, the
+		// count an HPA scales on and the selector it reads are the active
+		// ReplicaSet's, the version serving; the preview's do not count.
+		if active := sets.byHash(st.BlueGreen.ActiveSelector); active != nil {
+			st.ReadyReplicas, st.AvailableReplicas = active.Status.ReadyReplicas, active.Status.AvailableReplicas
+			st.HPAReplicas = active.Status.Replicas
+			st.Selector = metav1.FormatLabelSelector(active.Spec.Selector)
+		}
+	}
 
 	promoted := st.CurrentPodHash == st.StableRS
 	paused := ro.Spec.Paused || len(st.PauseConditions) > 0

@@ -629,3 +629,30 @@ func TestProgressDeadlineAbortTurnedOnLate(t *testing.T) {
 		t.Errorf("progressDeadlineAbort turned on after the deadline: abort %v, phase %s (%s)", st.Abort, st.Phase, st.Message)
 	}
 }
+
+// A blue-green rollout's status counts are Argo's: ready and available pods
+// (and the HPA's count and selector) are the active ReplicaSet's.
+func TestBlueGreenStatusCountsComeFromTheActiveReplicaSet(t *testing.T) {
+	type counts struct{ desired, current, updated, ready, available int32 }
+	read := func(w *World) counts {
+		st := w.Rollout().Status
+		return counts{ptr.Deref(w.Rollout().Spec.Replicas, 1), st.Replicas, st.UpdatedReplicas, st.ReadyReplicas, st.AvailableReplicas}
+	}
+	w := New(blueGreen(2, v1alpha1.BlueGreenStrategy{AutoPromotionEnabled: ptr.To(false), PreviewReplicaCount: ptr.To[int32](1), ScaleDownDelaySeconds: ptr.To[int32](30)}))
+	w.ReadyAfter = time.Second
+	w.Run(20*time.Second, map[time.Duration]Action{5 * time.Second: SetImage("green")})
+	if st := w.Rollout().Status; st.Phase != v1alpha1.RolloutPhasePaused {
+		t.Fatalf("setup: phase %s, want Paused with the preview up", st.Phase)
+	}
+	if got, want := read(w), (counts{2, 3, 1, 2, 2}); got != want {
+		t.Errorf("paused with a preview of 1: (desired, current, updated, ready, available) = %v, want %v", got, want)
+	}
+	active := w.Rollout().Status.BlueGreen.ActiveSelector
+	if sel := w.Rollout().Status.Selector; !strings.Contains(sel, "rollouts-pod-template-hash="+active) {
+		t.Errorf("status.selector %q is not the active ReplicaSet's (hash %s)", sel, active)
+	}
+	w.Run(30*time.Second, map[time.Duration]Action{21 * time.Second: Promote})
+	if got, want := read(w), (counts{2, 4, 2, 2, 2}); got != want {
+		t.Errorf("promoted, old version kept for its scale-down delay: %v, want %v", got, want)
+	}
+}
