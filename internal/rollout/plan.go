@@ -22,6 +22,10 @@ import (
 // RevisionAnnotation numbers a Rollout's ReplicaSets in the order they became current.
 const RevisionAnnotation = "rollout.argoproj.io/revision"
 
+// ManagedByAnnotation marks the Services whose selectors a Rollout manages,
+// with the Rollout's name.
+const ManagedByAnnotation = "argo-rollouts.argoproj.io/managed-by-rollouts"
+
 // DefaultRevisionHistoryLimit applies when spec.revisionHistoryLimit is unset.
 const DefaultRevisionHistoryLimit = 10
 
@@ -37,6 +41,9 @@ type Observed struct {
 	Workload *appsv1.Deployment
 	// Services the spec names, by name; a name mapped to nil does not exist.
 	Services map[string]*corev1.Service
+	// ManagedServices are the Services of the namespace that carry
+	// ManagedByAnnotation with this Rollout's name, named by the spec or not.
+	ManagedServices []*corev1.Service
 	// AnalysisRuns owned by the Rollout.
 	AnalysisRuns []*v1alpha1.AnalysisRun
 	// Experiments owned by the Rollout.
@@ -79,6 +86,9 @@ type Plan struct {
 	PodMetadata map[string]MetadataChange
 	// Services points each named Service's selector at a pod-template hash.
 	Services map[string]string
+	// ReleaseServices are Services this Rollout managed and no longer names
+	// (its strategy changed): their hash selector and managed-by annotation go.
+	ReleaseServices []string
 	// Delete names old ReplicaSets beyond the revision history limit.
 	Delete []string
 	// Evict names pods to evict (restart).
@@ -203,9 +213,27 @@ func Decide(obs Observed) *Plan {
 	planRoleMetadata(plan, ro, sets, newRS, obs.Pods)
 	plan.Delete = sets.beyondHistory(ro, newRS, sets.byHash(st.StableRS), plan.Scale)
 	planWorkload(plan, ro, obs.Workload)
+	plan.ReleaseServices = released(ro, obs.ManagedServices)
 	announceScaling(plan, sets)
 	announceServices(plan, obs.Services)
 	return plan
+}
+
+// released lists the Services the Rollout managed that its spec no longer
+// names: as Argo, Vireo gives them back, without its hash selector.
+func released(ro *v1alpha1.Rollout, managed []*corev1.Service) []string {
+	named := map[string]bool{}
+	for _, n := range ServiceNames(ro) {
+		named[n] = true
+	}
+	var out []string
+	for _, svc := range managed {
+		if !named[svc.Name] && svc.Annotations[ManagedByAnnotation] == ro.Name {
+			out = append(out, svc.Name)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // announceScaling raises Argo's ScalingReplicaSet event for each ReplicaSet

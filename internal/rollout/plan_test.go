@@ -217,3 +217,22 @@ func TestDecideWorkloadRefBookkeeping(t *testing.T) {
 		t.Errorf("InvalidSpec message %q lacks Argo's words", msg)
 	}
 }
+
+// Services that carry this Rollout's managed-by annotation and that its spec
+// no longer names are released; those of another Rollout, and those still
+// named, are not.
+func TestDecideReleasesServicesNoLongerNamed(t *testing.T) {
+	ro := validCanary()
+	ro.Spec.Strategy.Canary.CanaryService = "demo-canary"
+	managed := func(name, by string) *corev1.Service {
+		return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", Annotations: map[string]string{ManagedByAnnotation: by}},
+			Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "demo", PodTemplateHashLabel: "abc"}}}
+	}
+	canary := managed("demo-canary", "demo")
+	plan := Decide(Observed{Rollout: ro, Now: time.Now(),
+		Services:        map[string]*corev1.Service{"demo-canary": canary},
+		ManagedServices: []*corev1.Service{canary, managed("old-preview", "demo"), managed("old-active", "demo"), managed("theirs", "other")}})
+	if got := strings.Join(plan.ReleaseServices, ","); got != "old-active,old-preview" {
+		t.Errorf("released %q, want old-active,old-preview", got)
+	}
+}

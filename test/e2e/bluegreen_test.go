@@ -85,6 +85,27 @@ func TestBlueGreen(t *testing.T) {
 	if d := c.jsonpath(t, ns, "rs/rollouts-demo-"+blue, `.metadata.annotations.scale-down-deadline`); d != "" {
 		t.Errorf("scale-down deadline %q left on the scaled-down ReplicaSet", d)
 	}
+
+	// Switched to a canary that names neither Service: both are given back,
+	// without the hash selector and the managed-by annotation, as Argo does.
+	managedBy := func(svc string) string {
+		return c.jsonpath(t, ns, "service/"+svc, `.metadata.annotations.argo-rollouts\.argoproj\.io/managed-by-rollouts`)
+	}
+	if m := managedBy("bg-preview"); m != "rollouts-demo" {
+		t.Fatalf("before the switch, bg-preview managed-by %q, want rollouts-demo", m)
+	}
+	c.must(t, `{"spec":{"strategy":{"blueGreen":null,"canary":{"steps":[{"setWeight":50},{"pause":{}}]}}}}`,
+		"patch", ro, "-n", ns, "--type=merge", "--patch-file=/dev/stdin")
+	for _, svc := range []string{"bg-active", "bg-preview"} {
+		eventually(t, 30*time.Second, svc+" released", func() error {
+			sel := selector(svc)
+			managed := managedBy(svc)
+			if sel != "" || managed != "" {
+				return fmt.Errorf("selector hash %q, managed-by %q", sel, managed)
+			}
+			return nil
+		})
+	}
 }
 
 // A Rollout that names a missing Service is InvalidSpec, naming the field;

@@ -8,6 +8,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -40,9 +42,6 @@ import (
 	planner "github.com/vireo-dev/vireo/internal/rollout"
 	"github.com/vireo-dev/vireo/internal/trafficrouting/routers"
 )
-
-// ManagedByAnnotation marks the Services whose selectors a Rollout manages.
-const ManagedByAnnotation = "argo-rollouts.argoproj.io/managed-by-rollouts"
 
 // Reconciler drives Rollouts.
 type Reconciler struct {
@@ -169,11 +168,11 @@ func (r *Reconciler) cacheBehind(ro *v1alpha1.Rollout, sets []*appsv1.ReplicaSet
 
 // servicesBehind reports whether the cache does not yet show a selector
 // write of ours to one of the Services.
-func (r *Reconciler) servicesBehind(services map[string]*corev1.Service) bool {
+func (r *Reconciler) servicesBehind(services map[string]*corev1.Service, more []*corev1.Service) bool {
 	if r.expect == nil {
 		return false
 	}
-	for _, svc := range services {
+	for _, svc := range append(slices.Collect(maps.Values(services)), more...) {
 		if svc != nil && r.expect.behind(svc.UID, svc.ResourceVersion) {
 			return true
 		}
@@ -244,7 +243,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	if r.servicesBehind(services) {
+	managed, err := r.managedServices(ctx, &ro)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	if r.servicesBehind(services, managed) {
 		// A selector we moved is not in the cache yet: planning now would
 		// move it (and announce it) again.
 		return reconcile.Result{RequeueAfter: expectationTTL}, nil
@@ -269,7 +272,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if planner.Routed(&ro) {
 		trafficErrs = routers.Check(&ro)
 	}
-	plan := planner.Decide(planner.Observed{Rollout: &ro, ReplicaSets: sets, Pods: pods, Services: services, Workload: workload,
+	plan := planner.Decide(planner.Observed{Rollout: &ro, ReplicaSets: sets, Pods: pods, Services: services, ManagedServices: managed, Workload: workload,
 		AnalysisRuns: runs, Experiments: experiments, AnalysisErrors: r.checkAnalyses(ctx, &ro), TrafficErrors: trafficErrs, Now: r.Clock.Now()})
 	weightsBefore := ro.Status.Canary.Weights.DeepCopy()
 
@@ -311,7 +314,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if trafficDone {
 		plan.Traffic = nil // set, and recorded as verified, already
 	}
-	if err := r.apply(ctx, &ro, plan, sets, services, weightsBefore); err != nil {
+	if err := r.apply(ctx, &ro, plan, sets, services, managed, weightsBefore); err != nil {
 		return reconcile.Result{}, err
 	}
 	if err := r.applyRuns(ctx, &ro, plan); err != nil {
@@ -485,15 +488,51 @@ func mergeChange(meta map[string]any, change planner.MetadataChange) {
 func (r *Reconciler) pointServices(ctx context.Context, ro *v1alpha1.Rollout, plan *planner.Plan, services map[string]*corev1.Service) error {
 	for name, hash := range plan.Services {
 		svc := services[name]
-		if svc == nil || hash == "" || (svc.Spec.Selector[planner.PodTemplateHashLabel] == hash && svc.Annotations[ManagedByAnnotation] == ro.Name) {
+		if svc == nil || hash == "" || (svc.Spec.Selector[planner.PodTemplateHashLabel] == hash && svc.Annotations[planner.ManagedByAnnotation] == ro.Name) {
 			continue
 		}
 		patch := client.RawPatch(types.MergePatchType, fmt.Appendf(nil,
 			`{"metadata":{"annotations":{%q:%q}},"spec":{"selector":{%q:%q}}}`,
-			ManagedByAnnotation, ro.Name, planner.PodTemplateHashLabel, hash))
+			planner.ManagedByAnnotation, ro.Name, planner.PodTemplateHashLabel, hash))
 		rv := svc.ResourceVersion
 		if err := r.Client.Patch(ctx, svc, patch); err != nil {
 			return fmt.Errorf("pointing Service %s at %s: %w", klog.KObj(svc), hash, err)
+		}
+		r.wrote(svc.UID, rv)
+	}
+	return nil
+}
+
+// managedServices lists the Services of the Rollout's namespace that say
+// this Rollout manages them (from the cache).
+func (r *Reconciler) managedServices(ctx context.Context, ro *v1alpha1.Rollout) ([]*corev1.Service, error) {
+	var list corev1.ServiceList
+	if err := r.Client.List(ctx, &list, client.InNamespace(ro.Namespace)); err != nil {
+		return nil, fmt.Errorf("listing Services of rollout %s: %w", klog.KObj(ro), err)
+	}
+	var out []*corev1.Service
+	for i := range list.Items {
+		if list.Items[i].Annotations[planner.ManagedByAnnotation] == ro.Name {
+			out = append(out, &list.Items[i])
+		}
+	}
+	return out, nil
+}
+
+// releaseServices gives back the Services the Rollout no longer names: its
+// hash selector and its managed-by annotation go, the rest is the user's.
+func (r *Reconciler) releaseServices(ctx context.Context, ro *v1alpha1.Rollout, names []string, managed []*corev1.Service) error {
+	for _, name := range names {
+		i := slices.IndexFunc(managed, func(s *corev1.Service) bool { return s.Name == name })
+		if i < 0 {
+			continue
+		}
+		svc := managed[i]
+		rv := svc.ResourceVersion
+		patch := client.RawPatch(types.MergePatchType, fmt.Appendf(nil,
+			`{"metadata":{"annotations":{%q:null}},"spec":{"selector":{%q:null}}}`, planner.ManagedByAnnotation, planner.PodTemplateHashLabel))
+		if err := r.Client.Patch(ctx, svc, patch); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("releasing Service %s no longer named by rollout %s: %w", klog.KObj(svc), klog.KObj(ro), err)
 		}
 		r.wrote(svc.UID, rv)
 	}
@@ -580,8 +619,11 @@ func (r *Reconciler) create(ctx context.Context, ro *v1alpha1.Rollout, rs *appsv
 // request is sent to a pod about to go. The caller has written the status
 // already; all of this is idempotent, so a pass that fails half-way is
 // completed by the next.
-func (r *Reconciler) apply(ctx context.Context, ro *v1alpha1.Rollout, plan *planner.Plan, sets []*appsv1.ReplicaSet, services map[string]*corev1.Service, weightsBefore *v1alpha1.TrafficWeights) error {
+func (r *Reconciler) apply(ctx context.Context, ro *v1alpha1.Rollout, plan *planner.Plan, sets []*appsv1.ReplicaSet, services map[string]*corev1.Service, managed []*corev1.Service, weightsBefore *v1alpha1.TrafficWeights) error {
 	if err := r.pointServices(ctx, ro, plan, services); err != nil {
+		return err
+	}
+	if err := r.releaseServices(ctx, ro, plan.ReleaseServices, managed); err != nil {
 		return err
 	}
 	if err := r.applyTraffic(ctx, ro, plan, weightsBefore); err != nil {
