@@ -32,7 +32,9 @@ type Providers interface {
 // Builtin are the providers Vireo ships, working through a Kubernetes client
 // (for Jobs), the credentials Secrets of metric services, and a clock.
 type Builtin struct {
-	Client      client.Client
+	Client client.Client
+	// APIReader reads what the cache does not hold (a Job's pods).
+	APIReader   client.Reader
 	Credentials metricprovider.Credentials
 	Now         func() time.Time
 	// CloudWatch is shared by every cloudWatch metric, so that its AWS
@@ -51,7 +53,7 @@ func (b Builtin) For(run *v1alpha1.AnalysisRun, metric *v1alpha1.Metric) (metric
 	case "web":
 		return sync(web.Provider{}), nil
 	case "job":
-		return job.Provider{Client: b.Client, Now: b.Now}, nil
+		return job.Provider{Client: b.Client, Pods: b.APIReader, Now: b.Now}, nil
 	case "datadog":
 		return sync(datadog.Provider{Credentials: b.Credentials, Namespace: run.Namespace, Now: b.Now}), nil
 	case "newRelic":

@@ -70,7 +70,7 @@ func (r *Reconciler) SetupWithManager(mgr manager.Manager) error {
 		if ns == "" {
 			ns = metricprovider.ControllerNamespace()
 		}
-		r.Providers = Builtin{Client: r.Client, Now: r.Clock.Now,
+		r.Providers = Builtin{Client: r.Client, APIReader: mgr.GetAPIReader(), Now: r.Clock.Now,
 			Credentials: metricprovider.Credentials{Secrets: SecretReader{Reader: r.SecretReader}, Namespace: ns},
 			CloudWatch:  cloudwatch.Provider{Now: r.Clock.Now, Config: cloudwatch.CachedConfig()}}
 	}

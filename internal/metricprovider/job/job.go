@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
+	"math"
 	"regexp"
 	"strings"
 	"time"
@@ -46,7 +47,22 @@ const PollEvery = 10 * time.Second
 // Provider runs Jobs through a Kubernetes client.
 type Provider struct {
 	Client client.Client
-	Now    func() time.Time
+	// Pods reads a Job's pods, to see one that cannot start (its image
+	// cannot be pulled); the API server itself, as the controller's cache
+	// holds no Job pods. Without it pods are not looked at.
+	Pods client.Reader
+	Now  func() time.Time
+}
+
+// stuckReasons are the waiting reasons of a container that will not start
+// by waiting longer: the measurement is Inconclusive at once, as in Argo.
+var stuckReasons = map[string]bool{"ErrImagePull": true, "ImagePullBackOff": true, "InvalidImageName": true}
+
+// pollAfter is when to look at a running Job again: soon after it starts,
+// when a pod that cannot start shows, then less often, up to PollEvery.
+func pollAfter(running time.Duration) time.Duration {
+	d := time.Duration(math.Sqrt(2*running.Seconds()) * float64(time.Second))
+	return min(max(d, time.Second), PollEvery)
 }
 
 // Run creates the Job of the metric's next measurement and returns a Running
@@ -72,7 +88,7 @@ func (p Provider) Run(ctx context.Context, run *v1alpha1.AnalysisRun, metric *v1
 		_ = client.IgnoreNotFound(p.Client.Delete(ctx, old, client.PropagationPolicy(metav1.DeletePropagationBackground)))
 	}
 	m.Metadata = map[string]string{JobNameKey: job.Name, JobNamespaceKey: job.Namespace}
-	return metricprovider.Later(m, p.Now().Add(PollEvery))
+	return metricprovider.Later(m, p.Now().Add(pollAfter(0)))
 }
 
 // Resume looks at the Job of a running measurement.
@@ -96,17 +112,44 @@ func (p Provider) Resume(ctx context.Context, run *v1alpha1.AnalysisRun, metric 
 			return metricprovider.Finish(m, v1alpha1.AnalysisPhaseFailed, fmt.Sprintf("Job %s failed: %s", name, strings.TrimSpace(c.Reason+" "+c.Message)), p.Now())
 		}
 	}
-	return metricprovider.Later(m, p.Now().Add(PollEvery))
+	if why := p.stuck(ctx, job); why != "" {
+		return metricprovider.Finish(m, v1alpha1.AnalysisPhaseInconclusive, fmt.Sprintf("Job %s cannot run: %s", name, why), p.Now())
+	}
+	running := time.Duration(0)
+	if m.StartedAt != nil {
+		running = p.Now().Sub(m.StartedAt.Time)
+	}
+	return metricprovider.Later(m, p.Now().Add(pollAfter(running)))
+}
+
+// stuck names a container of the Job's pods that waits for an image that
+// cannot be pulled, or "".
+func (p Provider) stuck(ctx context.Context, job *batchv1.Job) string {
+	if p.Pods == nil {
+		return ""
+	}
+	var pods corev1.PodList
+	if err := p.Pods.List(ctx, &pods, client.InNamespace(job.Namespace), client.MatchingLabels{batchv1.JobNameLabel: job.Name}); err != nil {
+		return "" // looked at again on the next poll
+	}
+	for _, pod := range pods.Items {
+		for _, cs := range append(pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses...) {
+			if w := cs.State.Waiting; w != nil && stuckReasons[w.Reason] {
+				return fmt.Sprintf("container %s of pod %s is waiting: %s %s", cs.Name, pod.Name, w.Reason, w.Message)
+			}
+		}
+	}
+	return ""
 }
 
 // Terminate deletes the Job of a measurement the run no longer waits for;
-// the measurement ends Successful, as the run was stopped, not failed.
+// the measurement ends Inconclusive, as in Argo: the Job never said.
 func (p Provider) Terminate(ctx context.Context, run *v1alpha1.AnalysisRun, _ *v1alpha1.Metric, m v1alpha1.Measurement) v1alpha1.Measurement {
 	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: run.Namespace, Name: m.Metadata[JobNameKey]}}
 	if err := client.IgnoreNotFound(p.Client.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground))); err != nil {
 		return metricprovider.Finish(m, v1alpha1.AnalysisPhaseError, fmt.Sprintf("provider.job: deleting Job %s: %v", job.Name, err), p.Now())
 	}
-	return metricprovider.Finish(m, v1alpha1.AnalysisPhaseSuccessful, "terminated: the run ended before the Job did", p.Now())
+	return metricprovider.Finish(m, v1alpha1.AnalysisPhaseInconclusive, "terminated: the run ended before the Job did", p.Now())
 }
 
 // build makes the Job of a metric's n-th measurement.
