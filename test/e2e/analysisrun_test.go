@@ -69,3 +69,86 @@ spec:
 		return nil
 	})
 }
+
+// A Job whose pod cannot pull its image gives an Inconclusive measurement at
+// once, not after a timeout: a step analysis pauses the rollout
+// (InconclusiveAnalysisRun), and so does a background analysis, whose run
+// ends Inconclusive. kwok plays the kubelet that cannot pull.
+func TestJobImagePullFailureIsInconclusive(t *testing.T) {
+	c := requireCluster(t)
+	c.installDefault(t)
+	c.startController(t)
+	ns := c.namespace(t, "imagepull")
+	c.must(t, `
+apiVersion: argoproj.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {name: smoke}
+spec:
+  metrics:
+  - name: smoke
+    provider:
+      job:
+        spec:
+          backoffLimit: 0
+          template:
+            metadata:
+              annotations: {sim.vireo.dev/image-pull: fail}
+            spec:
+              restartPolicy: Never
+              containers: [{name: smoke, image: "registry.invalid/smoke:missing", command: [sh, -c, "exit 0"]}]
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: step}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: step}}
+  template:
+    metadata: {labels: {app: step}}
+    spec: {containers: [{name: app, image: argoproj/rollouts-demo:blue}]}
+  strategy:
+    canary:
+      steps: [{setWeight: 50}, {analysis: {templates: [{templateName: smoke}]}}, {pause: {}}]
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: background}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: background}}
+  template:
+    metadata: {labels: {app: background}}
+    spec: {containers: [{name: app, image: argoproj/rollouts-demo:blue}]}
+  strategy:
+    canary:
+      analysis: {templates: [{templateName: smoke}]}
+      steps: [{setWeight: 50}, {pause: {duration: 1h}}]
+`, "apply", "-n", ns, "-f", "-")
+	for _, name := range []string{"step", "background"} {
+		c.waitRolloutNamed(t, ns, name, "Healthy", "", 60*time.Second)
+		c.setImage(t, ns, "rollout/"+name, "green")
+	}
+	start := time.Now()
+	for _, name := range []string{"step", "background"} {
+		eventually(t, 60*time.Second, name+" paused for an Inconclusive run", func() error {
+			phase := c.jsonpath(t, ns, "rollout/"+name, ".status.phase")
+			reasons := c.jsonpath(t, ns, "rollout/"+name, ".status.pauseConditions[*].reason")
+			if phase != "Paused" || !strings.Contains(reasons, "InconclusiveAnalysisRun") {
+				return fmt.Errorf("phase %s, pause conditions %q", phase, reasons)
+			}
+			return nil
+		})
+	}
+	t.Logf("both rollouts paused on an Inconclusive run %v after the update", time.Since(start).Round(100*time.Millisecond))
+	runs := c.must(t, "", "get", "analysisruns", "-n", ns, "-o",
+		`jsonpath={range .items[*]}{.metadata.name}={.status.phase}:{.status.metricResults[0].measurements[-1:].message}{"\n"}{end}`)
+	lines := strings.Split(strings.TrimSpace(runs), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("analysis runs: %q", runs)
+	}
+	for _, l := range lines {
+		if !strings.Contains(l, "=Inconclusive:") || !strings.Contains(l, "ErrImagePull") {
+			t.Errorf("run %q: want Inconclusive, its measurement naming ErrImagePull", l)
+		}
+	}
+}
