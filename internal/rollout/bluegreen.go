@@ -37,6 +37,9 @@ func planBlueGreen(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *a
 	bg := ro.Spec.Strategy.BlueGreen
 	rev := currentRevision(plan, newRS)
 	observeTemplate(plan, newRS, hash, "", 0, rev)
+	if st.PromoteFull && st.Abort {
+		st.Abort, st.AbortedAt = false, nil // promote --full over an abort, as for a canary
+	}
 	if hash != st.StableRS {
 		retried(st)
 	}
@@ -115,6 +118,19 @@ func advanceBlueGreen(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS
 	replicas := desiredReplicas(ro)
 	if _, kept := scaleDownDeadline(newRS, plan); kept {
 		keepUntil(plan, newRS, time.Time{}) // current again (a retry): no longer on its way out
+	}
+	if st.PromoteFull {
+		// promote --full: no pause, no pre- or post-promotion analysis; a
+		// preview that ran smaller grows to full size, then the switch.
+		st.PauseConditions, st.ControllerPause = nil, false
+		if !available(newRS, replicas) {
+			st.BlueGreen.ScaleUpPreviewCheckPoint = true
+			return
+		}
+		st.BlueGreen.ActiveSelector = hash
+		becomeStable(plan, ro, sets, newRS, hash, now)
+		plan.event(corev1.EventTypeNormal, reasons.RolloutPromoted, "Rollout fully promoted to revision %s, skipping the pause and the analyses", rev)
+		return
 	}
 	if postPromotionPending(ro, st, hash) {
 		// Switched; the new revision becomes stable once its analysis passes.

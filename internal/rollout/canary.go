@@ -46,6 +46,11 @@ func planCanary(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *apps
 		plan.routing = readRouting(&ro.Status)
 	}
 	observeTemplate(plan, newRS, hash, stepsHash(steps), len(steps), rev)
+	if st.PromoteFull && st.Abort {
+		// promote --full over an abort, as Argo: the abort is cleared and
+		// the new version goes all the way, with no new analysis.
+		st.Abort, st.AbortedAt = false, nil
+	}
 	if hash != st.StableRS {
 		retried(st)
 		backgroundAnalysis(plan, ro, hash, rev, now)
@@ -65,9 +70,17 @@ func planCanary(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *apps
 			plan.event(corev1.EventTypeNormal, reasons.RolloutPromoted, "Rollout fully promoted to revision %s, skipping the remaining steps", rev)
 		}
 	case st.PromoteFull:
-		st.StableRS = hash
-		complete(st, len(steps))
-		plan.event(corev1.EventTypeNormal, reasons.RolloutPromoted, "Rollout fully promoted to revision %s, skipping the remaining steps", rev)
+		// Every step counts as done; as Argo, the new version becomes
+		// stable once fully available, and promoteFull stays set till then.
+		if len(steps) > 0 {
+			st.CurrentStepIndex = ptr.To(int32(len(steps)))
+		}
+		st.PauseConditions, st.ControllerPause = nil, false
+		if newRS.Status.AvailableReplicas >= desiredReplicas(ro) {
+			st.StableRS = hash
+			complete(st, len(steps))
+			plan.event(corev1.EventTypeNormal, reasons.RolloutPromoted, "Rollout fully promoted to revision %s, skipping the remaining steps", rev)
+		}
 	default:
 		walkSteps(plan, ro, sets, newRS, now)
 		if st.Abort {

@@ -196,6 +196,9 @@ func scenarios() []scenario {
 			actions: map[time.Duration]Action{5 * s: SetImage("green"), 10 * s: Promote}},
 		{name: "promote-full", ro: seed002(), until: 25 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
 			actions: map[time.Duration]Action{5 * s: SetImage("green"), 10 * s: PromoteFull}},
+		// promote --full over an abort: the abort is cleared, the new version goes all the way.
+		{name: "abort-then-promote-full", ro: seed002(), until: 30 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
+			actions: map[time.Duration]Action{5 * s: SetImage("green"), 10 * s: Abort, 15 * s: PromoteFull}},
 		{name: "manual-pause", ro: seedRollout(4, weight(25), pauseFor(5), weight(50), pauseFor(5), weight(75), pauseFor(5)), until: 45 * s,
 			endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
 			actions: map[time.Duration]Action{5 * s: SetImage("green"), 9 * s: Pause, 20 * s: Promote}},
@@ -281,6 +284,13 @@ func scenarios() []scenario {
 			until: 40 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
 			analysis: Script{rollout.RunPrePromotion: ok(5), rollout.RunPostPromotion: ok(5)},
 			actions:  map[time.Duration]Action{5 * s: SetImage("green")}},
+		// promote --full on blue-green: the preview (1 of 3) grows to full size,
+		// then the switch, with no pause and no pre- or post-promotion run.
+		{name: "bluegreen-promote-full", ro: withPromotionAnalysis(blueGreen(3, v1alpha1.BlueGreenStrategy{AutoPromotionEnabled: ptr.To(false),
+			PreviewReplicaCount: ptr.To[int32](1), ScaleDownDelaySeconds: ptr.To[int32](5)}), true, true),
+			until: 40 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
+			analysis: Script{rollout.RunPrePromotion: ends(1000, v1alpha1.AnalysisPhaseSuccessful), rollout.RunPostPromotion: ends(1000, v1alpha1.AnalysisPhaseSuccessful)},
+			actions:  map[time.Duration]Action{5 * s: SetImage("green"), 8 * s: PromoteFull}},
 		{name: "bluegreen-prepromotion-fails", ro: withPromotionAnalysis(blueGreen(2, v1alpha1.BlueGreenStrategy{AbortScaleDownDelaySeconds: ptr.To[int32](5)}), true, false),
 			until: 30 * s, endPhase: v1alpha1.RolloutPhaseDegraded, endImage: "blue",
 			analysis: Script{rollout.RunPrePromotion: ends(5, v1alpha1.AnalysisPhaseFailed)},
