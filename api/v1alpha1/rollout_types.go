@@ -49,6 +49,9 @@ type RolloutSpec struct {
 	// Template is the pod template; empty when WorkloadRef is used.
 	// +optional
 	Template corev1.PodTemplateSpec `json:"template,omitempty"`
+	// DecodeProblems names the values left out when the spec was decoded
+	// (see UnmarshalJSON); never stored.
+	DecodeProblems []string `json:"-"`
 	// WorkloadRef takes the pod template from an existing workload.
 	// +optional
 	WorkloadRef *ObjectRef `json:"workloadRef,omitempty"`

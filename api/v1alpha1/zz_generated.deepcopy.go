@@ -13,7 +13,7 @@ package v1alpha1
 import (
 	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	runtime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
@@ -2345,6 +2345,11 @@ func (in *RolloutSpec) DeepCopyInto(out *RolloutSpec) {
 		(*in).DeepCopyInto(*out)
 	}
 	in.Template.DeepCopyInto(&out.Template)
+	if in.DecodeProblems != nil {
+		in, out := &in.DecodeProblems, &out.DecodeProblems
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	if in.WorkloadRef != nil {
 		in, out := &in.WorkloadRef, &out.WorkloadRef
 		*out = new(ObjectRef)

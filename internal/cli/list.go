@@ -102,6 +102,11 @@ func WriteRolloutList(b *bytes.Buffer, ros []v1alpha1.Rollout, withNamespace, co
 			row = append([]string{v.Namespace}, row...)
 		}
 		rows = append(rows, row)
+		// A value the API types refuse was left out when the rollout was
+		// read (see RolloutSpec.UnmarshalJSON): say which, under its row.
+		for _, p := range ros[i].Spec.DecodeProblems {
+			rows = append(rows, []string{"  ! " + p})
+		}
 	}
 	writeTable(b, rows)
 }

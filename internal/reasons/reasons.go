@@ -71,4 +71,7 @@ const (
 	EvictionBlocked = "EvictionBlocked"
 	// TrafficRoutingError: a router could not be written or read.
 	TrafficRoutingError = "TrafficRoutingError"
+	// SpecValueLeftOut: a value of the pod template that the API types
+	// refuse (an invalid quantity) was left out; the rollout goes on.
+	SpecValueLeftOut = "SpecValueLeftOut"
 )

@@ -196,6 +196,9 @@ func Decide(obs Observed) *Plan {
 	if st.CurrentPodHash != hash {
 		// As Argo announces a new revision: the update, then the ReplicaSet.
 		plan.event(corev1.EventTypeNormal, reasons.RolloutUpdated, "Rollout updated to revision %s", currentRevision(plan, newRS))
+		for _, p := range ro.Spec.DecodeProblems {
+			plan.event(corev1.EventTypeWarning, reasons.SpecValueLeftOut, "%s", p)
+		}
 	}
 	if fresh {
 		plan.event(corev1.EventTypeNormal, reasons.NewReplicaSetCreated, "Created ReplicaSet %s (revision %s)", newRS.Name, newRS.Annotations[RevisionAnnotation])
