@@ -34,6 +34,14 @@ type Observed struct {
 	Rollout *v1alpha1.Rollout
 	// ReplicaSets owned by the Rollout.
 	ReplicaSets []*appsv1.ReplicaSet
+	// Orphans are ReplicaSets that match the Rollout's selector and have no
+	// controller: the Rollout adopts them (Argo's, or a Deployment's left
+	// behind), and they count as its own from this pass on.
+	Orphans []*appsv1.ReplicaSet
+	// TakenNames are names of ReplicaSets that exist and are not the
+	// Rollout's; the caller learns of one by looking up the name a first
+	// Decide wanted to create, then decides again.
+	TakenNames map[string]bool
 	// Pods of the Rollout's ReplicaSets.
 	Pods []*corev1.Pod
 	// Workload is the Deployment spec.workloadRef names; nil when there is none
@@ -93,6 +101,9 @@ type Plan struct {
 	Delete []string
 	// Evict names pods to evict (restart).
 	Evict []string
+	// Adopt names orphaned ReplicaSets to make the Rollout's (a controller
+	// reference), before anything else.
+	Adopt []string
 	// ScaleWorkload scales the Deployment spec.workloadRef names (scaleDown).
 	ScaleWorkload *int32
 	// Traffic is what the traffic routers should hold; nil without trafficRouting.
@@ -147,6 +158,14 @@ func Decide(obs Observed) *Plan {
 		TemplateMetadata: map[string]MetadataChange{}, PodMetadata: map[string]MetadataChange{}, runs: indexRuns(obs.AnalysisRuns),
 		experiments: experimentsByName(obs.Experiments)}
 	st := &plan.Status
+	if len(obs.Orphans) > 0 {
+		obs.ReplicaSets = slices.Clone(obs.ReplicaSets)
+		for _, rs := range obs.Orphans {
+			plan.Adopt = append(plan.Adopt, rs.Name)
+			plan.event(corev1.EventTypeNormal, reasons.ReplicaSetAdopted, "Adopted ReplicaSet %s", rs.Name)
+			obs.ReplicaSets = append(obs.ReplicaSets, rs)
+		}
+	}
 
 	errs := Validate(ro)
 	errs = append(errs, unsupported(ro)...)
@@ -182,6 +201,15 @@ func Decide(obs Observed) *Plan {
 		hash = newRS.Labels[PodTemplateHashLabel]
 	}
 	fresh := newRS == nil
+	if fresh && obs.TakenNames[ReplicaSetName(ro, hash)] {
+		// Another object holds the new ReplicaSet's name: as Argo, the
+		// collision count goes up, and with it the hash; nothing else is
+		// planned on the name that could not be had.
+		c := ptr.Deref(st.CollisionCount, 0) + 1
+		st.CollisionCount = &c
+		plan.event(corev1.EventTypeWarning, reasons.HashCollision, "ReplicaSet %s exists and is not this Rollout's; collision count %d", ReplicaSetName(ro, hash), c)
+		return plan
+	}
 	if fresh {
 		newRS = newReplicaSet(ro, template, hash, sets.maxRevision()+1)
 		if st.StableRS != "" && st.StableRS != hash {
@@ -518,6 +546,9 @@ func specReplicas(rs *appsv1.ReplicaSet) int32 {
 
 // newReplicaSet builds the ReplicaSet for a template: named after the Rollout
 // and the hash, labelled and selected by the hash, owned by the Rollout.
+// ReplicaSetName is the name of a Rollout's ReplicaSet of a pod-template hash.
+func ReplicaSetName(ro *v1alpha1.Rollout, hash string) string { return ro.Name + "-" + hash }
+
 func newReplicaSet(ro *v1alpha1.Rollout, t *corev1.PodTemplateSpec, hash string, rev int64) *appsv1.ReplicaSet {
 	tmpl := t.DeepCopy()
 	if tmpl.Labels == nil {
@@ -536,7 +567,7 @@ func newReplicaSet(ro *v1alpha1.Rollout, t *corev1.PodTemplateSpec, hash string,
 	zero := int32(0)
 	return &appsv1.ReplicaSet{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:            ro.Name + "-" + hash,
+			Name:            ReplicaSetName(ro, hash),
 			Namespace:       ro.Namespace,
 			Labels:          labels,
 			Annotations:     map[string]string{RevisionAnnotation: strconv.FormatInt(rev, 10)},

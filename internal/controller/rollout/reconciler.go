@@ -229,7 +229,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	sets, err := r.replicaSets(ctx, &ro, workload)
+	sets, orphans, err := r.replicaSets(ctx, &ro, workload)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
@@ -272,30 +272,31 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if planner.Routed(&ro) {
 		trafficErrs = routers.Check(&ro)
 	}
-	plan := planner.Decide(planner.Observed{Rollout: &ro, ReplicaSets: sets, Pods: pods, Services: services, ManagedServices: managed, Workload: workload,
-		AnalysisRuns: runs, Experiments: experiments, AnalysisErrors: r.checkAnalyses(ctx, &ro), TrafficErrors: trafficErrs, Now: r.Clock.Now()})
-	weightsBefore := ro.Status.Canary.Weights.DeepCopy()
-
+	obs := planner.Observed{Rollout: &ro, ReplicaSets: sets, Orphans: orphans, Pods: pods, Services: services, ManagedServices: managed, Workload: workload,
+		AnalysisRuns: runs, Experiments: experiments, AnalysisErrors: r.checkAnalyses(ctx, &ro), TrafficErrors: trafficErrs, Now: r.Clock.Now()}
+	plan := planner.Decide(obs)
 	if plan.Create != nil {
-		switch outcome, err := r.create(ctx, &ro, plan.Create); {
+		// Whether the new ReplicaSet's name is free is read, not guessed:
+		// held by another object, the planner decides again knowing it (a
+		// hash collision); held by this Rollout, the cache is behind.
+		switch holder, err := r.nameHolder(ctx, &ro, plan.Create.Name); {
 		case err != nil:
 			return reconcile.Result{}, err
-		case outcome == cacheLag:
-			// Created by an earlier pass; the cache will show it soon and its
-			// watch event brings the Rollout back.
-			return reconcile.Result{}, nil
-		case outcome == collision:
-			// Another object holds the name: move to the next hash, and write
-			// nothing else from a plan built on the wrong name.
-			c := int32(1)
-			if ro.Status.CollisionCount != nil {
-				c = *ro.Status.CollisionCount + 1
-			}
-			plan.Status = *ro.Status.DeepCopy()
-			plan.Status.CollisionCount = &c
-			plan.Events = []planner.Event{{Type: corev1.EventTypeWarning, Reason: reasons.HashCollision,
-				Message: fmt.Sprintf("ReplicaSet %s exists and is not this Rollout's; collision count %d", plan.Create.Name, c)}}
-			plan.Scale, plan.Annotate, plan.Services, plan.Delete, plan.Traffic = nil, nil, nil, nil, nil
+		case holder == heldByUs:
+			return reconcile.Result{RequeueAfter: expectationTTL}, nil
+		case holder == heldByOther:
+			obs.TakenNames = map[string]bool{plan.Create.Name: true}
+			plan = planner.Decide(obs)
+		}
+	}
+	weightsBefore := ro.Status.Canary.Weights.DeepCopy()
+
+	if err := r.adopt(ctx, &ro, plan.Adopt, orphans); err != nil {
+		return reconcile.Result{}, err
+	}
+	if plan.Create != nil {
+		if err := r.create(ctx, &ro, plan.Create); err != nil {
+			return reconcile.Result{}, err
 		}
 	}
 	// The status goes first: it records the decision (the step, a pause, the
@@ -380,43 +381,46 @@ func (r *Reconciler) writeStatus(ctx context.Context, ro *v1alpha1.Rollout, next
 
 // replicaSets lists the Rollout's ReplicaSets: those it controls, and orphans
 // its selector matches, which it adopts.
-func (r *Reconciler) replicaSets(ctx context.Context, ro *v1alpha1.Rollout, workload *appsv1.Deployment) ([]*appsv1.ReplicaSet, error) {
+func (r *Reconciler) replicaSets(ctx context.Context, ro *v1alpha1.Rollout, workload *appsv1.Deployment) (owned, orphans []*appsv1.ReplicaSet, err error) {
 	selector := planner.EffectiveSelector(ro, workload)
 	if selector == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	sel, err := metav1.LabelSelectorAsSelector(selector)
 	if err != nil || sel.Empty() {
-		return nil, nil // validation reports it
+		return nil, nil, nil // validation reports it
 	}
 	var list appsv1.ReplicaSetList
 	if err := r.Client.List(ctx, &list, client.InNamespace(ro.Namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
-		return nil, fmt.Errorf("listing ReplicaSets of rollout %s: %w", klog.KObj(ro), err)
+		return nil, nil, fmt.Errorf("listing ReplicaSets of rollout %s: %w", klog.KObj(ro), err)
 	}
-	var out []*appsv1.ReplicaSet
 	for i := range list.Items {
 		rs := &list.Items[i]
 		owner := metav1.GetControllerOf(rs)
 		switch {
 		case owner != nil && owner.UID == ro.UID:
-			out = append(out, rs)
+			owned = append(owned, rs)
 		case owner == nil && rs.DeletionTimestamp == nil:
-			if err := r.adopt(ctx, ro, rs); err != nil {
-				return nil, err
-			}
-			out = append(out, rs)
+			orphans = append(orphans, rs)
 		}
 	}
-	return out, nil
+	return owned, orphans, nil
 }
 
-func (r *Reconciler) adopt(ctx context.Context, ro *v1alpha1.Rollout, rs *appsv1.ReplicaSet) error {
-	before := rs.DeepCopy()
-	rs.OwnerReferences = append(rs.OwnerReferences, *metav1.NewControllerRef(ro, v1alpha1.GroupVersion.WithKind("Rollout")))
-	if err := r.Client.Patch(ctx, rs, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
-		return fmt.Errorf("adopting ReplicaSet %s into rollout %s: %w", klog.KObj(rs), klog.KObj(ro), err)
+// adopt makes the orphaned ReplicaSets the plan names the Rollout's, with a
+// controller reference, conditional on the version read.
+func (r *Reconciler) adopt(ctx context.Context, ro *v1alpha1.Rollout, names []string, orphans []*appsv1.ReplicaSet) error {
+	for _, rs := range orphans {
+		if !slices.Contains(names, rs.Name) {
+			continue
+		}
+		before := rs.DeepCopy()
+		rs.OwnerReferences = append(rs.OwnerReferences, *metav1.NewControllerRef(ro, v1alpha1.GroupVersion.WithKind("Rollout")))
+		if err := r.Client.Patch(ctx, rs, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+			return fmt.Errorf("adopting ReplicaSet %s into rollout %s: %w", klog.KObj(rs), klog.KObj(ro), err)
+		}
+		r.wrote(rs.UID, before.ResourceVersion)
 	}
-	r.Recorder.Eventf(ro, corev1.EventTypeNormal, reasons.ReplicaSetAdopted, "Adopted ReplicaSet %s", rs.Name)
 	return nil
 }
 
@@ -583,35 +587,45 @@ func (r *Reconciler) services(ctx context.Context, ro *v1alpha1.Rollout) (map[st
 	return out, nil
 }
 
-type createOutcome int
+type holder int
 
 const (
-	created createOutcome = iota
-	cacheLag
-	collision
+	free holder = iota
+	heldByUs
+	heldByOther
 )
 
-// create makes the plan's new ReplicaSet. When the name is taken it tells
-// whether by this Rollout (the cache has not caught up) or by another object.
-func (r *Reconciler) create(ctx context.Context, ro *v1alpha1.Rollout, rs *appsv1.ReplicaSet) (createOutcome, error) {
+// nameHolder reads, from the API server, who holds a ReplicaSet name.
+func (r *Reconciler) nameHolder(ctx context.Context, ro *v1alpha1.Rollout, name string) (holder, error) {
+	var existing appsv1.ReplicaSet
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: ro.Namespace, Name: name}, &existing)
+	switch {
+	case apierrors.IsNotFound(err):
+		return free, nil
+	case err != nil:
+		return free, fmt.Errorf("looking up ReplicaSet %s/%s for rollout %s: %w", ro.Namespace, name, klog.KObj(ro), err)
+	}
+	if owner := metav1.GetControllerOf(&existing); owner != nil && owner.UID == ro.UID {
+		return heldByUs, nil
+	}
+	return heldByOther, nil
+}
+
+// create makes the plan's new ReplicaSet. A name taken since it was looked
+// up is left to the next pass, which looks again.
+func (r *Reconciler) create(ctx context.Context, ro *v1alpha1.Rollout, rs *appsv1.ReplicaSet) error {
 	err := r.Client.Create(ctx, rs)
-	if err == nil {
+	switch {
+	case err == nil:
 		if r.expect != nil {
 			r.expect.created(client.ObjectKeyFromObject(ro), rs.Name)
 		}
-		return created, nil
+		return nil
+	case apierrors.IsAlreadyExists(err):
+		return fmt.Errorf("creating ReplicaSet %s for rollout %s: the name was taken meanwhile: %w", rs.Name, klog.KObj(ro), err)
+	default:
+		return fmt.Errorf("creating ReplicaSet %s for rollout %s: %w", rs.Name, klog.KObj(ro), err)
 	}
-	if !apierrors.IsAlreadyExists(err) {
-		return created, fmt.Errorf("creating ReplicaSet %s for rollout %s: %w", rs.Name, klog.KObj(ro), err)
-	}
-	var existing appsv1.ReplicaSet
-	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(rs), &existing); err != nil {
-		return created, fmt.Errorf("reading ReplicaSet %s that already exists: %w", klog.KObj(rs), err)
-	}
-	if owner := metav1.GetControllerOf(&existing); owner != nil && owner.UID == ro.UID {
-		return cacheLag, nil
-	}
-	return collision, nil
 }
 
 // apply carries out a plan after the create: Services, traffic, then

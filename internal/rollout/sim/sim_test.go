@@ -158,6 +158,9 @@ type scenario struct {
 	endReplicas map[string]int32
 	// analysis scripts the AnalysisRuns' outcomes.
 	analysis Script
+	// setup prepares the world before the first tick: objects that are
+	// not the Rollout's, say.
+	setup func(w *World)
 }
 
 func scenarios() []scenario {
@@ -199,6 +202,19 @@ func scenarios() []scenario {
 		// promote --full over an abort: the abort is cleared, the new version goes all the way.
 		{name: "abort-then-promote-full", ro: seed002(), until: 30 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
 			actions: map[time.Duration]Action{5 * s: SetImage("green"), 10 * s: Abort, 15 * s: PromoteFull}},
+		// The green ReplicaSet's name is held by another object: the collision
+		// count goes up, and green goes out under the next hash.
+		{name: "hash-collision", ro: seed002(), readyAfter: time.Second, until: 90 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
+			setup: func(w *World) {
+				ro := seed002()
+				ro.Spec.Template.Spec.Containers[0].Image = "demo:green"
+				w.Foreign = map[string]bool{rollout.ReplicaSetName(ro, rollout.PodTemplateHash(&ro.Spec.Template, nil)): true}
+			},
+			actions: map[time.Duration]Action{5 * s: SetImage("green"), 20 * s: PromoteFull}},
+		// A ReplicaSet of the Rollout's template that no one owns (the Rollout
+		// was deleted with --cascade=orphan and applied again) is adopted: no new
+		// ReplicaSet, no pod restarted.
+		{name: "adoption", ro: seed002(), until: 10 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "blue", setup: addOrphanOfTemplate},
 		{name: "manual-pause", ro: seedRollout(4, weight(25), pauseFor(5), weight(50), pauseFor(5), weight(75), pauseFor(5)), until: 45 * s,
 			endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
 			actions: map[time.Duration]Action{5 * s: SetImage("green"), 9 * s: Pause, 20 * s: Promote}},
@@ -353,6 +369,9 @@ func TestSimulations(t *testing.T) {
 			w := New(sc.ro)
 			w.Outcome = sc.analysis.Outcome
 			w.ReadyAfter, w.Broken = sc.readyAfter, sc.broken
+			if sc.setup != nil {
+				sc.setup(w)
+			}
 			w.Workload = sc.workload
 			w.Run(sc.until, sc.actions)
 			checkEnd(t, w, sc)
@@ -392,6 +411,9 @@ func TestSimulationsWithShuffledEvents(t *testing.T) {
 				w := New(sc.ro.DeepCopy())
 				w.Outcome = sc.analysis.Outcome
 				w.ReadyAfter, w.Broken = sc.readyAfter, sc.broken
+				if sc.setup != nil {
+					sc.setup(w)
+				}
 				if sc.workload != nil {
 					w.Workload = sc.workload.DeepCopy()
 				}
@@ -665,4 +687,21 @@ func TestBlueGreenStatusCountsComeFromTheActiveReplicaSet(t *testing.T) {
 	if got, want := read(w), (counts{2, 4, 2, 2, 2}); got != want {
 		t.Errorf("promoted, old version kept for its scale-down delay: %v, want %v", got, want)
 	}
+}
+
+// addOrphanOfTemplate puts in an orphaned, fully available ReplicaSet of the
+// world's Rollout's own template, named and labelled as the Rollout names
+// its ReplicaSets.
+func addOrphanOfTemplate(w *World) {
+	ro := w.Rollout()
+	hash := rollout.PodTemplateHash(&ro.Spec.Template, nil)
+	tmpl := ro.Spec.Template.DeepCopy()
+	tmpl.Labels[rollout.PodTemplateHashLabel] = hash
+	sel := ro.Spec.Selector.DeepCopy()
+	sel.MatchLabels[rollout.PodTemplateHashLabel] = hash
+	w.AddOrphan(&appsv1.ReplicaSet{
+		ObjectMeta: metav1.ObjectMeta{Name: rollout.ReplicaSetName(ro, hash), Namespace: ro.Namespace, Generation: 1,
+			Labels: map[string]string{rollout.PodTemplateHashLabel: hash}, Annotations: map[string]string{rollout.RevisionAnnotation: "1"}},
+		Spec: appsv1.ReplicaSetSpec{Replicas: ro.Spec.Replicas, Selector: sel, Template: *tmpl},
+	})
 }

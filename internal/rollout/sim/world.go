@@ -44,6 +44,9 @@ type World struct {
 	Outcome func(run *v1alpha1.AnalysisRun, age time.Duration) v1alpha1.AnalysisPhase
 	// RunMessages are the messages of runs that end unsuccessfully, by phase.
 	RunMessages map[v1alpha1.AnalysisPhase]string
+	// Foreign are ReplicaSet names held by objects that are not the
+	// Rollout's: a plan that creates one meets a hash collision.
+	Foreign map[string]bool
 
 	ro      *v1alpha1.Rollout
 	rss     map[string]*appsv1.ReplicaSet
@@ -92,6 +95,23 @@ func New(ro *v1alpha1.Rollout) *World {
 			v1alpha1.AnalysisPhaseInconclusive: `metric "success-rate" assessed Inconclusive: 1 inconclusive measurements, more than inconclusiveLimit 0`,
 		},
 	}
+}
+
+// AddOrphan puts a ReplicaSet that no controller owns into the world, with
+// its pods running and available: what a Deployment or another controller
+// left behind.
+func (w *World) AddOrphan(rs *appsv1.ReplicaSet) {
+	rs = rs.DeepCopy()
+	rs.OwnerReferences = nil
+	rs.CreationTimestamp = metav1.NewTime(w.now)
+	w.rss[rs.Name] = rs
+	n := replicas(rs)
+	for i := int32(0); i < n; i++ {
+		w.podSeq++
+		w.pods[rs.Name] = append(w.pods[rs.Name], simPod{name: fmt.Sprintf("%s-%d", rs.Name, w.podSeq), created: w.now.Add(-time.Hour),
+			labels: maps.Clone(rs.Spec.Template.Labels), annotations: maps.Clone(rs.Spec.Template.Annotations)})
+	}
+	rs.Status = appsv1.ReplicaSetStatus{Replicas: n, ReadyReplicas: n, AvailableReplicas: n, ObservedGeneration: rs.Generation}
 }
 
 // Err reports the broken rules seen so far, or nil.
@@ -199,8 +219,12 @@ func (w *World) names() []string {
 
 // reconcile runs the planner once and applies its plan.
 func (w *World) reconcile() *rollout.Plan {
-	var list []*appsv1.ReplicaSet
+	var list, orphans []*appsv1.ReplicaSet
 	for _, rs := range w.rolloutReplicaSets() {
+		if metav1.GetControllerOfNoCopy(rs) == nil {
+			orphans = append(orphans, rs.DeepCopy())
+			continue
+		}
 		list = append(list, rs.DeepCopy())
 	}
 	var experiments []*v1alpha1.Experiment
@@ -215,8 +239,19 @@ func (w *World) reconcile() *rollout.Plan {
 	for _, n := range slices.Sorted(maps.Keys(w.analysisRuns)) {
 		runList = append(runList, w.analysisRuns[n].DeepCopy())
 	}
-	plan := rollout.Decide(rollout.Observed{Rollout: w.ro.DeepCopy(), ReplicaSets: list, Pods: w.podObjects(), Services: w.serviceObjects(), Workload: workload,
-		AnalysisRuns: runList, Experiments: experiments, Now: w.now})
+	obs := rollout.Observed{Rollout: w.ro.DeepCopy(), ReplicaSets: list, Orphans: orphans, Pods: w.podObjects(), Services: w.serviceObjects(), Workload: workload,
+		AnalysisRuns: runList, Experiments: experiments, Now: w.now}
+	plan := rollout.Decide(obs)
+	if c := plan.Create; c != nil && w.Foreign[c.Name] {
+		// As the controller does: the name is looked up, found taken, and
+		// the planner decides again knowing it.
+		obs.TakenNames = map[string]bool{c.Name: true}
+		plan = rollout.Decide(obs)
+	}
+	for _, name := range plan.Adopt {
+		rs := w.rss[name]
+		rs.OwnerReferences = append(rs.OwnerReferences, *metav1.NewControllerRef(w.ro, v1alpha1.GroupVersion.WithKind("Rollout")))
+	}
 	w.checkReplicaBounds(plan)
 	w.applyRuns(plan)
 	w.applyExperiments(plan)
