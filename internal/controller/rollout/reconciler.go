@@ -210,7 +210,6 @@ func (r *Reconciler) rolloutsMatching(index string, key func(client.Object) stri
 
 // Reconcile observes a Rollout and what it owns, plans, and applies the plan.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	logger := log.FromContext(ctx)
 	var ro v1alpha1.Rollout
 	if err := r.Client.Get(ctx, req.NamespacedName, &ro); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -224,57 +223,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if !fence.Leads(ctx, r.Fence, &ro) {
 		return reconcile.Result{RequeueAfter: time.Second}, nil
 	}
-
-	workload, err := r.workload(ctx, &ro)
-	if err != nil {
+	obs, wait, err := r.gather(ctx, &ro)
+	switch {
+	case err != nil:
 		return reconcile.Result{}, err
-	}
-	sets, orphans, err := r.replicaSets(ctx, &ro, workload)
-	if err != nil {
-		return reconcile.Result{}, err
-	}
-	if r.cacheBehind(&ro, sets) {
-		// Our last writes are not in the cache yet; their watch events bring
-		// the Rollout back. The requeue is only a safety net.
-		logger.V(4).Info("cache behind our writes; waiting", "rollout", klog.KObj(&ro))
+	case wait:
 		return reconcile.Result{RequeueAfter: expectationTTL}, nil
 	}
-	services, err := r.services(ctx, &ro)
-	if err != nil {
-		return reconcile.Result{}, err
-	}
-	managed, err := r.managedServices(ctx, &ro)
-	if err != nil {
-		return reconcile.Result{}, err
-	}
-	if r.servicesBehind(services, managed) {
-		// A selector we moved is not in the cache yet: planning now would
-		// move it (and announce it) again.
-		return reconcile.Result{RequeueAfter: expectationTTL}, nil
-	}
-	var pods []*corev1.Pod
-	if ro.Spec.RestartAt != nil || planner.UsesRoleMetadata(&ro, sets) {
-		if pods, err = r.pods(ctx, &ro, workload, sets); err != nil {
-			return reconcile.Result{}, err
-		}
-	}
-	runs, err := owned.AnalysisRuns(ctx, r.Client, &ro)
-	if err != nil {
-		return reconcile.Result{}, err
-	}
-	// Always listed: a rollout whose steps no longer have an experiment step
-	// may own one still running (the steps were edited), to terminate.
-	experiments, err := owned.Experiments(ctx, r.Client, &ro)
-	if err != nil {
-		return reconcile.Result{}, err
-	}
-	var trafficErrs field.ErrorList
-	if planner.Routed(&ro) {
-		trafficErrs = routers.Check(&ro)
-	}
-	obs := planner.Observed{Rollout: &ro, ReplicaSets: sets, Orphans: orphans, Pods: pods, Services: services, ManagedServices: managed, Workload: workload,
-		AnalysisRuns: runs, Experiments: experiments, AnalysisErrors: r.checkAnalyses(ctx, &ro), TrafficErrors: trafficErrs, Now: r.Clock.Now()}
-	plan := planner.Decide(obs)
+	plan := planner.Decide(*obs)
 	if plan.Create != nil {
 		// Whether the new ReplicaSet's name is free is read, not guessed:
 		// held by another object, the planner decides again knowing it (a
@@ -286,52 +242,112 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 			return reconcile.Result{RequeueAfter: expectationTTL}, nil
 		case holder == heldByOther:
 			obs.TakenNames = map[string]bool{plan.Create.Name: true}
-			plan = planner.Decide(obs)
+			plan = planner.Decide(*obs)
 		}
 	}
-	weightsBefore := ro.Status.Canary.Weights.DeepCopy()
+	return r.applyPlan(ctx, obs, plan)
+}
 
-	if err := r.adopt(ctx, &ro, plan.Adopt, orphans); err != nil {
+// gather reads everything a pass needs, and nothing else: the one place
+// that lists and gets. wait says the cache does not show our own last writes
+// yet; their watch events bring the Rollout back (the requeue is a safety
+// net), and planning now would redo them.
+func (r *Reconciler) gather(ctx context.Context, ro *v1alpha1.Rollout) (obs *planner.Observed, wait bool, err error) {
+	workload, err := r.workload(ctx, ro)
+	if err != nil {
+		return nil, false, err
+	}
+	sets, orphans, err := r.replicaSets(ctx, ro, workload)
+	if err != nil {
+		return nil, false, err
+	}
+	if r.cacheBehind(ro, sets) {
+		log.FromContext(ctx).V(4).Info("cache behind our writes; waiting", "rollout", klog.KObj(ro))
+		return nil, true, nil
+	}
+	services, err := r.services(ctx, ro)
+	if err != nil {
+		return nil, false, err
+	}
+	managed, err := r.managedServices(ctx, ro)
+	if err != nil {
+		return nil, false, err
+	}
+	if r.servicesBehind(services, managed) {
+		return nil, true, nil
+	}
+	var pods []*corev1.Pod
+	if ro.Spec.RestartAt != nil || planner.UsesRoleMetadata(ro, sets) {
+		if pods, err = r.pods(ctx, ro, workload, sets); err != nil {
+			return nil, false, err
+		}
+	}
+	runs, err := owned.AnalysisRuns(ctx, r.Client, ro)
+	if err != nil {
+		return nil, false, err
+	}
+	// Always listed: a rollout whose steps no longer have an experiment step
+	// may own one still running (the steps were edited), to terminate.
+	experiments, err := owned.Experiments(ctx, r.Client, ro)
+	if err != nil {
+		return nil, false, err
+	}
+	var trafficErrs field.ErrorList
+	if planner.Routed(ro) {
+		trafficErrs = routers.Check(ro)
+	}
+	return &planner.Observed{Rollout: ro, ReplicaSets: sets, Orphans: orphans, Pods: pods, Services: services, ManagedServices: managed,
+		Workload: workload, AnalysisRuns: runs, Experiments: experiments, AnalysisErrors: r.checkAnalyses(ctx, ro),
+		TrafficErrors: trafficErrs, Now: r.Clock.Now()}, false, nil
+}
+
+// applyPlan performs a plan, in this order: adoptions and the new
+// ReplicaSet; on abort the routers (traffic to stable first); the status,
+// conditional on the Rollout as it was read (a promote or abort patched in
+// meanwhile makes it fail, and then nothing is done on a stale decision: the
+// next pass sees the user's patch); then Services, routers, ReplicaSets,
+// pods, the workload, deletions, AnalysisRuns, Experiments, evictions; and
+// the Events last, once the status holds what they announce. Everything
+// after the status is idempotent and is redone by the next pass if it fails.
+func (r *Reconciler) applyPlan(ctx context.Context, obs *planner.Observed, plan *planner.Plan) (reconcile.Result, error) {
+	ro := obs.Rollout
+	weightsBefore := ro.Status.Canary.Weights.DeepCopy()
+	if err := r.adopt(ctx, ro, plan.Adopt, obs.Orphans); err != nil {
 		return reconcile.Result{}, err
 	}
 	if plan.Create != nil {
-		if err := r.create(ctx, &ro, plan.Create); err != nil {
+		if err := r.create(ctx, ro, plan.Create); err != nil {
 			return reconcile.Result{}, err
 		}
 	}
-	// The status goes first: it records the decision (the step, a pause, the
-	// stable ReplicaSet), conditional on the Rollout as it was read. A promote
-	// or abort patched in meanwhile makes it fail, and then nothing is done on
-	// a stale decision: the next pass sees the user's patch. Everything done
-	// after it is idempotent and is redone by the next pass if it fails.
-	trafficDone, err := r.trafficFirst(ctx, &ro, plan, services)
+	trafficDone, err := r.trafficFirst(ctx, ro, plan, obs.Services)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	conflict, err := r.writeStatus(ctx, &ro, plan.Status)
+	conflict, err := r.writeStatus(ctx, ro, plan.Status)
 	if err != nil || conflict {
 		return reconcile.Result{Requeue: conflict}, err
 	}
 	if trafficDone {
 		plan.Traffic = nil // set, and recorded as verified, already
 	}
-	if err := r.apply(ctx, &ro, plan, sets, services, managed, weightsBefore); err != nil {
+	sets := append(slices.Clone(obs.ReplicaSets), obs.Orphans...)
+	if err := r.apply(ctx, ro, plan, sets, obs.Services, obs.ManagedServices, weightsBefore); err != nil {
 		return reconcile.Result{}, err
 	}
-	if err := r.applyRuns(ctx, &ro, plan); err != nil {
+	if err := r.applyRuns(ctx, ro, plan); err != nil {
 		return reconcile.Result{}, err
 	}
-	if err := r.applyExperiments(ctx, &ro, plan); err != nil {
+	if err := r.applyExperiments(ctx, ro, plan); err != nil {
 		return reconcile.Result{}, err
 	}
-	if blocked := r.evict(ctx, &ro, plan.Evict); blocked {
+	if blocked := r.evict(ctx, ro, plan.Evict); blocked {
 		plan.RequeueAfter = sooner(plan.RequeueAfter, evictionRetry)
 	}
-	// Events only once the status holds what they announce: a controller
-	// stopped in between announces nothing that did not happen.
+	logger := log.FromContext(ctx)
 	for _, e := range plan.Events {
-		r.Recorder.Event(&ro, e.Type, e.Reason, e.Message)
-		logger.V(1).Info(e.Message, "rollout", klog.KObj(&ro), "reason", e.Reason)
+		r.Recorder.Event(ro, e.Type, e.Reason, e.Message)
+		logger.V(1).Info(e.Message, "rollout", klog.KObj(ro), "reason", e.Reason)
 	}
 	return requeueAt(plan.RequeueAfter), nil
 }
