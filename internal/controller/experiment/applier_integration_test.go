@@ -141,4 +141,3 @@ func TestApplierAgainstRealAPIServer(t *testing.T) {
 		}
 	})
 }
-
