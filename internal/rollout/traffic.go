@@ -43,6 +43,12 @@ type Traffic struct {
 	// templates, each with its share; the stable Service's is then the
 	// rest after the canary's and theirs.
 	Additional []trafficshare.Destination `json:",omitempty"`
+	// First says the routers are set before the status is written: a
+	// retreat (a lower canary weight and no route sending requests to the
+	// canary, an abort above all) can only send requests to pods that are
+	// up, so it need not wait for the decision to be recorded, and the
+	// status write then records it verified, in one write.
+	First bool `json:",omitempty"`
 }
 
 // ManagedRoute is one managed route: exactly one of Header and Mirror is set.
@@ -272,6 +278,9 @@ func planTraffic(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *app
 	}
 	st.Canary.Weights = next
 	plan.Traffic = &Traffic{Weight: w, MaxWeight: total, Routes: routesInForce(ro, st), Additional: extra}
+	if before := ro.Status.Canary.Weights; before != nil && w < before.Canary.Weight && !plan.Traffic.AnyRoute() {
+		plan.Traffic.First = true
+	}
 	plan.Services[c.CanaryService] = svcHash
 	plan.Services[c.StableService] = st.StableRS
 }

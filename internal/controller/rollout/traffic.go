@@ -73,13 +73,11 @@ func (r *Reconciler) applyTraffic(ctx context.Context, ro *v1alpha1.Rollout, pla
 	return r.markVerified(ctx, ro, held)
 }
 
-// trafficFirst applies a retreat of traffic, a lower weight and no route
-// sending requests to the canary (an abort, above all), before the status
-// is written: it can only send requests to pods that are up, so it need not
-// wait for the decision to be recorded, and the status write then records
-// it verified, in one write. When the routers already hold the plan's
-// traffic (this process set it moments ago), the status records that too.
-// It reports whether the traffic is done with for this pass.
+// trafficFirst sets the routers before the status is written when the
+// planner says so (Traffic.First: a retreat), and the status write then
+// records them verified, in one write. When the routers already hold the
+// plan's traffic (this process set it moments ago), the status records that
+// too. It reports whether the traffic is done with for this pass.
 func (r *Reconciler) trafficFirst(ctx context.Context, ro *v1alpha1.Rollout, plan *planner.Plan, services map[string]*corev1.Service) (bool, error) {
 	t, w, before := plan.Traffic, plan.Status.Canary.Weights, ro.Status.Canary.Weights
 	if t == nil || w == nil {
@@ -90,7 +88,7 @@ func (r *Reconciler) trafficFirst(ctx context.Context, ro *v1alpha1.Rollout, pla
 		w.Verified = ptr.To(true)
 		return true, nil
 	}
-	if before == nil || t.Weight >= before.Canary.Weight || t.AnyRoute() {
+	if !t.First {
 		return false, nil
 	}
 	if err := r.pointServices(ctx, ro, plan, services); err != nil {

@@ -133,6 +133,9 @@ func (w *World) record(plan *rollout.Plan) {
 	if len(plan.Evict) > 0 {
 		evs = append(evs, "evicted "+strings.Join(plan.Evict, ", "))
 	}
+	if t := plan.Traffic; t != nil && t.First {
+		evs = append(evs, fmt.Sprintf("routers set to %d before the status is written (a retreat)", t.Weight))
+	}
 	if line == w.last && len(evs) == 0 {
 		return
 	}
