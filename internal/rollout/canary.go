@@ -190,7 +190,7 @@ func walkSteps(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv
 		st.CurrentStepIndex = ptr.To[int32](0)
 	}
 	for int(*st.CurrentStepIndex) < len(steps) {
-		if ro.Spec.Paused {
+		if ro.Spec.Paused || heldByOtherPause(st) {
 			return
 		}
 		i := *st.CurrentStepIndex
@@ -232,6 +232,18 @@ func walkSteps(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv
 		*st.CurrentStepIndex = i + 1
 		plan.event(corev1.EventTypeNormal, reasons.RolloutStepCompleted, "Rollout step %d/%d completed (%s)%s", i+1, len(steps), describeStep(step), nextPause(steps, int(i)+1))
 	}
+}
+
+// heldByOtherPause reports whether the rollout is paused for something other
+// than a pause step (an Inconclusive background run, say): no step moves
+// until a person promotes it.
+func heldByOtherPause(st *v1alpha1.RolloutStatus) bool {
+	for _, c := range st.PauseConditions {
+		if c.Reason != v1alpha1.PauseReasonCanaryPauseStep {
+			return true
+		}
+	}
+	return false
 }
 
 // pauseDone reports whether a pause step is over, starting it when it is new.

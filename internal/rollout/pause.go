@@ -27,7 +27,10 @@ func pauseGate(plan *Plan, reason v1alpha1.PauseReason, duration *time.Duration,
 	st := &plan.Status
 	cond := pauseCondition(st, reason)
 	if cond == nil {
-		if st.ControllerPause {
+		if st.ControllerPause && len(st.PauseConditions) == 0 {
+			// The controller had paused and every pause condition is gone:
+			// a person promoted. (Another gate's condition, such as an
+			// Inconclusive run's, does not open this one.)
 			st.ControllerPause = false
 			return gateOpenedByUser, false
 		}

@@ -260,6 +260,13 @@ func scenarios() []scenario {
 		{name: "seed000-background-analysis-fails", ro: seed000(), until: 50 * s, endPhase: v1alpha1.RolloutPhaseDegraded, endImage: "blue",
 			analysis: Script{rollout.RunBackground: ends(12, v1alpha1.AnalysisPhaseFailed)},
 			actions:  map[time.Duration]Action{5 * s: SetImage("green")}},
+		// A background run Inconclusive before the first step is done holds
+		// every step (the pause step's gate is not opened by the run's pause)
+		// until a person promotes.
+		{name: "background-inconclusive-holds-steps", ro: withAnalysis(seedRollout(2, weight(50), pauseFor(3600)), nil), readyAfter: 2 * s, until: 30 * s,
+			endPhase: v1alpha1.RolloutPhasePaused, endReplicas: map[string]int32{"blue": 1, "green": 1},
+			analysis: Script{rollout.RunBackground: ends(0, v1alpha1.AnalysisPhaseInconclusive)},
+			actions:  map[time.Duration]Action{5 * s: SetImage("green")}},
 		{name: "analysis-fails-then-retry-passes", ro: seed000(), until: 100 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
 			analysis: Script{rollout.RunBackground: ends(5, v1alpha1.AnalysisPhaseError), rollout.RunBackground + ".1": {}},
 			actions:  map[time.Duration]Action{5 * s: SetImage("green"), 40 * s: Retry}},
