@@ -320,6 +320,14 @@ func scenarios() []scenario {
 			actions:  map[time.Duration]Action{5 * s: SetImage("green")}},
 		{name: "routed-seed001-promote", ro: seed001(), readyAfter: 2 * s, until: 150 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
 			actions: map[time.Duration]Action{5 * s: SetImage("green"), 20 * s: Promote}},
+		// The routers refuse the weight of step 3 for a while: the step does not
+		// complete, and no pod the routers may still send to goes, until they
+		// take it.
+		{name: "routed-router-refuses-weight", ro: seed001(), readyAfter: 2 * s, until: 150 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
+			setup: func(w *World) {
+				w.RouterDown = func(at time.Duration) bool { return at >= 20*time.Second && at < 40*time.Second }
+			},
+			actions: map[time.Duration]Action{5 * s: SetImage("green"), 20 * s: Promote}},
 		{name: "routed-abort", ro: seed001(), readyAfter: 2 * s, until: 100 * s, endPhase: v1alpha1.RolloutPhaseDegraded, endImage: "blue",
 			actions: map[time.Duration]Action{5 * s: SetImage("green"), 20 * s: Promote, 30 * s: Abort}},
 		{name: "routed-abort-keeps-canary-up", ro: withRouter(seedRollout(4, weight(25), pauseIndefinitely()), func(c *v1alpha1.CanaryStrategy) {

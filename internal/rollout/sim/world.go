@@ -47,6 +47,10 @@ type World struct {
 	// Foreign are ReplicaSet names held by objects that are not the
 	// Rollout's: a plan that creates one meets a hash collision.
 	Foreign map[string]bool
+	// RouterDown, when set, says whether the routers refuse new traffic at
+	// a time since the start: they keep what they held, and the applier
+	// records the plan's weights unverified, as the controller does.
+	RouterDown func(elapsed time.Duration) bool
 
 	ro      *v1alpha1.Rollout
 	rss     map[string]*appsv1.ReplicaSet
@@ -66,6 +70,7 @@ type World struct {
 	// router plays the traffic routers of a rollout with trafficRouting:
 	// what they hold, and the Services' selectors.
 	router   *rollout.Traffic
+	refused  *int32 // the weight the routers last refused (RouterDown)
 	services map[string]string
 	// experiments are the Experiments the rollout asked for, with their
 	// AnalysisRuns and Services (objects); pending are their events, for
@@ -322,9 +327,17 @@ func (w *World) reconcile() *rollout.Plan {
 	}
 	w.ro.Status = plan.Status
 	if plan.Traffic != nil {
-		// The applier sets the routers, then records that they hold it.
-		w.router = plan.Traffic
-		w.ro.Status.Canary.Weights.Verified = ptr.To(true)
+		// The applier sets the routers, then records whether they hold it.
+		if w.RouterDown != nil && w.RouterDown(w.Elapsed()) {
+			if w.refused == nil || *w.refused != plan.Traffic.Weight {
+				w.pending = append(w.pending, fmt.Sprintf("the routers refuse weight %d; recorded unverified", plan.Traffic.Weight))
+				w.refused = ptr.To(plan.Traffic.Weight)
+			}
+			w.ro.Status.Canary.Weights.Verified = ptr.To(false)
+		} else {
+			w.router, w.refused = plan.Traffic, nil
+			w.ro.Status.Canary.Weights.Verified = ptr.To(true)
+		}
 	}
 	// Every step completed on the way counts, in order: one pass may walk
 	// several steps that need nothing (a pause ending, a route set).
