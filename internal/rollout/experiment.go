@@ -248,17 +248,3 @@ func experimentTraffic(plan *Plan, ro *v1alpha1.Rollout) ([]trafficshare.Destina
 	}
 	return extra, recorded
 }
-
-// withoutHashLabel is a ReplicaSet's pod template without the hash label the
-// ReplicaSet added, as an experiment template copies it.
-func withoutHashLabel(t *corev1.PodTemplateSpec) *corev1.PodTemplateSpec {
-	if _, ok := t.Labels[PodTemplateHashLabel]; !ok {
-		return t
-	}
-	c := t.DeepCopy()
-	delete(c.Labels, PodTemplateHashLabel)
-	if len(c.Labels) == 0 {
-		c.Labels = nil
-	}
-	return c
-}

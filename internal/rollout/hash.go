@@ -83,19 +83,26 @@ type hashObjectMeta struct {
 // collision count's 4 little-endian bytes. The planner still recognises a
 // ReplicaSet labelled with it, so upgrading Vireo restarts no pod.
 func vireo1PodTemplateHash(t *corev1.PodTemplateSpec, collisionCount *int32) string {
-	if _, ok := t.Labels[PodTemplateHashLabel]; ok {
-		t = t.DeepCopy()
-		delete(t.Labels, PodTemplateHashLabel)
-		if len(t.Labels) == 0 {
-			t.Labels = nil
-		}
-	}
 	h := fnv.New32a()
-	_, _ = h.Write([]byte(dump.ForHash(t)))
+	_, _ = h.Write([]byte(dump.ForHash(withoutHashLabel(t))))
 	if collisionCount != nil {
 		var b [4]byte
 		binary.LittleEndian.PutUint32(b[:], uint32(*collisionCount))
 		_, _ = h.Write(b[:])
 	}
 	return rand.SafeEncodeString(fmt.Sprint(h.Sum32()))
+}
+
+// withoutHashLabel is a pod template without the hash label (a ReplicaSet's
+// copy carries it; an experiment template, and Vireo 1's hash, leave it out).
+func withoutHashLabel(t *corev1.PodTemplateSpec) *corev1.PodTemplateSpec {
+	if _, ok := t.Labels[PodTemplateHashLabel]; !ok {
+		return t
+	}
+	c := t.DeepCopy()
+	delete(c.Labels, PodTemplateHashLabel)
+	if len(c.Labels) == 0 {
+		c.Labels = nil
+	}
+	return c
 }

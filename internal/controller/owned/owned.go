@@ -38,21 +38,7 @@ func AnalysisRuns(ctx context.Context, c client.Reader, owner client.Object) ([]
 	if err := c.List(ctx, &list, client.InNamespace(owner.GetNamespace())); err != nil {
 		return nil, fmt.Errorf("listing AnalysisRuns of %s: %w", klog.KObj(owner), err)
 	}
-	var out []*v1alpha1.AnalysisRun
-	for i := range list.Items {
-		if metav1.IsControlledBy(&list.Items[i], owner) {
-			out = append(out, &list.Items[i])
-		}
-	}
-	return out, nil
-}
-
-// CarryInstanceID copies the controller-instance-id label, when from has
-// one, into to: what a controller creates stays with its instance.
-func CarryInstanceID(from, to map[string]string) {
-	if id, ok := from[planner.InstanceIDLabel]; ok {
-		to[planner.InstanceIDLabel] = id
-	}
+	return controlledBy(list.Items, owner), nil
 }
 
 // Experiments lists the Experiments owner controls, from c (the cache).
@@ -61,11 +47,27 @@ func Experiments(ctx context.Context, c client.Reader, owner client.Object) ([]*
 	if err := c.List(ctx, &list, client.InNamespace(owner.GetNamespace())); err != nil {
 		return nil, fmt.Errorf("listing Experiments of %s: %w", klog.KObj(owner), err)
 	}
-	var out []*v1alpha1.Experiment
-	for i := range list.Items {
-		if metav1.IsControlledBy(&list.Items[i], owner) {
-			out = append(out, &list.Items[i])
+	return controlledBy(list.Items, owner), nil
+}
+
+// controlledBy keeps the items whose controller is owner.
+func controlledBy[T any, P interface {
+	*T
+	metav1.Object
+}](items []T, owner metav1.Object) []P {
+	var out []P
+	for i := range items {
+		if p := P(&items[i]); metav1.IsControlledBy(p, owner) {
+			out = append(out, p)
 		}
 	}
-	return out, nil
+	return out
+}
+
+// CarryInstanceID copies the controller-instance-id label, when from has
+// one, into to: what a controller creates stays with its instance.
+func CarryInstanceID(from, to map[string]string) {
+	if id, ok := from[planner.InstanceIDLabel]; ok {
+		to[planner.InstanceIDLabel] = id
+	}
 }

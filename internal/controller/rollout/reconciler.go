@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -147,7 +146,8 @@ func (r *Reconciler) addedToInformer(e event.CreateEvent) bool {
 }
 
 // cacheBehind reports whether the cache does not yet show a write of ours to
-// the Rollout or its ReplicaSets.
+// the Rollout or its ReplicaSets (those just adopted included: seen unowned
+// again, they would be adopted twice).
 func (r *Reconciler) cacheBehind(ro *v1alpha1.Rollout, sets []*appsv1.ReplicaSet) bool {
 	if r.expect == nil {
 		return false
@@ -172,12 +172,13 @@ func (r *Reconciler) servicesBehind(services map[string]*corev1.Service, more []
 	if r.expect == nil {
 		return false
 	}
-	for _, svc := range append(slices.Collect(maps.Values(services)), more...) {
-		if svc != nil && r.expect.behind(svc.UID, svc.ResourceVersion) {
+	behind := func(svc *corev1.Service) bool { return svc != nil && r.expect.behind(svc.UID, svc.ResourceVersion) }
+	for _, svc := range services {
+		if behind(svc) {
 			return true
 		}
 	}
-	return false
+	return slices.ContainsFunc(more, behind)
 }
 
 // rolloutsIndexed maps an object (a Service, a Deployment, an
@@ -261,7 +262,7 @@ func (r *Reconciler) gather(ctx context.Context, ro *v1alpha1.Rollout) (obs *pla
 	if err != nil {
 		return nil, false, err
 	}
-	if r.cacheBehind(ro, sets) {
+	if r.cacheBehind(ro, append(slices.Clone(sets), orphans...)) {
 		log.FromContext(ctx).V(4).Info("cache behind our writes; waiting", "rollout", klog.KObj(ro))
 		return nil, true, nil
 	}
