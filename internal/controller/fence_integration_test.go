@@ -1,8 +1,11 @@
 package controller
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/record"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
@@ -36,9 +40,16 @@ func (f fenceFunc) MayWrite(context.Context) error { return f() }
 // up and writes nothing: not the new ReplicaSet, not the status, not an
 // Event. The reconciler is Vireo's, the API server real.
 func TestFrozenLeaderWritesNothing(t *testing.T) {
-	env := testenv.Start(t)
+	env := testenv.StartAudited(t)
 	raw := env.Client
 	ctx := context.Background()
+	// The leader's own connection, named in the audit log by its user agent.
+	leaderCfg := rest.CopyConfig(env.Config)
+	leaderCfg.UserAgent = "vireo-fence-test/leader-a"
+	leaderRaw, err := client.New(leaderCfg, client.Options{Scheme: raw.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ns := "fence"
 	if err := raw.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 		t.Fatal(err)
@@ -56,7 +67,7 @@ func TestFrozenLeaderWritesNothing(t *testing.T) {
 
 	// raw <- counted <- fenced by the Lease <- frozen at the first write.
 	var reached atomic.Int32
-	counted := fence.Client(raw, fenceFunc(func() error { reached.Add(1); return nil }))
+	counted := fence.Client(leaderRaw, fenceFunc(func() error { reached.Add(1); return nil }))
 	var freeze sync.Once
 	var frozen atomic.Bool
 	deposeAtFirstWrite := fenceFunc(func() error {
@@ -75,7 +86,7 @@ func TestFrozenLeaderWritesNothing(t *testing.T) {
 	})
 	c := fence.Client(fence.Client(counted, leadership), deposeAtFirstWrite)
 	events := record.NewFakeRecorder(100)
-	r := &rolloutctrl.Reconciler{Client: c, APIReader: raw, Recorder: fence.Recorder(events, leadership), Clock: clock, Fence: leadership}
+	r := &rolloutctrl.Reconciler{Client: c, APIReader: leaderRaw, Recorder: fence.Recorder(events, leadership), Clock: clock, Fence: leadership}
 
 	ro := &v1alpha1.Rollout{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "demo"},
@@ -106,6 +117,9 @@ func TestFrozenLeaderWritesNothing(t *testing.T) {
 	if len(events.Events) == 0 {
 		t.Fatal("a leader's pass raised no Event")
 	}
+	if n := auditedWrites(t, env.AuditLog, leaderCfg.UserAgent); n == 0 {
+		t.Fatal("the audit log shows no write of the leading pass: the test would prove nothing")
+	}
 	for len(events.Events) > 0 {
 		<-events.Events
 	}
@@ -119,9 +133,10 @@ func TestFrozenLeaderWritesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := snapshot(t, raw, ns)
+	writesBefore := auditedWrites(t, env.AuditLog, leaderCfg.UserAgent)
 	reached.Store(0)
 	frozen.Store(true)
-	_, err := r.Reconcile(ctx, req)
+	_, err = r.Reconcile(ctx, req)
 	if !errors.Is(err, fence.ErrFenced) {
 		t.Errorf("the woken pass returned %v, want a fenced write", err)
 	}
@@ -138,6 +153,36 @@ func TestFrozenLeaderWritesNothing(t *testing.T) {
 	if _, err := r.Reconcile(ctx, req); err != nil || reached.Load() != 0 {
 		t.Errorf("a later pass: err %v, %d writes", err, reached.Load())
 	}
+	// The API server's own record agrees: no write request from the
+	// deposed leader's connection arrived at all, refused or not.
+	if n := auditedWrites(t, env.AuditLog, leaderCfg.UserAgent) - writesBefore; n != 0 {
+		t.Errorf("the audit log shows %d write requests of the deposed leader", n)
+	}
+}
+
+// auditedWrites counts the write requests (create, update, patch, delete)
+// the API server's audit log records from a user agent.
+func auditedWrites(t *testing.T, path, userAgent string) int {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading the audit log: %v", err)
+	}
+	n := 0
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		var e struct {
+			Verb      string `json:"verb"`
+			UserAgent string `json:"userAgent"`
+		}
+		if json.Unmarshal(line, &e) != nil || e.UserAgent != userAgent {
+			continue
+		}
+		switch e.Verb {
+		case "create", "update", "patch", "delete", "deletecollection":
+			n++
+		}
+	}
+	return n
 }
 
 // snapshot names every ReplicaSet and the Rollout, with resourceVersions.

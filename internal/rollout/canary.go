@@ -43,7 +43,7 @@ func planCanary(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *apps
 	rev := currentRevision(plan, newRS)
 	routed := Routed(ro)
 	if routed {
-		plan.routing = readRouting(&ro.Status)
+		plan.routing = readRouting(&ro.Status, plan.recordHeld)
 	}
 	observeTemplate(plan, newRS, hash, stepsHash(steps), len(steps), rev)
 	if st.PromoteFull && st.Abort {

@@ -72,9 +72,17 @@ type Event struct {
 	Message string
 }
 
-// Plan is what the planner decided; the applier carries it out in order:
-// create, status, ReplicaSets (revisions, scale, template metadata), pods,
-// services, delete.
+// Plan is what the planner decided; the applier carries it out in this
+// order, and a write that fails ends the pass (the next pass plans again):
+//
+//  1. Adopt, then Create;
+//  2. when Traffic.First: Services, then the routers;
+//  3. the status, once, conditional on the Rollout as it was read;
+//  4. Services and ReleaseServices; the routers unless they went first;
+//  5. ReplicaSets (annotations, scale, template metadata in one patch
+//     each), PodMetadata, ScaleWorkload, Delete;
+//  6. AnalysisRuns, Experiments, evictions;
+//  7. Events.
 //
 // If Create fails because another object holds the name (a hash collision),
 // the applier writes only the status with CollisionCount raised by one; the
@@ -106,8 +114,9 @@ type Plan struct {
 	Adopt []string
 	// ScaleWorkload scales the Deployment spec.workloadRef names (scaleDown).
 	ScaleWorkload *int32
-	// Traffic is what the traffic routers should hold; nil without trafficRouting.
-	// The applier sets it after the Services and before any scaling.
+	// Traffic is what the traffic routers should hold; nil without
+	// trafficRouting. The applier has the routers hold it on every pass,
+	// after the Services and before any scaling.
 	Traffic *Traffic
 	// Status is the Rollout's new status.
 	Status v1alpha1.RolloutStatus
@@ -130,6 +139,7 @@ type Plan struct {
 	experiments       map[string]*v1alpha1.Experiment
 	waitingOnAnalysis bool     // a run the rollout waits on is still going
 	routing           *routing // the routers' state as the pass started; nil without trafficRouting
+	recordHeld        bool     // the routers may be taken to hold status.canary.weights (see Decide)
 }
 
 func (p *Plan) event(typ, reason, format string, args ...any) {
@@ -152,11 +162,28 @@ func (p *Plan) requeue(d time.Duration) {
 // Decide plans the next move of a Rollout from what is observed. It performs
 // no I/O and is deterministic in its input.
 func Decide(obs Observed) *Plan {
+	plan := decide(obs, false)
+	if w := obs.Rollout.Status.Canary.Weights; w != nil && (w.Verified == nil || !*w.Verified) && plan.Traffic != nil && plan.Traffic.First {
+		// The routers are set before anything of this plan is written, to
+		// weights that send the canary no more than the status records: the
+		// pass may count on them holding the record (if they refuse it,
+		// nothing of the pass is written). Planned so, a step waiting for
+		// its weight to be verified completes in this pass, not the next.
+		if again := decide(obs, true); again.Traffic != nil && again.Traffic.First {
+			return again
+		}
+	}
+	return plan
+}
+
+// decide plans; recordHeld says the routers may be taken to hold
+// status.canary.weights, verified or not.
+func decide(obs Observed, recordHeld bool) *Plan {
 	ro := obs.Rollout
 	now := metav1.NewTime(obs.Now)
 	plan := &Plan{Status: *ro.Status.DeepCopy(), Scale: map[string]int32{}, Services: map[string]string{}, Annotate: map[string]map[string]string{},
 		TemplateMetadata: map[string]MetadataChange{}, PodMetadata: map[string]MetadataChange{}, runs: indexRuns(obs.AnalysisRuns),
-		experiments: experimentsByName(obs.Experiments)}
+		experiments: experimentsByName(obs.Experiments), recordHeld: recordHeld}
 	st := &plan.Status
 	if len(obs.Orphans) > 0 {
 		obs.ReplicaSets = slices.Clone(obs.ReplicaSets)

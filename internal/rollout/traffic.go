@@ -1,7 +1,10 @@
 package rollout
 
 import (
+	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -24,10 +27,17 @@ import (
 //     routers on an earlier pass, sends it nothing (or, after a promotion or
 //     an abort, once its scale-down deadline has passed).
 //
-// status.canary.weights is the memory of what the routers hold: the planner
-// writes the weight it wants with verified unset, and the applier sets
-// verified once every router holds it. A controller that restarts reads it
-// back and moves nothing until it knows.
+// status.canary.weights is the memory of what the routers hold, and the
+// planner alone decides what it says. Every pass of a routed canary has the
+// routers hold the plan's traffic (a router writes only what differs, so
+// this also undoes an edit by hand). A change that sends the canary more
+// (a higher weight, a new destination, a new route) is recorded first, with
+// verified false, and set on the routers after; the next pass, finding the
+// same weights, sets the routers before its status write, and records them
+// verified in it. Anything else (the same weights, a retreat) goes to the
+// routers first and is recorded verified at once. So the status never
+// claims less traffic to the canary than the routers may send it, and a
+// controller that restarts reads it back and moves nothing until it knows.
 
 // Traffic is what every router of a rollout should hold once the plan is
 // applied.
@@ -43,11 +53,11 @@ type Traffic struct {
 	// templates, each with its share; the stable Service's is then the
 	// rest after the canary's and theirs.
 	Additional []trafficshare.Destination `json:",omitempty"`
-	// First says the routers are set before the status is written: a
-	// retreat (a lower canary weight and no route sending requests to the
-	// canary, an abort above all) can only send requests to pods that are
-	// up, so it need not wait for the decision to be recorded, and the
-	// status write then records it verified, in one write.
+	// First says the routers are set before the status is written, which
+	// then records the weights verified: the traffic sends the canary
+	// nothing that status.canary.weights does not already record (the same
+	// weights, or a retreat, an abort above all). Otherwise the status goes
+	// first, unverified, and the routers after it.
 	First bool `json:",omitempty"`
 }
 
@@ -88,18 +98,28 @@ type routing struct {
 	settled bool
 }
 
-func readRouting(st *v1alpha1.RolloutStatus) *routing {
+func readRouting(st *v1alpha1.RolloutStatus, held bool) *routing {
 	w := st.Canary.Weights
 	if w == nil {
 		return &routing{}
 	}
-	return &routing{stored: w.DeepCopy(), settled: w.Verified != nil && *w.Verified}
+	return &routing{stored: w.DeepCopy(), settled: held || w.Verified != nil && *w.Verified}
 }
 
 // sentTo is the canary weight the routers verifiably send to the pods of hash
 // through the canary Service.
 func (r *routing) sentTo(hash string) int32 {
-	if r.stored == nil || !r.settled || r.stored.Canary.PodTemplateHash != hash {
+	if !r.settled {
+		return 0
+	}
+	return r.recorded(hash)
+}
+
+// recorded is the canary weight status.canary.weights gives the pods of hash
+// through the canary Service, verified or not: a weight once recorded was
+// decided with the pods for it available, so it may be held on to.
+func (r *routing) recorded(hash string) int32 {
+	if r.stored == nil || r.stored.Canary.PodTemplateHash != hash {
 		return 0
 	}
 	return r.stored.Canary.Weight
@@ -244,7 +264,7 @@ func planTraffic(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *app
 	}
 
 	target := stepWeight(ro, st)
-	sent := r.sentTo(svcHash)
+	held := r.recorded(svcHash)
 	var w int32
 	switch {
 	case svcHash != hash || st.Abort:
@@ -252,13 +272,13 @@ func planTraffic(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *app
 		// a rollback) or the rollout is aborted: back to stable at once;
 		// with dynamicStableScale, as fast as the stable pods come back.
 		if c.DynamicStableScale {
-			w = min(sent, dynamicAbortWeight(ro, sets.byHash(st.StableRS)))
+			w = min(held, dynamicAbortWeight(ro, sets.byHash(st.StableRS)))
 		}
-	case target > sent && newRS.Status.AvailableReplicas < canaryScale(ro, st, target):
-		w = sent // the pods first, then the traffic
-	case target < sent && c.DynamicStableScale:
+	case target > held && newRS.Status.AvailableReplicas < canaryScale(ro, st, target):
+		w = held // the pods first, then the traffic
+	case target < held && c.DynamicStableScale:
 		// The stable pods first, then the traffic back to them.
-		w = max(target, min(sent, dynamicAbortWeight(ro, sets.byHash(st.StableRS))))
+		w = max(target, min(held, dynamicAbortWeight(ro, sets.byHash(st.StableRS))))
 	default:
 		w = target
 	}
@@ -273,16 +293,71 @@ func planTraffic(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *app
 		Stable:     v1alpha1.WeightDestination{Weight: max(stable, 0), ServiceName: c.StableService, PodTemplateHash: st.StableRS},
 		Additional: additional,
 	}
-	if r.stored != nil && r.stored.Canary == next.Canary && r.stored.Stable == next.Stable && equality.Semantic.DeepEqual(r.stored.Additional, next.Additional) {
-		next.Verified = r.stored.Verified
-	}
 	st.Canary.Weights = next
 	plan.Traffic = &Traffic{Weight: w, MaxWeight: total, Routes: routesInForce(ro, st), Additional: extra}
-	if before := ro.Status.Canary.Weights; before != nil && w < before.Canary.Weight && !plan.Traffic.AnyRoute() {
+	if sendsMore(r.stored, next, routesInForce(ro, &ro.Status), plan.Traffic.Routes) {
+		next.Verified = ptr.To(false)
+		plan.requeue(verifyRetry)
+	} else {
 		plan.Traffic.First = true
+		next.Verified = ptr.To(true)
+	}
+	if msg, changed := weightsChanged(r.stored, next); changed {
+		plan.event(corev1.EventTypeNormal, reasons.TrafficWeightUpdated, "Traffic weight updated %s", msg)
 	}
 	plan.Services[c.CanaryService] = svcHash
 	plan.Services[c.StableService] = st.StableRS
+}
+
+// weightsChanged reports whether next differs from the recorded weights
+// (verified aside) and, as Argo words it, how: "to W" the first time, "from
+// A to B" for the canary, and the experiment Services' shares when they
+// changed.
+func weightsChanged(before, next *v1alpha1.TrafficWeights) (string, bool) {
+	if before == nil {
+		return fmt.Sprintf("to %d", next.Canary.Weight), true
+	}
+	if before.Canary == next.Canary && before.Stable == next.Stable && equality.Semantic.DeepEqual(before.Additional, next.Additional) {
+		return "", false
+	}
+	var details []string
+	if before.Canary.Weight != next.Canary.Weight {
+		details = append(details, fmt.Sprintf("from %d to %d", before.Canary.Weight, next.Canary.Weight))
+	}
+	if !equality.Semantic.DeepEqual(before.Additional, next.Additional) {
+		details = append(details, fmt.Sprintf("additional: %v", next.Additional))
+	}
+	return strings.Join(details, ", "), true
+}
+
+// verifyRetry is when a pass that recorded new weights unverified looks
+// again, should no event bring it back sooner: the next pass sets the
+// routers first and records them verified.
+const verifyRetry = 2 * time.Second
+
+// sendsMore reports whether the next weights or routes send the canary (or
+// an experiment's Services) anything the recorded weights and the routes in
+// force before do not: a higher weight, a destination not recorded, a route
+// newly matching requests.
+func sendsMore(before, next *v1alpha1.TrafficWeights, routesBefore, routes []ManagedRoute) bool {
+	if before == nil || next.Canary.PodTemplateHash != before.Canary.PodTemplateHash && next.Canary.Weight > 0 ||
+		next.Canary.Weight > before.Canary.Weight {
+		return true
+	}
+	for _, d := range next.Additional {
+		i := slices.IndexFunc(before.Additional, func(b v1alpha1.WeightDestination) bool {
+			return b.ServiceName == d.ServiceName && b.PodTemplateHash == d.PodTemplateHash
+		})
+		if d.Weight > 0 && (i < 0 || d.Weight > before.Additional[i].Weight) {
+			return true
+		}
+	}
+	for _, r := range routes {
+		if r.Active() && !slices.ContainsFunc(routesBefore, func(b ManagedRoute) bool { return equality.Semantic.DeepEqual(b, r) }) {
+			return true
+		}
+	}
+	return false
 }
 
 // dynamicAbortWeight is the weight the canary must keep, with

@@ -55,17 +55,53 @@ func Require(t testing.TB) {
 type Env struct {
 	Config *rest.Config
 	Client client.Client
+	// AuditLog is the API server's audit log (JSON lines, one event per
+	// request at the Metadata level), when started by StartAudited.
+	AuditLog string
 }
 
 // Start runs etcd and kube-apiserver for the test and stops them at its end,
 // with Vireo's CRDs and those in crdDirs (a router's, say) installed.
 func Start(t testing.TB, crdDirs ...string) *Env {
 	t.Helper()
+	return start(t, false, crdDirs)
+}
+
+// StartAudited is Start with the API server writing an audit log of every
+// request, to Env.AuditLog.
+func StartAudited(t testing.TB, crdDirs ...string) *Env {
+	t.Helper()
+	return start(t, true, crdDirs)
+}
+
+// auditPolicy records every request once it is answered, without bodies.
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived, ResponseStarted]
+rules:
+- level: Metadata
+`
+
+func start(t testing.TB, audited bool, crdDirs []string) *Env {
+	t.Helper()
 	Require(t)
 	te := &envtest.Environment{
 		BinaryAssetsDirectory: BinDir(),
 		CRDDirectoryPaths:     append([]string{filepath.Join(RepoRoot(), "config", "crd", "bases")}, crdDirs...),
 		ErrorIfCRDPathMissing: true,
+	}
+	var auditLog string
+	if audited {
+		dir := t.TempDir()
+		policy := filepath.Join(dir, "audit-policy.yaml")
+		if err := os.WriteFile(policy, []byte(auditPolicy), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		auditLog = filepath.Join(dir, "audit.log")
+		args := te.ControlPlane.GetAPIServer().Configure()
+		args.Set("audit-policy-file", policy)
+		args.Set("audit-log-path", auditLog)
+		args.Set("audit-log-mode", "blocking")
 	}
 	cfg, err := te.Start()
 	if err != nil {
@@ -84,7 +120,7 @@ func Start(t testing.TB, crdDirs ...string) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Env{Config: cfg, Client: c}
+	return &Env{Config: cfg, Client: c, AuditLog: auditLog}
 }
 
 // Kubeconfig writes a kubeconfig file for the environment's API server, with

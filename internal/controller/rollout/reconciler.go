@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -60,9 +59,7 @@ type Reconciler struct {
 	// ClusterAnalysisTemplates are then read uncached (and mostly refused).
 	NamespaceOnly bool
 
-	mu      sync.Mutex
-	expect  *expectations
-	traffic map[types.NamespacedName]applied // what each rollout's routers were last given
+	expect *expectations
 }
 
 // wrote records a write to an object read at resourceVersion rv.
@@ -213,9 +210,6 @@ func (r *Reconciler) rolloutsMatching(index string, key func(client.Object) stri
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	var ro v1alpha1.Rollout
 	if err := r.Client.Get(ctx, req.NamespacedName, &ro); err != nil {
-		if apierrors.IsNotFound(err) {
-			r.forgetApplied(req.NamespacedName)
-		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	if ro.DeletionTimestamp != nil {
@@ -312,7 +306,6 @@ func (r *Reconciler) gather(ctx context.Context, ro *v1alpha1.Rollout) (obs *pla
 // after the status is idempotent and is redone by the next pass if it fails.
 func (r *Reconciler) applyPlan(ctx context.Context, obs *planner.Observed, plan *planner.Plan) (reconcile.Result, error) {
 	ro := obs.Rollout
-	weightsBefore := ro.Status.Canary.Weights.DeepCopy()
 	if err := r.adopt(ctx, ro, plan.Adopt, obs.Orphans); err != nil {
 		return reconcile.Result{}, err
 	}
@@ -330,10 +323,10 @@ func (r *Reconciler) applyPlan(ctx context.Context, obs *planner.Observed, plan 
 		return reconcile.Result{Requeue: conflict}, err
 	}
 	if trafficDone {
-		plan.Traffic = nil // set, and recorded as verified, already
+		plan.Traffic = nil // set before the status already
 	}
 	sets := append(slices.Clone(obs.ReplicaSets), obs.Orphans...)
-	if err := r.apply(ctx, ro, plan, sets, obs.Services, obs.ManagedServices, weightsBefore); err != nil {
+	if err := r.apply(ctx, ro, plan, sets, obs.Services, obs.ManagedServices); err != nil {
 		return reconcile.Result{}, err
 	}
 	if err := r.applyRuns(ctx, ro, plan); err != nil {
@@ -650,14 +643,14 @@ func (r *Reconciler) create(ctx context.Context, ro *v1alpha1.Rollout, rs *appsv
 // request is sent to a pod about to go. The caller has written the status
 // already; all of this is idempotent, so a pass that fails half-way is
 // completed by the next.
-func (r *Reconciler) apply(ctx context.Context, ro *v1alpha1.Rollout, plan *planner.Plan, sets []*appsv1.ReplicaSet, services map[string]*corev1.Service, managed []*corev1.Service, weightsBefore *v1alpha1.TrafficWeights) error {
+func (r *Reconciler) apply(ctx context.Context, ro *v1alpha1.Rollout, plan *planner.Plan, sets []*appsv1.ReplicaSet, services map[string]*corev1.Service, managed []*corev1.Service) error {
 	if err := r.pointServices(ctx, ro, plan, services); err != nil {
 		return err
 	}
 	if err := r.releaseServices(ctx, ro, plan.ReleaseServices, managed); err != nil {
 		return err
 	}
-	if err := r.applyTraffic(ctx, ro, plan, weightsBefore); err != nil {
+	if err := r.setRouters(ctx, ro, plan); err != nil {
 		return err
 	}
 	byName := map[string]*appsv1.ReplicaSet{}

@@ -325,7 +325,7 @@ func scenarios() []scenario {
 		// take it.
 		{name: "routed-router-refuses-weight", ro: seed001(), readyAfter: 2 * s, until: 150 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
 			setup: func(w *World) {
-				w.RouterDown = func(at time.Duration) bool { return at >= 20*time.Second && at < 40*time.Second }
+				w.RouterDown = func(at time.Duration) bool { return at >= 22*time.Second && at < 40*time.Second }
 			},
 			actions: map[time.Duration]Action{5 * s: SetImage("green"), 20 * s: Promote}},
 		{name: "routed-abort", ro: seed001(), readyAfter: 2 * s, until: 100 * s, endPhase: v1alpha1.RolloutPhaseDegraded, endImage: "blue",

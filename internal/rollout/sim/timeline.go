@@ -13,8 +13,12 @@ import (
 	"github.com/vireo-dev/vireo/internal/rollout"
 )
 
-// record adds a timeline line when anything visible changed.
+// record adds a timeline line when anything visible changed; plan is nil
+// for a pass that ended half-way, whose Events were never raised.
 func (w *World) record(plan *rollout.Plan) {
+	if plan == nil {
+		plan = &rollout.Plan{}
+	}
 	st := &w.ro.Status
 	step := "-"
 	if st.CurrentStepIndex != nil {
@@ -132,9 +136,6 @@ func (w *World) record(plan *rollout.Plan) {
 	w.pending = nil
 	if len(plan.Evict) > 0 {
 		evs = append(evs, "evicted "+strings.Join(plan.Evict, ", "))
-	}
-	if t := plan.Traffic; t != nil && t.First {
-		evs = append(evs, fmt.Sprintf("routers set to %d before the status is written (a retreat)", t.Weight))
 	}
 	if line == w.last && len(evs) == 0 {
 		return

@@ -47,9 +47,9 @@ type World struct {
 	// Foreign are ReplicaSet names held by objects that are not the
 	// Rollout's: a plan that creates one meets a hash collision.
 	Foreign map[string]bool
-	// RouterDown, when set, says whether the routers refuse new traffic at
-	// a time since the start: they keep what they held, and the applier
-	// records the plan's weights unverified, as the controller does.
+	// RouterDown, when set, says whether the routers refuse traffic at a
+	// time since the start: they keep what they held, and the applier's
+	// pass ends at the refused write, as the controller's does.
 	RouterDown func(elapsed time.Duration) bool
 
 	ro      *v1alpha1.Rollout
@@ -253,15 +253,14 @@ func (w *World) reconcile() *rollout.Plan {
 		obs.TakenNames = map[string]bool{c.Name: true}
 		plan = rollout.Decide(obs)
 	}
+	// In the applier's order: adoptions and the new ReplicaSet; the routers
+	// when they go first; the status; Services; the routers otherwise;
+	// ReplicaSets, pods, the workload, deletions, runs, experiments,
+	// evictions; the Events last. A router that refuses ends the pass there.
+	w.checkReplicaBounds(plan)
 	for _, name := range plan.Adopt {
 		rs := w.rss[name]
 		rs.OwnerReferences = append(rs.OwnerReferences, *metav1.NewControllerRef(w.ro, v1alpha1.GroupVersion.WithKind("Rollout")))
-	}
-	w.checkReplicaBounds(plan)
-	w.applyRuns(plan)
-	w.applyExperiments(plan)
-	if n := plan.ScaleWorkload; n != nil {
-		w.Workload.Spec.Replicas = ptr.To(*n)
 	}
 	if c := plan.Create; c != nil {
 		if _, dup := w.rss[c.Name]; dup {
@@ -274,6 +273,19 @@ func (w *World) reconcile() *rollout.Plan {
 		c.Generation = 1
 		w.rss[c.Name] = c
 	}
+	if t := plan.Traffic; t != nil && t.First {
+		w.pointServices(plan)
+		if !w.setRouters(t) {
+			w.record(nil)
+			return plan
+		}
+	}
+	w.ro.Status = plan.Status
+	w.pointServices(plan)
+	if t := plan.Traffic; t != nil && !t.First && !w.setRouters(t) {
+		w.record(nil)
+		return plan
+	}
 	for name, annotations := range plan.Annotate {
 		for k, v := range annotations {
 			if v == "" {
@@ -282,6 +294,15 @@ func (w *World) reconcile() *rollout.Plan {
 				w.rss[name].Annotations[k] = v
 			}
 		}
+	}
+	for name, n := range plan.Scale {
+		rs := w.rss[name]
+		if rs == nil {
+			w.fail("plan scales unknown ReplicaSet %s", name)
+			continue
+		}
+		rs.Spec.Replicas = ptr.To(n)
+		rs.Generation++
 	}
 	for name, change := range plan.TemplateMetadata {
 		rollout.ApplyMetadata(&w.rss[name].Spec.Template.Labels, change.Labels)
@@ -297,15 +318,15 @@ func (w *World) reconcile() *rollout.Plan {
 			}
 		}
 	}
-	for name, n := range plan.Scale {
-		rs := w.rss[name]
-		if rs == nil {
-			w.fail("plan scales unknown ReplicaSet %s", name)
-			continue
-		}
-		rs.Spec.Replicas = ptr.To(n)
-		rs.Generation++
+	if n := plan.ScaleWorkload; n != nil {
+		w.Workload.Spec.Replicas = ptr.To(*n)
 	}
+	for _, name := range plan.Delete {
+		delete(w.rss, name)
+		delete(w.pods, name)
+	}
+	w.applyRuns(plan)
+	w.applyExperiments(plan)
 	for _, pod := range plan.Evict {
 		for n, pods := range w.pods {
 			for i, p := range pods {
@@ -313,30 +334,6 @@ func (w *World) reconcile() *rollout.Plan {
 					w.pods[n] = append(pods[:i:i], pods[i+1:]...)
 				}
 			}
-		}
-	}
-	for _, name := range plan.Delete {
-		delete(w.rss, name)
-		delete(w.pods, name)
-	}
-	for name, hash := range plan.Services {
-		if w.services == nil {
-			w.services = map[string]string{}
-		}
-		w.services[name] = hash
-	}
-	w.ro.Status = plan.Status
-	if plan.Traffic != nil {
-		// The applier sets the routers, then records whether they hold it.
-		if w.RouterDown != nil && w.RouterDown(w.Elapsed()) {
-			if w.refused == nil || *w.refused != plan.Traffic.Weight {
-				w.pending = append(w.pending, fmt.Sprintf("the routers refuse weight %d; recorded unverified", plan.Traffic.Weight))
-				w.refused = ptr.To(plan.Traffic.Weight)
-			}
-			w.ro.Status.Canary.Weights.Verified = ptr.To(false)
-		} else {
-			w.router, w.refused = plan.Traffic, nil
-			w.ro.Status.Canary.Weights.Verified = ptr.To(true)
 		}
 	}
 	// Every step completed on the way counts, in order: one pass may walk
@@ -357,6 +354,34 @@ func (w *World) reconcile() *rollout.Plan {
 	}
 	w.record(plan)
 	return plan
+}
+
+// pointServices points the Services at the plan's hashes.
+func (w *World) pointServices(plan *rollout.Plan) {
+	for name, hash := range plan.Services {
+		if w.services == nil {
+			w.services = map[string]string{}
+		}
+		w.services[name] = hash
+	}
+}
+
+// setRouters plays the routers taking the plan's traffic, or, while
+// RouterDown says so, refusing it (the applier's pass then ends). It
+// reports whether they took it.
+func (w *World) setRouters(t *rollout.Traffic) bool {
+	if w.RouterDown != nil && w.RouterDown(w.Elapsed()) {
+		if w.refused == nil || *w.refused != t.Weight {
+			w.pending = append(w.pending, fmt.Sprintf("the routers refuse weight %d; the pass ends there", t.Weight))
+			w.refused = ptr.To(t.Weight)
+		}
+		return false
+	}
+	if w.router != nil && t.Weight < w.router.Weight {
+		w.pending = append(w.pending, fmt.Sprintf("routers set to %d before the status is written (a retreat)", t.Weight))
+	}
+	w.router, w.refused = t, nil
+	return true
 }
 
 // checkReplicaBounds records an error when a plan for a basic canary (no
