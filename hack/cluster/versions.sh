@@ -4,3 +4,4 @@ K8S_STAGING_VERSION=v0.35.4  # the k8s.io/<staging> modules matching K8S_VERSION
 ETCD_VERSION=v3.6.5
 KWOK_VERSION=v0.7.0
 TRAEFIK_VERSION=v3.6.0       # the live stack's proxy (hack/live); newer versions do not build here
+ARGO_ROLLOUTS_VERSION=v1.8.5 # Argo Rollouts' own controller, for the takeover tests (test/e2e/takeover_test.go)
