@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 
 	"github.com/vireo-dev/vireo/internal/crdschema"
 )
@@ -74,6 +75,23 @@ func TestReferenceConformance(t *testing.T) {
 				ourSchema, err := crdschema.Schema(&ours, rv.Name)
 				if err != nil {
 					t.Fatal(err)
+				}
+				// The subresources decide how status is written: a
+				// controller writing AnalysisRun status through a
+				// subresource Argo's CRD lacks (or Argo's controller writing
+				// it with the object, where Vireo's CRD has one) is ignored.
+				var ourVersion *apiextv1.CustomResourceDefinitionVersion
+				for i := range ours.Spec.Versions {
+					if ours.Spec.Versions[i].Name == rv.Name {
+						ourVersion = &ours.Spec.Versions[i]
+					}
+				}
+				if ourVersion == nil || !equality.Semantic.DeepEqual(ourVersion.Subresources, rv.Subresources) {
+					var got any
+					if ourVersion != nil {
+						got = ourVersion.Subresources
+					}
+					t.Errorf("%s %s: subresources %+v, want Argo's %+v", k.kind, rv.Name, got, rv.Subresources)
 				}
 				rep := crdschema.Compare(refSchema, ourSchema)
 				t.Logf("%s %s: %d of %d reference paths present", k.kind, rv.Name, rep.Present, rep.Total)

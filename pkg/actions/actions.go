@@ -29,6 +29,7 @@ import (
 	"github.com/vireo-dev/vireo/internal/analysis"
 	"github.com/vireo-dev/vireo/internal/analysis/templates"
 	planner "github.com/vireo-dev/vireo/internal/rollout"
+	"github.com/vireo-dev/vireo/internal/statuspatch"
 )
 
 // PromoteOptions says how far a promote goes.
@@ -411,7 +412,7 @@ func RetryExperiment(ctx context.Context, c client.Client, key types.NamespacedN
 			return nil, fmt.Errorf("clearing spec.terminate of experiment %s: %w", key.Name, err)
 		}
 	}
-	if err := c.Status().Patch(ctx, ex, client.RawPatch(types.MergePatchType, []byte(`{"status":null}`))); err != nil {
+	if err := statuspatch.Patch(ctx, c, ex, client.RawPatch(types.MergePatchType, []byte(`{"status":null}`))); err != nil {
 		return nil, fmt.Errorf("clearing the status of experiment %s: %w", key.Name, err)
 	}
 	return ex, nil

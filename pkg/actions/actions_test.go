@@ -227,8 +227,10 @@ func TestExperimentActionsOnARealAPIServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	key := client.ObjectKeyFromObject(ex)
+	// As in Argo's CRD, an Experiment has no status subresource: its status
+	// is written with it.
 	ex.Status = v1alpha1.ExperimentStatus{Phase: v1alpha1.AnalysisPhaseRunning, Message: "running until terminated"}
-	if err := c.Status().Update(ctx, ex); err != nil {
+	if err := c.Update(ctx, ex); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := RetryExperiment(ctx, c, key); err == nil || !strings.Contains(err.Error(), "is Running: only an experiment that has ended can be retried") {
@@ -242,7 +244,7 @@ func TestExperimentActionsOnARealAPIServer(t *testing.T) {
 		t.Fatalf("after terminate: terminate %v, %v", got.Spec.Terminate, err)
 	}
 	got.Status = v1alpha1.ExperimentStatus{Phase: v1alpha1.AnalysisPhaseSuccessful, Message: "Experiment terminated"}
-	if err := c.Status().Update(ctx, &got); err != nil {
+	if err := c.Update(ctx, &got); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := RetryExperiment(ctx, c, key); err != nil {

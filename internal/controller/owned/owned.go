@@ -15,6 +15,7 @@ import (
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	planner "github.com/vireo-dev/vireo/internal/rollout"
+	"github.com/vireo-dev/vireo/internal/statuspatch"
 )
 
 // PatchStatus writes obj's status, as changed since before (a copy made
@@ -22,8 +23,9 @@ import (
 // before was read at: a user's patch made meanwhile (a promote, an abort, a
 // terminate) is never overwritten. conflict means obj changed meanwhile and
 // nothing was written; the caller looks again. what names the kind in errors.
+// The status subresource is used where the kind has one (see statuspatch).
 func PatchStatus(ctx context.Context, c client.Client, what string, obj, before client.Object) (conflict bool, err error) {
-	if err := c.Status().Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+	if err := statuspatch.Patch(ctx, c, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
 		if apierrors.IsConflict(err) {
 			return true, nil
 		}
