@@ -129,6 +129,24 @@ func nextReplicas(replicas, surge, unavailable int32, sets []rsScale) []int32 {
 			downBudget -= remove
 		}
 	}
+	// spec.replicas lowered mid-update (by hand, by an HPA) can leave more
+	// pods than replicas+surge even so: a shrinking ReplicaSet then also
+	// loses unavailable pods below its target, as Argo trims it, never its
+	// available ones.
+	over := -(replicas + surge)
+	for _, n := range out {
+		over += n
+	}
+	for i, s := range sets {
+		if over <= 0 {
+			break
+		}
+		if s.target < s.current {
+			remove := min(over, max(out[i]-min(s.available, out[i]), 0))
+			out[i] -= remove
+			over -= remove
+		}
+	}
 	return out
 }
 

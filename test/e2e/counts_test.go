@@ -90,3 +90,53 @@ func TestReplicaCountsAreCurrent(t *testing.T) {
 		return nil
 	})
 }
+
+const scaledManifest = `
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: scaled}
+spec:
+  replicas: 4
+  selector: {matchLabels: {app: scaled}}
+  template:
+    metadata: {labels: {app: scaled}}
+    spec: {containers: [{name: app, image: argoproj/rollouts-demo:blue}]}
+  strategy:
+    canary: {maxSurge: 2, maxUnavailable: 0}
+`
+
+// spec.replicas changed mid-update (kubectl scale, as an HPA does) keeps the
+// pods within replicas + maxSurge, as Argo: with a canary that never becomes
+// ready, (canary, stable) goes (2,4), then (6,4) at 8 replicas, then (2,4)
+// again at 4.
+func TestScaledMidUpdate(t *testing.T) {
+	c := requireCluster(t)
+	c.installDefault(t)
+	c.startController(t)
+	ns := c.namespace(t, "scaled")
+	c.must(t, scaledManifest, "apply", "-n", ns, "-f", "-")
+	c.waitRolloutNamed(t, ns, "scaled", "Healthy", "", 60*time.Second)
+	stable := c.jsonpath(t, ns, "rollout/scaled", ".status.stableRS")
+	// The new version's pods never become ready.
+	c.must(t, `{"spec":{"template":{"metadata":{"annotations":{"sim.vireo.dev/ready-after":"1h"}},"spec":{"containers":[{"name":"app","image":"argoproj/rollouts-demo:green"}]}}}}`,
+		"patch", "rollout/scaled", "-n", ns, "--type=merge", "--patch-file=/dev/stdin")
+	expect := func(canary, stableN int) {
+		t.Helper()
+		eventually(t, 30*time.Second, fmt.Sprintf("(canary, stable) = (%d, %d)", canary, stableN), func() error {
+			current := c.jsonpath(t, ns, "rollout/scaled", ".status.currentPodHash")
+			if current == stable {
+				return fmt.Errorf("no new version yet")
+			}
+			got := [2]string{c.jsonpath(t, ns, "rs/scaled-"+current, ".spec.replicas"), c.jsonpath(t, ns, "rs/scaled-"+stable, ".spec.replicas")}
+			if want := [2]string{fmt.Sprint(canary), fmt.Sprint(stableN)}; got != want {
+				return fmt.Errorf("(canary, stable) = (%s, %s)", got[0], got[1])
+			}
+			return nil
+		})
+	}
+	expect(2, 4)
+	c.must(t, "", "scale", "rollout/scaled", "-n", ns, "--replicas=8")
+	expect(6, 4)
+	c.must(t, "", "scale", "rollout/scaled", "-n", ns, "--replicas=4")
+	expect(2, 4)
+}

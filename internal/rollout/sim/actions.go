@@ -141,3 +141,13 @@ func Pause(ro *v1alpha1.Rollout, w *World) {
 	ro.Spec.Paused = true
 	ro.Generation++
 }
+
+// Scale sets spec.replicas, as `kubectl scale` or an HPA does (through the
+// scale subresource).
+func Scale(n int32) Action {
+	return func(ro *v1alpha1.Rollout, w *World) {
+		w.action = fmt.Sprintf("scale to %d", n)
+		ro.Spec.Replicas = ptr.To(n)
+		ro.Generation++
+	}
+}

@@ -253,6 +253,11 @@ func scenarios() []scenario {
 		// ReplicaSet at its count whether its pods are ready or not.
 		{name: "stable-never-ready", ro: withSurge(seedRollout(4, weight(50), pauseFor(5)), 1, 0), broken: "blue", until: 40 * s,
 			endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green", actions: map[time.Duration]Action{5 * s: SetImage("green")}},
+		// Argo: replicas 4 -> 8 -> 4 with maxSurge 2, maxUnavailable 0 and a
+		// canary that never becomes ready: (canary, stable) (2,4), (6,4), (2,4).
+		{name: "scaled-mid-update", ro: withSurge(seedRollout(4), 2, 0), broken: "green", until: 45 * s,
+			endPhase: v1alpha1.RolloutPhaseProgressing, endReplicas: map[string]int32{"blue": 4, "green": 2},
+			actions: map[time.Duration]Action{5 * s: SetImage("green"), 15 * s: Scale(8), 30 * s: Scale(4)}},
 		{name: "no-steps-rolling-update", ro: seedRollout(5), readyAfter: 2 * s, until: 30 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
 			actions: map[time.Duration]Action{5 * s: SetImage("green")}},
 		{name: "seed000-background-analysis-passes", ro: seed000(), until: 70 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
