@@ -143,9 +143,6 @@ func abortCanary(plan *Plan, ro *v1alpha1.Rollout, newRS *appsv1.ReplicaSet, rev
 	if st.AbortedAt == nil {
 		st.AbortedAt = &now
 		plan.event(corev1.EventTypeWarning, reasons.RolloutAborted, "Rollout aborted update to revision %s", rev)
-		if Routed(ro) {
-			retireAbortedCanary(plan, ro, newRS, now)
-		}
 	}
 	if steps > 0 {
 		st.CurrentStepIndex = ptr.To[int32](0)

@@ -428,8 +428,12 @@ func routedTargets(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *a
 	if stable == nil {
 		stable = newRS // nothing else can serve
 	}
-	for _, rs := range sets.all {
+	limit, kept := ro.Spec.Strategy.Canary.ScaleDownDelayRevisionLimit, int32(0)
+	for _, rs := range sets.all { // newest first
 		h := rs.Labels[PodTemplateHashLabel]
+		if _, has := scaleDownDeadline(rs, plan); has && (rs == stable || rs == newRS && !st.Abort) {
+			keepUntil(plan, rs, time.Time{}) // current or stable again: no longer on its way out
+		}
 		switch {
 		case rs == stable && stable == newRS:
 			targets[rs.Name] = replicas
@@ -455,7 +459,14 @@ func routedTargets(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *a
 				}
 			}
 			targets[rs.Name] = n
-		case r.mayReceive(h) || scaleDownPending(rs, plan, now) || (rs == newRS && neverScaleDown(ro)):
+		case rs == newRS && st.Abort:
+			targets[rs.Name] = abortedCanaryScale(plan, ro, rs, stable, now)
+		case r.mayReceive(h):
+			targets[rs.Name] = specReplicas(rs)
+		case scaleDownPending(rs, plan, now) && (limit == nil || kept < *limit):
+			// Waiting out scaleDownDelaySeconds: at most
+			// scaleDownDelayRevisionLimit of them, the newest.
+			kept++
 			targets[rs.Name] = specReplicas(rs)
 			if d, ok := scaleDownDeadline(rs, plan); ok && now.Time.Before(d) {
 				plan.requeue(d.Sub(now.Time))
@@ -463,11 +474,57 @@ func routedTargets(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *a
 		default:
 			targets[rs.Name] = 0
 			if _, has := scaleDownDeadline(rs, plan); has && specReplicas(rs) == 0 {
-				keepUntil(plan, rs, time.Time{})
+				keepUntil(plan, rs, time.Time{}) // scaled down: the deadline has served
 			}
 		}
 	}
 	return targets
+}
+
+// abortedCanaryScale is the aborted canary's size, as Argo keeps it:
+//   - abortScaleDownDelaySeconds 0: all its pods, for good;
+//   - dynamicStableScale with no abortScaleDownDelaySeconds: what its
+//     weight needs (ceil(weight*replicas/total)) as the weight follows the
+//     stable pods back, with no delay;
+//   - otherwise all its pods until the stable ReplicaSet is fully
+//     available; then the delay (default 30 s) starts, and once it has
+//     passed, and no traffic may reach them, none.
+func abortedCanaryScale(plan *Plan, ro *v1alpha1.Rollout, rs, stable *appsv1.ReplicaSet, now metav1.Time) int32 {
+	c := ro.Spec.Strategy.Canary
+	r := plan.routing
+	h := rs.Labels[PodTemplateHashLabel]
+	switch {
+	case neverScaleDown(ro):
+		return specReplicas(rs)
+	case c.DynamicStableScale && c.AbortScaleDownDelaySeconds == nil:
+		n := canaryScale(ro, &plan.Status, r.recorded(h))
+		if !r.settled && r.mayReceive(h) {
+			n = max(n, specReplicas(rs))
+		}
+		return min(n, specReplicas(rs))
+	}
+	if specReplicas(rs) == 0 {
+		if _, has := scaleDownDeadline(rs, plan); has {
+			keepUntil(plan, rs, time.Time{}) // done with
+		}
+		return 0
+	}
+	if _, has := scaleDownDeadline(rs, plan); !has {
+		if stable != rs && available(stable, desiredReplicas(ro)) {
+			retireAbortedCanary(plan, ro, rs, now)
+		}
+		return specReplicas(rs)
+	}
+	if scaleDownPending(rs, plan, now) {
+		if d, ok := scaleDownDeadline(rs, plan); ok && now.Time.Before(d) {
+			plan.requeue(d.Sub(now.Time))
+		}
+		return specReplicas(rs)
+	}
+	if r.mayReceive(h) {
+		return specReplicas(rs)
+	}
+	return 0
 }
 
 // neverScaleDown: abortScaleDownDelaySeconds 0 leaves an aborted canary up.
@@ -517,11 +574,8 @@ func promoteRouted(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *a
 }
 
 // retireAbortedCanary sets the aborted canary's scale-down deadline,
-// abortScaleDownDelaySeconds (default 30) from now; 0 keeps it up.
+// abortScaleDownDelaySeconds (default 30) from now.
 func retireAbortedCanary(plan *Plan, ro *v1alpha1.Rollout, newRS *appsv1.ReplicaSet, now metav1.Time) {
-	if neverScaleDown(ro) {
-		return
-	}
 	d := seconds32(ro.Spec.Strategy.Canary.AbortScaleDownDelaySeconds, defaultAbortScaleDownDelaySeconds)
 	keepUntil(plan, newRS, now.Add(d))
 	plan.event(corev1.EventTypeNormal, reasons.ScaleDownScheduled, "Canary ReplicaSet %s scales down in %s, once its traffic is gone", newRS.Name, d)

@@ -349,6 +349,20 @@ func scenarios() []scenario {
 			c.AbortScaleDownDelaySeconds = ptr.To[int32](5)
 		}), readyAfter: 2 * s, until: 60 * s, endPhase: v1alpha1.RolloutPhaseDegraded, endImage: "blue",
 			actions: map[time.Duration]Action{5 * s: SetImage("green"), 30 * s: Abort}},
+		// Argo: dynamicStableScale with no abortScaleDownDelaySeconds: no
+		// delay; the canary keeps ceil(weight*N/100) pods as its weight
+		// follows the stable pods back, and its Service moves at weight 0.
+		{name: "routed-dynamic-stable-scale-abort-no-delay", ro: withRouter(seedRollout(4, weight(25), pauseFor(5), weight(75), pauseIndefinitely()), func(c *v1alpha1.CanaryStrategy) {
+			c.DynamicStableScale = true
+		}), readyAfter: 2 * s, until: 45 * s, endPhase: v1alpha1.RolloutPhaseDegraded, endImage: "blue",
+			actions: map[time.Duration]Action{5 * s: SetImage("green"), 30 * s: Abort}},
+		// Argo: scaleDownDelayRevisionLimit 1 keeps one old version up for
+		// its scale-down delay; older ones go to 0 at once. Back to
+		// revision 2's template, that ReplicaSet loses its deadline.
+		{name: "routed-scale-down-revision-limit", ro: withRouter(seedRollout(1, weight(50)), func(c *v1alpha1.CanaryStrategy) {
+			c.ScaleDownDelayRevisionLimit = ptr.To[int32](1)
+		}), readyAfter: s, until: 80 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
+			actions: map[time.Duration]Action{10 * s: SetImage("green"), 20 * s: SetImage("yellow"), 30 * s: SetImage("green")}},
 		{name: "routed-header-and-mirror-routes", ro: withRouter(seedRollout(4, headerRoute("by-header", "X-Canary", "yes"), mirrorRoute("mirror", 35),
 			pauseIndefinitely(), weight(50), v1alpha1.CanaryStep{SetHeaderRoute: &v1alpha1.SetHeaderRoute{Name: "by-header"}}, pauseIndefinitely()),
 			func(c *v1alpha1.CanaryStrategy) {
