@@ -17,6 +17,9 @@ import (
 var planners = []string{
 	"github.com/vireo-dev/vireo/api/v1alpha1",
 	"github.com/vireo-dev/vireo/internal/rollout",
+	// The order of a plan's writes: shared by the controller and the
+	// simulations, so it must not write anything itself.
+	"github.com/vireo-dev/vireo/internal/rollout/apply",
 	"github.com/vireo-dev/vireo/internal/experiment",
 	"github.com/vireo-dev/vireo/internal/analysis",
 	"github.com/vireo-dev/vireo/internal/analysisrun",

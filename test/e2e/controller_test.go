@@ -38,14 +38,23 @@ func (c *cluster) installDefault(t *testing.T) {
 func (c *cluster) startController(t *testing.T, args ...string) *controllerProcess {
 	t.Helper()
 	probe := freeAddr(t)
-	p := &controllerProcess{logPath: filepath.Join(t.TempDir(), "controller.log"), exited: make(chan error, 1)}
+	all := append([]string{"--kubeconfig", c.serviceAccountKubeconfig(t), "--metrics-bind-address", "0",
+		"--health-probe-bind-address", probe, "--log-level", "debug"}, args...)
+	p := startProcess(t, "controller", filepath.Join(c.binDir, "vireo-controller"), all...)
+	waitHTTPOK(t, "http://"+probe+"/readyz", "controller /readyz")
+	return p
+}
+
+// startProcess runs a controller binary until it is stopped or the test
+// ends (then killed); the end of its log is printed if the test fails.
+func startProcess(t *testing.T, name, bin string, args ...string) *controllerProcess {
+	t.Helper()
+	p := &controllerProcess{logPath: filepath.Join(t.TempDir(), name+".log"), exited: make(chan error, 1)}
 	logFile, err := os.Create(p.logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	all := append([]string{"--kubeconfig", c.serviceAccountKubeconfig(t), "--metrics-bind-address", "0",
-		"--health-probe-bind-address", probe, "--log-level", "debug"}, args...)
-	p.cmd = exec.Command(filepath.Join(c.binDir, "vireo-controller"), all...)
+	p.cmd = exec.Command(bin, args...)
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -56,11 +65,22 @@ func (c *cluster) startController(t *testing.T, args ...string) *controllerProce
 			_ = p.stop(syscall.SIGKILL, 10*time.Second)
 		}
 		if t.Failed() {
-			t.Logf("controller log:\n%s", p.log())
+			log := p.log()
+			if len(log) > 200000 {
+				log = "...\n" + log[len(log)-200000:]
+			}
+			t.Logf("%s log:\n%s", name, log)
 		}
 	})
-	waitHTTPOK(t, "http://"+probe+"/readyz", "controller /readyz")
 	return p
+}
+
+// setTemplate gives a Rollout's pod template a new image and the
+// simulated pods' readiness delay (kwok's sim.vireo.dev/ready-after).
+func (c *cluster) setTemplate(t *testing.T, ns, name, image, readyAfter string) {
+	t.Helper()
+	patch := fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{"sim.vireo.dev/ready-after":%q}},"spec":{"containers":[{"name":"app","image":"argoproj/rollouts-demo:%s"}]}}}}`, readyAfter, image)
+	c.must(t, patch, "patch", "rollout/"+name, "-n", ns, "--type=merge", "--patch-file=/dev/stdin")
 }
 
 // waitHTTPOK waits until a URL answers 200.

@@ -118,8 +118,7 @@ func TestScaledMidUpdate(t *testing.T) {
 	c.waitRolloutNamed(t, ns, "scaled", "Healthy", "", 60*time.Second)
 	stable := c.jsonpath(t, ns, "rollout/scaled", ".status.stableRS")
 	// The new version's pods never become ready.
-	c.must(t, `{"spec":{"template":{"metadata":{"annotations":{"sim.vireo.dev/ready-after":"1h"}},"spec":{"containers":[{"name":"app","image":"argoproj/rollouts-demo:green"}]}}}}`,
-		"patch", "rollout/scaled", "-n", ns, "--type=merge", "--patch-file=/dev/stdin")
+	c.setTemplate(t, ns, "scaled", "green", "1h")
 	expect := func(canary, stableN int) {
 		t.Helper()
 		eventually(t, 30*time.Second, fmt.Sprintf("(canary, stable) = (%d, %d)", canary, stableN), func() error {

@@ -86,8 +86,7 @@ func TestProgressDeadline(t *testing.T) {
 
 	// B3: a rollout stuck past its deadline, then progressDeadlineAbort on.
 	c.waitRolloutNamed(t, ns, "late", "Healthy", "", 60*time.Second)
-	c.must(t, `{"spec":{"template":{"metadata":{"annotations":{"sim.vireo.dev/ready-after":"1h"}},"spec":{"containers":[{"name":"app","image":"argoproj/rollouts-demo:green"}]}}}}`,
-		"patch", "rollout/late", "-n", ns, "--type=merge", "--patch-file=/dev/stdin")
+	c.setTemplate(t, ns, "late", "green", "1h")
 	eventually(t, 30*time.Second, "late timed out", func() error {
 		if p := c.jsonpath(t, ns, "rollout/late", ".status.phase"); p != "Degraded" {
 			return fmt.Errorf("phase %s, Progressing %s", p, c.progressingCondition(t, ns, "late"))
@@ -139,8 +138,7 @@ func TestStableNeverReady(t *testing.T) {
 		}
 		return nil
 	})
-	c.must(t, `{"spec":{"template":{"metadata":{"annotations":{"sim.vireo.dev/ready-after":"0s"}},"spec":{"containers":[{"name":"app","image":"argoproj/rollouts-demo:green"}]}}}}`,
-		"patch", "rollout/stuck", "-n", ns, "--type=merge", "--patch-file=/dev/stdin")
+	c.setTemplate(t, ns, "stuck", "green", "0s")
 	c.waitRolloutNamed(t, ns, "stuck", "Healthy", "", 90*time.Second)
 	c.expectPods(t, ns, map[string]int{"green": 4})
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -48,30 +47,8 @@ func (c *cluster) startArgo(t *testing.T, ns string) *controllerProcess {
 	bin := argoController(t)
 	port := func() string { _, p, _ := strings.Cut(freeAddr(t), ":"); return p }
 	healthz, metrics := port(), port()
-	p := &controllerProcess{logPath: filepath.Join(t.TempDir(), "argo-rollouts.log"), exited: make(chan error, 1)}
-	logFile, err := os.Create(p.logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.cmd = exec.Command(bin, "--kubeconfig", c.kubeconfig, "--namespaced", "--namespace", ns, "--leader-elect=false",
+	p := startProcess(t, "Argo Rollouts' controller", bin, "--kubeconfig", c.kubeconfig, "--namespaced", "--namespace", ns, "--leader-elect=false",
 		"--healthzPort", healthz, "--metricsport", metrics, "--loglevel", "info")
-	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.exited <- p.cmd.Wait(); logFile.Close() }()
-	t.Cleanup(func() {
-		if !p.done {
-			_ = p.stop(syscall.SIGKILL, 10*time.Second)
-		}
-		if t.Failed() {
-			log := p.log()
-			if len(log) > 20000 {
-				log = "...\n" + log[len(log)-20000:]
-			}
-			t.Logf("Argo Rollouts' controller log:\n%s", log)
-		}
-	})
 	waitHTTPOK(t, "http://127.0.0.1:"+healthz+"/healthz", "Argo Rollouts' /healthz")
 	return p
 }

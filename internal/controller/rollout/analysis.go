@@ -171,9 +171,9 @@ func (r *Reconciler) runSpec(ctx context.Context, ro *v1alpha1.Rollout, a *v1alp
 	return analysis.RunSpec(tmpl, given, ro, a.DryRun, a.MeasurementRetention)
 }
 
-// applyRuns creates, terminates and deletes the plan's AnalysisRuns.
-func (r *Reconciler) applyRuns(ctx context.Context, ro *v1alpha1.Rollout, plan *planner.Plan) error {
-	for _, req := range plan.CreateRuns {
+// applyRuns creates, terminates and deletes AnalysisRuns.
+func (r *Reconciler) applyRuns(ctx context.Context, ro *v1alpha1.Rollout, create []planner.RunRequest, terminate, del []string) error {
+	for _, req := range create {
 		run, err := r.buildRun(ctx, ro, req)
 		if err != nil {
 			r.Recorder.Eventf(ro, corev1.EventTypeWarning, reasons.AnalysisRunError, "Cannot create analysis run %s: %v", req.Name, err)
@@ -185,14 +185,14 @@ func (r *Reconciler) applyRuns(ctx context.Context, ro *v1alpha1.Rollout, plan *
 			r.Recorder.Eventf(ro, corev1.EventTypeNormal, reasons.AnalysisRunCreated, "Created %s analysis run %s", req.Kind, req.Name)
 		}
 	}
-	for _, name := range plan.TerminateRuns {
+	for _, name := range terminate {
 		run := &v1alpha1.AnalysisRun{ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: name}}
 		patch := client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"terminate":true}}`))
 		if err := r.Client.Patch(ctx, run, patch); client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("terminating analysis run %s: %w", name, err)
 		}
 	}
-	for _, name := range plan.DeleteRuns {
+	for _, name := range del {
 		run := &v1alpha1.AnalysisRun{ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: name}}
 		if err := r.Client.Delete(ctx, run); client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("deleting analysis run %s: %w", name, err)

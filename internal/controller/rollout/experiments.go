@@ -13,12 +13,11 @@ import (
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/reasons"
-	planner "github.com/vireo-dev/vireo/internal/rollout"
 )
 
-// applyExperiments creates, terminates and deletes the plan's Experiments.
-func (r *Reconciler) applyExperiments(ctx context.Context, ro *v1alpha1.Rollout, plan *planner.Plan) error {
-	if ex := plan.CreateExperiment; ex != nil {
+// applyExperiments creates, terminates and deletes Experiments.
+func (r *Reconciler) applyExperiments(ctx context.Context, ro *v1alpha1.Rollout, ex *v1alpha1.Experiment, terminate, del []string) error {
+	if ex != nil {
 		err := r.Client.Create(ctx, ex)
 		switch {
 		case err == nil:
@@ -27,14 +26,14 @@ func (r *Reconciler) applyExperiments(ctx context.Context, ro *v1alpha1.Rollout,
 			return fmt.Errorf("creating experiment %s of rollout %s: %w", ex.Name, klog.KObj(ro), err)
 		}
 	}
-	for _, name := range plan.TerminateExperiments {
+	for _, name := range terminate {
 		ex := &v1alpha1.Experiment{ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: name}}
 		patch := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"terminate":true}}`))
 		if err := r.Client.Patch(ctx, ex, patch); client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("terminating experiment %s: %w", name, err)
 		}
 	}
-	for _, name := range plan.DeleteExperiments {
+	for _, name := range del {
 		ex := &v1alpha1.Experiment{ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: name}}
 		if err := r.Client.Delete(ctx, ex); client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("deleting experiment %s: %w", name, err)

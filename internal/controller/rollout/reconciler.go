@@ -6,7 +6,6 @@ package rollout
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -38,6 +37,7 @@ import (
 	"github.com/vireo-dev/vireo/internal/controller/owned"
 	"github.com/vireo-dev/vireo/internal/reasons"
 	planner "github.com/vireo-dev/vireo/internal/rollout"
+	"github.com/vireo-dev/vireo/internal/rollout/apply"
 	"github.com/vireo-dev/vireo/internal/trafficrouting/routers"
 )
 
@@ -296,52 +296,17 @@ func (r *Reconciler) gather(ctx context.Context, ro *v1alpha1.Rollout) (obs *pla
 		TrafficErrors: trafficErrs, Now: r.Clock.Now()}, false, nil
 }
 
-// applyPlan performs a plan, in this order: adoptions and the new
-// ReplicaSet; on abort the routers (traffic to stable first); the status,
-// conditional on the Rollout as it was read (a promote or abort patched in
-// meanwhile makes it fail, and then nothing is done on a stale decision: the
-// next pass sees the user's patch); then Services, routers, ReplicaSets,
-// pods, the workload, deletions, AnalysisRuns, Experiments, evictions; and
-// the Events last, once the status holds what they announce. Everything
-// after the status is idempotent and is redone by the next pass if it fails.
+// applyPlan performs a plan through apply.Apply, in the order rollout.Plan
+// documents, with this pass's writer as the target.
 func (r *Reconciler) applyPlan(ctx context.Context, obs *planner.Observed, plan *planner.Plan) (reconcile.Result, error) {
-	ro := obs.Rollout
-	if err := r.adopt(ctx, ro, plan.Adopt, obs.Orphans); err != nil {
+	out, err := apply.Apply(ctx, r.writer(obs), plan)
+	switch {
+	case err != nil:
 		return reconcile.Result{}, err
-	}
-	if plan.Create != nil {
-		if err := r.create(ctx, ro, plan.Create); err != nil {
-			return reconcile.Result{}, err
-		}
-	}
-	trafficDone, err := r.trafficFirst(ctx, ro, plan, obs.Services)
-	if err != nil {
-		return reconcile.Result{}, err
-	}
-	conflict, err := r.writeStatus(ctx, ro, plan.Status)
-	if err != nil || conflict {
-		return reconcile.Result{Requeue: conflict}, err
-	}
-	if trafficDone {
-		plan.Traffic = nil // set before the status already
-	}
-	sets := append(slices.Clone(obs.ReplicaSets), obs.Orphans...)
-	if err := r.apply(ctx, ro, plan, sets, obs.Services, obs.ManagedServices); err != nil {
-		return reconcile.Result{}, err
-	}
-	if err := r.applyRuns(ctx, ro, plan); err != nil {
-		return reconcile.Result{}, err
-	}
-	if err := r.applyExperiments(ctx, ro, plan); err != nil {
-		return reconcile.Result{}, err
-	}
-	if blocked := r.evict(ctx, ro, plan.Evict); blocked {
+	case out.Conflict:
+		return reconcile.Result{Requeue: true}, nil
+	case out.EvictionBlocked:
 		plan.RequeueAfter = sooner(plan.RequeueAfter, evictionRetry)
-	}
-	logger := log.FromContext(ctx)
-	for _, e := range plan.Events {
-		r.Recorder.Event(ro, e.Type, e.Reason, e.Message)
-		logger.V(1).Info(e.Message, "rollout", klog.KObj(ro), "reason", e.Reason)
 	}
 	return requeueAt(plan.RequeueAfter), nil
 }
@@ -499,8 +464,8 @@ func mergeChange(meta map[string]any, change planner.MetadataChange) {
 }
 
 // pointServices points each Service the plan names at its pod-template hash.
-func (r *Reconciler) pointServices(ctx context.Context, ro *v1alpha1.Rollout, plan *planner.Plan, services map[string]*corev1.Service) error {
-	for name, hash := range plan.Services {
+func (r *Reconciler) pointServices(ctx context.Context, ro *v1alpha1.Rollout, want map[string]string, services map[string]*corev1.Service) error {
+	for name, hash := range want {
 		svc := services[name]
 		if svc == nil || hash == "" || (svc.Spec.Selector[planner.PodTemplateHashLabel] == hash && svc.Annotations[planner.ManagedByAnnotation] == ro.Name) {
 			continue
@@ -636,104 +601,4 @@ func (r *Reconciler) create(ctx context.Context, ro *v1alpha1.Rollout, rs *appsv
 	default:
 		return fmt.Errorf("creating ReplicaSet %s for rollout %s: %w", rs.Name, klog.KObj(ro), err)
 	}
-}
-
-// apply carries out a plan after the create: Services, traffic, then
-// revisions and scale, delete. Selectors and weights go first, so that no
-// request is sent to a pod about to go. The caller has written the status
-// already; all of this is idempotent, so a pass that fails half-way is
-// completed by the next.
-func (r *Reconciler) apply(ctx context.Context, ro *v1alpha1.Rollout, plan *planner.Plan, sets []*appsv1.ReplicaSet, services map[string]*corev1.Service, managed []*corev1.Service) error {
-	if err := r.pointServices(ctx, ro, plan, services); err != nil {
-		return err
-	}
-	if err := r.releaseServices(ctx, ro, plan.ReleaseServices, managed); err != nil {
-		return err
-	}
-	if err := r.setRouters(ctx, ro, plan); err != nil {
-		return err
-	}
-	byName := map[string]*appsv1.ReplicaSet{}
-	for _, rs := range sets {
-		byName[rs.Name] = rs
-	}
-	// One patch per ReplicaSet carries all that changes in it: revision and
-	// scale-down annotations, replicas, role metadata of its pod template.
-	patches := map[string]map[string]any{}
-	section := func(rs string, path ...string) map[string]any {
-		m := patches[rs]
-		if m == nil {
-			m = map[string]any{}
-			patches[rs] = m
-		}
-		for _, p := range path {
-			next, _ := m[p].(map[string]any)
-			if next == nil {
-				next = map[string]any{}
-				m[p] = next
-			}
-			m = next
-		}
-		return m
-	}
-	for name, annotations := range plan.Annotate {
-		a := section(name, "metadata", "annotations")
-		for k, v := range annotations {
-			if v == "" {
-				a[k] = nil // a merge patch removes a key set to null
-			} else {
-				a[k] = v
-			}
-		}
-	}
-	for name, n := range plan.Scale {
-		section(name, "spec")["replicas"] = n
-	}
-	for name, change := range plan.TemplateMetadata {
-		mergeChange(section(name, "spec", "template", "metadata"), change)
-	}
-	for name, patch := range patches {
-		rs := byName[name]
-		if rs == nil {
-			continue
-		}
-		data, err := json.Marshal(patch)
-		if err != nil {
-			return err
-		}
-		rv := rs.ResourceVersion
-		if err := r.Client.Patch(ctx, rs, client.RawPatch(types.MergePatchType, data)); err != nil {
-			return fmt.Errorf("patching ReplicaSet %s with %s: %w", klog.KObj(rs), data, err)
-		}
-		r.wrote(rs.UID, rv)
-	}
-	for name, change := range plan.PodMetadata {
-		meta := map[string]any{}
-		mergeChange(meta, change)
-		data, err := json.Marshal(map[string]any{"metadata": meta})
-		if err != nil {
-			return err
-		}
-		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: name}}
-		if err := r.Client.Patch(ctx, pod, client.RawPatch(types.MergePatchType, data)); err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("labelling pod %s with its role: %w", klog.KObj(pod), err)
-		}
-	}
-	if n := plan.ScaleWorkload; n != nil && ro.Spec.WorkloadRef != nil {
-		d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ro.Namespace, Name: ro.Spec.WorkloadRef.Name}}
-		patch := client.RawPatch(types.MergePatchType, fmt.Appendf(nil, `{"spec":{"replicas":%d}}`, *n))
-		if err := r.Client.Patch(ctx, d, patch); err != nil {
-			return fmt.Errorf("scaling down Deployment %s (workloadRef) to %d: %w", klog.KObj(d), *n, err)
-		}
-	}
-	for _, name := range plan.Delete {
-		rs := byName[name]
-		if rs == nil {
-			continue
-		}
-		if err := r.Client.Delete(ctx, rs, client.Preconditions{UID: &rs.UID}); err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("deleting old ReplicaSet %s: %w", klog.KObj(rs), err)
-		}
-	}
-	return nil
 }

@@ -31,31 +31,14 @@ func (c apiReads) List(ctx context.Context, list client.ObjectList, opts ...clie
 	return c.reader.List(ctx, list, opts...)
 }
 
-// trafficFirst sets the routers before the status is written when the
-// planner says so (Traffic.First), Services first. It reports whether the
-// traffic is done with for this pass.
-func (r *Reconciler) trafficFirst(ctx context.Context, ro *v1alpha1.Rollout, plan *planner.Plan, services map[string]*corev1.Service) (bool, error) {
-	if plan.Traffic == nil || !plan.Traffic.First {
-		return false, nil
-	}
-	if err := r.pointServices(ctx, ro, plan, services); err != nil {
-		return false, err
-	}
-	return true, r.setRouters(ctx, ro, plan)
-}
-
 // setRouters has every router of the rollout hold the plan's traffic; a
 // router writes only what differs from what its objects hold (read from
 // the API server, not the cache).
-func (r *Reconciler) setRouters(ctx context.Context, ro *v1alpha1.Rollout, plan *planner.Plan) error {
-	t := plan.Traffic
-	if t == nil {
-		return nil
-	}
+func (r *Reconciler) setRouters(ctx context.Context, ro *v1alpha1.Rollout, t *planner.Traffic, status *v1alpha1.RolloutStatus) error {
 	// Routers read the pod-template hashes to send to (Istio's subsets)
 	// from the status as planned.
 	planned := ro.DeepCopy()
-	planned.Status = *plan.Status.DeepCopy()
+	planned.Status = *status.DeepCopy()
 	list, err := routers.New(apiReads{Client: r.Client, reader: r.APIReader}, planned)
 	if err != nil {
 		return r.trafficFailed(ro, err)

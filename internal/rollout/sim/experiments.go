@@ -27,19 +27,19 @@ func controlledBy(meta metav1.Object, kind, name string) bool {
 
 // applyExperiments plays the API server for the Experiments a rollout plan
 // creates, terminates and deletes; deleting one deletes what it owns.
-func (w *World) applyExperiments(plan *rollout.Plan) {
-	if ex := plan.CreateExperiment; ex != nil && w.experiments[ex.Name] == nil {
+func (w *World) applyExperiments(ex *v1alpha1.Experiment, terminate, del []string) {
+	if ex != nil && w.experiments[ex.Name] == nil {
 		ex = ex.DeepCopy()
 		ex.UID = types.UID("uid-" + ex.Name)
 		ex.CreationTimestamp = metav1.NewTime(w.now)
 		w.experiments[ex.Name] = ex
 	}
-	for _, name := range plan.TerminateExperiments {
+	for _, name := range terminate {
 		if ex := w.experiments[name]; ex != nil {
 			ex.Spec.Terminate = true
 		}
 	}
-	for _, name := range plan.DeleteExperiments {
+	for _, name := range del {
 		delete(w.experiments, name)
 		for rs, obj := range w.rss {
 			if controlledBy(obj, "Experiment", name) {

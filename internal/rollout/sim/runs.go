@@ -14,8 +14,8 @@ import (
 
 // applyRuns plays the API server and the AnalysisRun controller for the
 // runs a plan creates, terminates and deletes.
-func (w *World) applyRuns(plan *rollout.Plan) {
-	for _, req := range plan.CreateRuns {
+func (w *World) applyRuns(create []rollout.RunRequest, terminate, del []string) {
+	for _, req := range create {
 		if _, exists := w.analysisRuns[req.Name]; exists {
 			continue
 		}
@@ -28,13 +28,13 @@ func (w *World) applyRuns(plan *rollout.Plan) {
 			Status:     v1alpha1.AnalysisRunStatus{Phase: v1alpha1.AnalysisPhasePending},
 		}
 	}
-	for _, name := range plan.TerminateRuns {
+	for _, name := range terminate {
 		if r := w.analysisRuns[name]; r != nil {
 			r.Spec.Terminate = true
 			r.Status.Phase = v1alpha1.AnalysisPhaseSuccessful
 		}
 	}
-	for _, name := range plan.DeleteRuns {
+	for _, name := range del {
 		delete(w.analysisRuns, name)
 	}
 }

@@ -6,6 +6,7 @@
 package sim
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/rollout"
+	"github.com/vireo-dev/vireo/internal/rollout/apply"
 )
 
 // Start is the simulated clock's zero.
@@ -253,88 +255,11 @@ func (w *World) reconcile() *rollout.Plan {
 		obs.TakenNames = map[string]bool{c.Name: true}
 		plan = rollout.Decide(obs)
 	}
-	// In the applier's order: adoptions and the new ReplicaSet; the routers
-	// when they go first; the status; Services; the routers otherwise;
-	// ReplicaSets, pods, the workload, deletions, runs, experiments,
-	// evictions; the Events last. A router that refuses ends the pass there.
+	// The controller's own applier, with this world as its target.
 	w.checkReplicaBounds(plan)
-	for _, name := range plan.Adopt {
-		rs := w.rss[name]
-		rs.OwnerReferences = append(rs.OwnerReferences, *metav1.NewControllerRef(w.ro, v1alpha1.GroupVersion.WithKind("Rollout")))
-	}
-	if c := plan.Create; c != nil {
-		if _, dup := w.rss[c.Name]; dup {
-			w.fail("plan creates %s, which exists", c.Name)
-			return plan
-		}
-		w.created++
-		c = c.DeepCopy()
-		c.CreationTimestamp = metav1.NewTime(w.now)
-		c.Generation = 1
-		w.rss[c.Name] = c
-	}
-	if t := plan.Traffic; t != nil && t.First {
-		w.pointServices(plan)
-		if !w.setRouters(t) {
-			w.record(nil)
-			return plan
-		}
-	}
-	w.ro.Status = plan.Status
-	w.pointServices(plan)
-	if t := plan.Traffic; t != nil && !t.First && !w.setRouters(t) {
-		w.record(nil)
+	if _, err := apply.Apply(context.Background(), target{w}, plan); err != nil {
+		w.record(nil) // the pass ended there: its Events were never raised
 		return plan
-	}
-	for name, annotations := range plan.Annotate {
-		for k, v := range annotations {
-			if v == "" {
-				delete(w.rss[name].Annotations, k)
-			} else {
-				w.rss[name].Annotations[k] = v
-			}
-		}
-	}
-	for name, n := range plan.Scale {
-		rs := w.rss[name]
-		if rs == nil {
-			w.fail("plan scales unknown ReplicaSet %s", name)
-			continue
-		}
-		rs.Spec.Replicas = ptr.To(n)
-		rs.Generation++
-	}
-	for name, change := range plan.TemplateMetadata {
-		rollout.ApplyMetadata(&w.rss[name].Spec.Template.Labels, change.Labels)
-		rollout.ApplyMetadata(&w.rss[name].Spec.Template.Annotations, change.Annotations)
-	}
-	for name, change := range plan.PodMetadata {
-		for _, pods := range w.pods {
-			for i := range pods {
-				if pods[i].name == name {
-					rollout.ApplyMetadata(&pods[i].labels, change.Labels)
-					rollout.ApplyMetadata(&pods[i].annotations, change.Annotations)
-				}
-			}
-		}
-	}
-	if n := plan.ScaleWorkload; n != nil {
-		w.Workload.Spec.Replicas = ptr.To(*n)
-	}
-	for _, name := range plan.Delete {
-		delete(w.rss, name)
-		delete(w.pods, name)
-	}
-	w.applyRuns(plan)
-	w.applyExperiments(plan)
-	for _, pod := range plan.Evict {
-		for n, pods := range w.pods {
-			for i, p := range pods {
-				if p.name == pod {
-					w.pods[n] = append(pods[:i:i], pods[i+1:]...)
-				}
-			}
-		}
 	}
 	// Every step completed on the way counts, in order: one pass may walk
 	// several steps that need nothing (a pause ending, a route set).
@@ -354,34 +279,6 @@ func (w *World) reconcile() *rollout.Plan {
 	}
 	w.record(plan)
 	return plan
-}
-
-// pointServices points the Services at the plan's hashes.
-func (w *World) pointServices(plan *rollout.Plan) {
-	for name, hash := range plan.Services {
-		if w.services == nil {
-			w.services = map[string]string{}
-		}
-		w.services[name] = hash
-	}
-}
-
-// setRouters plays the routers taking the plan's traffic, or, while
-// RouterDown says so, refusing it (the applier's pass then ends). It
-// reports whether they took it.
-func (w *World) setRouters(t *rollout.Traffic) bool {
-	if w.RouterDown != nil && w.RouterDown(w.Elapsed()) {
-		if w.refused == nil || *w.refused != t.Weight {
-			w.pending = append(w.pending, fmt.Sprintf("the routers refuse weight %d; the pass ends there", t.Weight))
-			w.refused = ptr.To(t.Weight)
-		}
-		return false
-	}
-	if w.router != nil && t.Weight < w.router.Weight {
-		w.pending = append(w.pending, fmt.Sprintf("routers set to %d before the status is written (a retreat)", t.Weight))
-	}
-	w.router, w.refused = t, nil
-	return true
 }
 
 // checkReplicaBounds records an error when a plan for a basic canary (no
