@@ -26,8 +26,8 @@ const maxConditionLength = 4096
 // `result[0] >= 0.95`, `result.major == '1'`, `len(result) > 0`,
 // `isNaN(result)`, `asInt(result) < 3`, `default(result, 0) > 1`.
 func Compile(condition string) (*vm.Program, error) {
-	if len(condition) > maxConditionLength {
-		return nil, fmt.Errorf("longer than %d characters", maxConditionLength)
+	if err := CheckExpression(condition, ConditionGrammar); err != nil {
+		return nil, err
 	}
 	// No typed environment: the result's shape differs by provider and by
 	// measurement, so indexing and member access are checked when evaluating.

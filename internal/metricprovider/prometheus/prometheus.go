@@ -17,6 +17,7 @@ import (
 	"github.com/expr-lang/expr"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
+	"github.com/vireo-dev/vireo/internal/analysis"
 	"github.com/vireo-dev/vireo/internal/metricprovider/httpquery"
 )
 
@@ -106,8 +107,15 @@ func (p Provider) rangeArgs(rq *v1alpha1.PrometheusRangeQueryArgs, form url.Valu
 	return nil
 }
 
+// timeGrammar is what rangeQuery's start and end may use: now(), durations,
+// dates and arithmetic (as in Argo's "now() - duration('5m')").
+var timeGrammar = analysis.Grammar{Identifiers: []string{"now"}, Builtins: []string{"now", "duration", "date"}}
+
 // evalTime evaluates a time expression with now() bound to the given time.
 func evalTime(src string, at time.Time) (time.Time, error) {
+	if err := analysis.CheckExpression(src, timeGrammar); err != nil {
+		return time.Time{}, err
+	}
 	env := map[string]any{"now": func() time.Time { return at }}
 	program, err := expr.Compile(src, expr.Env(env), expr.DisableBuiltin("now"))
 	if err != nil {

@@ -121,6 +121,12 @@ func TestRangeQueryAndAuthentication(t *testing.T) {
 	if got.Phase != v1alpha1.AnalysisPhaseError || !strings.Contains(got.Message, "rangeQuery.start") {
 		t.Errorf("a bad start: %s %q", got.Phase, got.Message)
 	}
+	// One that would exhaust the controller's memory is refused unrun.
+	pm.RangeQuery.Start = "now() - duration(reduce(1..64, #acc + #acc, '1') + 's')"
+	got = metricprovider.Measure(context.Background(), Provider{}, m, time.Now)
+	if got.Phase != v1alpha1.AnalysisPhaseError || !strings.Contains(got.Message, "rangeQuery.start") || !strings.Contains(got.Message, "reduce") {
+		t.Errorf("a hostile start: %s %q", got.Phase, got.Message)
+	}
 }
 
 func TestOAuth2AndTimeout(t *testing.T) {
