@@ -105,8 +105,9 @@ func (p *Plan) Conclude(answers []v1alpha1.Measurement, redact func(string) stri
 	for i, t := range p.Tasks {
 		m := answers[i]
 		m.Message, m.Value = redact(m.Message), redact(m.Value)
-		analysis.Record(results[t.Metric.Name], m, analysis.Retention(run.Spec.MeasurementRetention, t.Metric.Name))
+		analysis.Record(results[t.Metric.Name], bound(m), analysis.Retention(run.Spec.MeasurementRetention, t.Metric.Name))
 	}
+	trimResults(st.MetricResults)
 
 	summary := analysis.AssessRun(run)
 	if analysis.Completed(summary.Phase) && !run.Spec.Terminate && anyInFlight(results) {

@@ -2,6 +2,8 @@ package analysisrun
 
 import (
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -144,4 +146,49 @@ func TestTerminate(t *testing.T) {
 	if len(plan.Tasks) != 0 || st.Phase != v1alpha1.AnalysisPhaseSuccessful || !next.IsZero() {
 		t.Errorf("terminated with no measurement: tasks %d, phase %s, next %v; want none, Successful, over", len(plan.Tasks), st.Phase, next)
 	}
+}
+
+// Answers of any size leave a run small enough to store: each value and
+// message is clipped (and says so), and the oldest kept measurements go
+// before the status outgrows its bound. Before the bound, one 150 KB answer
+// kept 10 times made a run etcd refused, and 8 MiB answers ran the
+// controller out of memory.
+func TestHugeAnswersKeepTheRunSmall(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	run := &v1alpha1.AnalysisRun{ObjectMeta: metav1.ObjectMeta{Name: "big"}}
+	for i := range 10 {
+		m := metric(fmt.Sprintf("m%d", i))
+		m.InitialDelay = ""
+		run.Spec.Metrics = append(run.Spec.Metrics, m)
+	}
+	run.Spec.MeasurementRetention = []v1alpha1.MeasurementRetention{{MetricName: ".*", Limit: 50}}
+	huge := strings.Repeat("0.95 ", 8<<20/5)
+	now := start
+	for pass := 0; pass < 60; pass++ {
+		plan := Decide(run, run.Spec.Metrics, now)
+		answers := make([]v1alpha1.Measurement, len(plan.Tasks))
+		for i, task := range plan.Tasks {
+			answers[i] = answer(now, task)
+			answers[i].Value, answers[i].Message = huge, huge
+		}
+		st, _ := plan.Conclude(answers, func(s string) string { return s })
+		run.Status = restore(t, st)
+		now = now.Add(10 * time.Second)
+	}
+	data, err := json.Marshal(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) > 256<<10 {
+		t.Errorf("the run is %d KiB stored", len(data)>>10)
+	}
+	res := run.Status.MetricResults[0]
+	last := res.Measurements[len(res.Measurements)-1]
+	if len(last.Value) > 1024 || !strings.Contains(last.Value, "bytes; the first") {
+		t.Errorf("a measured value of %d bytes kept as %d: %.80q", len(huge), len(last.Value), last.Value)
+	}
+	if res.Count < 50 {
+		t.Errorf("count %d after 60 passes: the tally must not lose what trimming drops", res.Count)
+	}
+	t.Logf("10 metrics x 60 huge answers: run stored in %d KiB, %d measurements kept of metric m0", len(data)>>10, len(res.Measurements))
 }

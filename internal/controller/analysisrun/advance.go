@@ -33,12 +33,19 @@ func (p pass) advance(ctx context.Context) (v1alpha1.AnalysisRunStatus, time.Tim
 	return plan.Conclude(p.measure(ctx, plan), p.redact)
 }
 
-// measure calls the providers for the plan's tasks, in parallel: one slow
-// service does not hold up the others. The answers come back in task order.
+// callsPerRun bounds a run's provider calls in flight at once; with the
+// workers (--analysis-threads), it bounds the controller's, and so the
+// memory answers can take (each is read up to httpquery.MaxBody).
+const callsPerRun = 4
+
+// measure calls the providers for the plan's tasks, in parallel (up to
+// callsPerRun at once): one slow service does not hold up the others. The
+// answers come back in task order.
 func (p pass) measure(ctx context.Context, plan *planner.Plan) []v1alpha1.Measurement {
 	out := make([]v1alpha1.Measurement, len(plan.Tasks))
 	ctx, cancel := context.WithTimeout(ctx, measureTimeout)
 	defer cancel()
+	slots := make(chan struct{}, callsPerRun)
 	var wg sync.WaitGroup
 	for i, t := range plan.Tasks {
 		prov, err := p.providers.For(plan.Run, t.Metric)
@@ -49,6 +56,8 @@ func (p pass) measure(ctx context.Context, plan *planner.Plan) []v1alpha1.Measur
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			slots <- struct{}{}
+			defer func() { <-slots }()
 			out[i] = call(ctx, prov, plan.Run, t)
 		}()
 	}

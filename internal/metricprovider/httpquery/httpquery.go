@@ -20,8 +20,9 @@ import (
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 )
 
-// MaxBody bounds how much of an answer is read.
-const MaxBody = 8 << 20
+// MaxBody bounds how much of an answer is read: a larger one is an error
+// (a metrics query that answers more is not measuring one canary).
+const MaxBody = 1 << 20
 
 // Request is one call to a metrics service.
 type Request struct {
@@ -90,9 +91,12 @@ func Do(ctx context.Context, r Request) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %s %s: %w", r.Provider, method, redactURL(r.URL), err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading the answer of %s: %w", r.Provider, redactURL(r.URL), err)
+	}
+	if len(data) > MaxBody {
+		return nil, fmt.Errorf("%s: the answer of %s is larger than %d KiB", r.Provider, redactURL(r.URL), MaxBody>>10)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
 		return data, &StatusError{Provider: r.Provider, Method: method, URL: redactURL(r.URL), Status: resp.Status, Code: resp.StatusCode, Body: snippet(data)}

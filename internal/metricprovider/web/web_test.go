@@ -103,3 +103,24 @@ func TestWebInsecure(t *testing.T) {
 		t.Errorf("insecure: %+v", insecure)
 	}
 }
+
+// An answer over httpquery.MaxBody is an Error measurement that says so;
+// it is never read whole nor stored. One just under it is measured, and
+// what is stored of it is bounded by the AnalysisRun planner.
+func TestWebAnswerTooLarge(t *testing.T) {
+	size := 8 << 20
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"ok": true, "pad": "` + strings.Repeat("x", size) + `"}`))
+	}))
+	defer srv.Close()
+	now := func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
+	got := metricprovider.Measure(context.Background(), Provider{}, webMetric(v1alpha1.WebMetric{URL: srv.URL}, "result.ok == true"), now)
+	if got.Phase != v1alpha1.AnalysisPhaseError || !strings.Contains(got.Message, "larger than 1024 KiB") || len(got.Value) != 0 {
+		t.Errorf("an 8 MiB answer: %s %q, value of %d bytes", got.Phase, got.Message, len(got.Value))
+	}
+	size = 512 << 10
+	got = metricprovider.Measure(context.Background(), Provider{}, webMetric(v1alpha1.WebMetric{URL: srv.URL}, "result.ok == true"), now)
+	if got.Phase != v1alpha1.AnalysisPhaseSuccessful {
+		t.Errorf("a 512 KiB answer: %s %q", got.Phase, got.Message)
+	}
+}
