@@ -46,9 +46,52 @@ func Validate(ro *v1alpha1.Rollout) field.ErrorList {
 		errs = append(errs, field.Invalid(p.Child("progressDeadlineSeconds"), deadline, "must be greater than spec.minReadySeconds"))
 	}
 
+	errs = append(errs, validateName(ro)...)
 	errs = append(errs, validateTemplate(spec, p)...)
 	errs = append(errs, validateStrategy(spec, p.Child("strategy"))...)
 	return errs
+}
+
+// The names a Rollout gives what it creates start with its own: a
+// ReplicaSet's is <rollout>-<hash of up to 10 characters>, an AnalysisRun's
+// or an Experiment's adds -<revision>-<step or pre/post> and maybe .<retry>.
+// Object names stop at 253 characters.
+const (
+	maxNameForReplicaSets = 253 - 1 - 10
+	maxNameForRuns        = maxNameForReplicaSets - 16
+)
+
+// validateName refuses a Rollout name too long for the names of what it
+// creates, rather than failing every create.
+func validateName(ro *v1alpha1.Rollout) field.ErrorList {
+	p := field.NewPath("metadata", "name")
+	switch n := len(ro.Name); {
+	case n > maxNameForReplicaSets:
+		return field.ErrorList{field.TooLong(p, ro.Name, maxNameForReplicaSets)}
+	case n > maxNameForRuns && createsRuns(ro):
+		return field.ErrorList{field.Invalid(p, fmt.Sprintf("%d characters", n),
+			fmt.Sprintf("must be no more than %d characters for a rollout with analysis or experiments (their runs' names add a revision and a step)", maxNameForRuns))}
+	}
+	return nil
+}
+
+// createsRuns reports whether a Rollout may create AnalysisRuns or Experiments.
+func createsRuns(ro *v1alpha1.Rollout) bool {
+	s := ro.Spec.Strategy
+	if bg := s.BlueGreen; bg != nil {
+		return bg.PrePromotionAnalysis != nil || bg.PostPromotionAnalysis != nil
+	}
+	if c := s.Canary; c != nil {
+		if c.Analysis != nil {
+			return true
+		}
+		for _, step := range c.Steps {
+			if step.Analysis != nil || step.Experiment != nil {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func validateTemplate(spec *v1alpha1.RolloutSpec, p *field.Path) field.ErrorList {

@@ -231,3 +231,27 @@ func TestValidateDuplicateNames(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// A name too long for the ReplicaSets' (or the runs') names is an
+// InvalidSpec on metadata.name, not a create that fails forever.
+func TestValidateNameLength(t *testing.T) {
+	for _, tc := range []struct {
+		n        int
+		analysis bool
+		bad      bool
+	}{
+		{n: 242}, {n: 243, bad: true}, {n: 226, analysis: true}, {n: 227, analysis: true, bad: true}, {n: 240, analysis: true, bad: true},
+	} {
+		ro := validCanary()
+		ro.Name = strings.Repeat("a", tc.n)
+		if tc.analysis {
+			ro.Spec.Strategy.Canary.Analysis = &v1alpha1.RolloutAnalysisBackground{RolloutAnalysis: v1alpha1.RolloutAnalysis{
+				Templates: []v1alpha1.AnalysisTemplateRef{{TemplateName: "t"}}}}
+		}
+		errs := Validate(ro)
+		named := len(errs) > 0 && errs[0].Field == "metadata.name"
+		if named != tc.bad {
+			t.Errorf("a %d-character name (analysis %t): %v", tc.n, tc.analysis, errs.ToAggregate())
+		}
+	}
+}
