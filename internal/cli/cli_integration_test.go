@@ -98,6 +98,17 @@ func TestCommandsAgainstAPIServer(t *testing.T) {
 	if strings.Contains(out, "\x1b[") {
 		t.Error("colour when not writing to a terminal")
 	}
+	// A message from the cluster cannot drive the terminal (OSC 52 writes
+	// the clipboard): it is shown escaped.
+	setStatus(v1alpha1.RolloutStatus{Phase: v1alpha1.RolloutPhaseDegraded, Message: "bad \x1b]52;c;aGVsbG8=\x07 news"})
+	for _, args := range [][]string{{"get", "rollout", "rollouts-demo"}} {
+		out := ok(args...)
+		if strings.Contains(out, "\x1b]") || strings.Contains(out, "\a") || !strings.Contains(out, `\x1b]52;c;aGVsbG8=\x07`) {
+			t.Errorf("%v shows the message raw:\n%q", args, out)
+		}
+	}
+	setStatus(v1alpha1.RolloutStatus{Phase: v1alpha1.RolloutPhasePaused, Message: "CanaryPauseStep", CurrentStepIndex: ptr.To[int32](1),
+		PauseConditions: []v1alpha1.PauseCondition{{Reason: "CanaryPauseStep", StartTime: metav1.Now()}}})
 	out = ok("list", "rollouts")
 	if !strings.Contains(out, "rollouts-demo") || !strings.Contains(out, "॥ Paused") || !strings.Contains(out, "1/8") {
 		t.Errorf("list rollouts:\n%s", out)

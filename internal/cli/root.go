@@ -26,6 +26,8 @@ type env struct {
 	client  client.WithWatch
 	// now is the clock for ages; tests fix it.
 	now func() time.Time
+	// rawOut is the Out given, before safeWriter: whether it is a terminal.
+	rawOut io.Writer
 }
 
 // namespace is --namespace, or the kubeconfig context's, or "default".
@@ -103,7 +105,7 @@ func (e *env) color() bool {
 	if _, off := os.LookupEnv("NO_COLOR"); off {
 		return false
 	}
-	f, ok := e.streams.Out.(*os.File)
+	f, ok := e.rawOut.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
@@ -114,6 +116,12 @@ func NewRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 }
 
 func newRoot(e *env) *cobra.Command {
+	// What the cluster says reaches a terminal only through safeWriter;
+	// isTerminal looks at the Out given.
+	if _, wrapped := e.streams.Out.(safeWriter); !wrapped {
+		e.rawOut = e.streams.Out
+		e.streams.Out, e.streams.ErrOut = safeWriter{e.streams.Out}, safeWriter{e.streams.ErrOut}
+	}
 	root := &cobra.Command{
 		Use:           "kubectl-vireo",
 		Short:         "Manage Vireo rollouts (also as `kubectl vireo`)",
@@ -151,7 +159,7 @@ func Main(ctx context.Context, args []string, streams genericiooptions.IOStreams
 	root := NewRootCommand(streams)
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintf(streams.ErrOut, "error: %v\n", err)
+		fmt.Fprintf(safeWriter{streams.ErrOut}, "error: %v\n", err)
 		if code, ok := err.(exitCode); ok {
 			return code.code
 		}
