@@ -22,6 +22,20 @@ const DefaultTimeout = 10 * time.Second
 // Provider queries web metrics.
 type Provider struct{}
 
+// MaxTimeout bounds a web metric's timeoutSeconds: an analysis worker is
+// shared by every tenant.
+const MaxTimeout = time.Minute
+
+// timeoutOf is the metric's request timeout: timeoutSeconds clamped
+// before it is multiplied (a huge value would overflow into a negative
+// duration, which means none), and no more than MaxTimeout.
+func timeoutOf(w *v1alpha1.WebMetric) time.Duration {
+	if w.TimeoutSeconds <= 0 {
+		return DefaultTimeout
+	}
+	return time.Duration(min(w.TimeoutSeconds, int64(MaxTimeout/time.Second))) * time.Second
+}
+
 // Query sends the metric's request and returns the selected value.
 func (Provider) Query(ctx context.Context, metric *v1alpha1.Metric) (any, error) {
 	w := metric.Provider.Web
@@ -31,10 +45,7 @@ func (Provider) Query(ctx context.Context, metric *v1alpha1.Metric) (any, error)
 	if w.URL == "" {
 		return nil, errors.New("provider.web.url is required")
 	}
-	timeout := DefaultTimeout
-	if w.TimeoutSeconds > 0 {
-		timeout = time.Duration(w.TimeoutSeconds) * time.Second
-	}
+	timeout := timeoutOf(w)
 	method := string(w.Method)
 	if method == "" {
 		method = http.MethodGet

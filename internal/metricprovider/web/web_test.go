@@ -124,3 +124,13 @@ func TestWebAnswerTooLarge(t *testing.T) {
 		t.Errorf("a 512 KiB answer: %s %q", got.Phase, got.Message)
 	}
 }
+
+// A huge timeoutSeconds is clamped to MaxTimeout, not overflowed into a
+// negative duration (which left the request with no deadline at all).
+func TestWebTimeoutClamped(t *testing.T) {
+	for secs, want := range map[int64]time.Duration{0: DefaultTimeout, 5: 5 * time.Second, 3600: MaxTimeout, 10_000_000_000: MaxTimeout, 1 << 62: MaxTimeout} {
+		if got := timeoutOf(&v1alpha1.WebMetric{TimeoutSeconds: secs}); got != want {
+			t.Errorf("timeoutSeconds %d: %s, want %s", secs, got, want)
+		}
+	}
+}
