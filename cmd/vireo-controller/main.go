@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"time"
 
 	"go.uber.org/zap/zapcore"
 	"k8s.io/client-go/rest"
@@ -84,16 +85,18 @@ func run(args []string) error {
 	// The pid tells replicas apart in the API server's audit log.
 	cfg.UserAgent = fmt.Sprintf("vireo-controller/%s (pid %d)", version.Version, os.Getpid())
 
-	if err := controller.CheckCRDs(cfg); err != nil {
+	ctx := ctrl.SetupSignalHandler()
+	setup := ctrl.Log.WithName("setup")
+	if err := controller.WaitForCRDs(ctx, cfg, setup, time.Second); err != nil {
 		return err
 	}
 	mgr, err := controller.NewManager(cfg, opts)
 	if err != nil {
 		return err
 	}
-	ctrl.Log.WithName("setup").Info("starting vireo-controller", "version", version.String(),
+	setup.Info("starting vireo-controller", "version", version.String(),
 		"namespace", opts.Namespace, "instanceID", opts.InstanceID, "leaderElect", opts.LeaderElect)
-	return mgr.Start(ctrl.SetupSignalHandler())
+	return mgr.Start(ctx)
 }
 
 func restConfig(kubeconfig string) (*rest.Config, error) {

@@ -1,7 +1,11 @@
 package controller
 
 import (
+	"context"
 	"fmt"
+	"time"
+
+	"github.com/go-logr/logr"
 
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
@@ -35,4 +39,25 @@ func CheckCRDs(cfg *rest.Config) error {
 		return fmt.Errorf("the API server at %s lacks the CRDs %v (install them: kubectl apply -k config/crd)", cfg.Host, missing)
 	}
 	return nil
+}
+
+// WaitForCRDs waits until the API server serves Vireo's kinds, checking
+// every interval (doubling up to 10 s) and logging why it waits, and
+// returns when they are served or ctx ends. A controller applied together
+// with its CRDs (a GitOps sync) starts before they are established: it waits
+// instead of exiting into a restart loop.
+func WaitForCRDs(ctx context.Context, cfg *rest.Config, logger logr.Logger, interval time.Duration) error {
+	for {
+		err := CheckCRDs(cfg)
+		if err == nil {
+			return nil
+		}
+		logger.Info("waiting for the API server to serve Vireo's CRDs", "reason", err.Error(), "retryIn", interval.String())
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stopped while waiting for the CRDs: %w", err)
+		case <-time.After(interval):
+		}
+		interval = min(2*interval, 10*time.Second)
+	}
 }
