@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -58,12 +60,39 @@ func ResolveArgs(ctx context.Context, args []v1alpha1.Argument, secrets SecretGe
 	return v, nil
 }
 
-// Redact replaces every secret value in s.
+// Redact replaces every secret value in s, in every form an error or an
+// answer may carry it: as is, trimmed of surrounding space (a Secret
+// written with a trailing newline), quoted as Go's %q and JSON write it,
+// and URL-escaped as a query or a path does.
 func (v Values) Redact(s string) string {
 	for _, secret := range v.Secret {
-		s = strings.ReplaceAll(s, secret, "*****")
+		for _, form := range secretForms(secret) {
+			s = strings.ReplaceAll(s, form, "*****")
+		}
 	}
 	return s
+}
+
+// secretForms are the spellings of a secret to redact, longest first (so
+// that a form that contains another goes whole).
+func secretForms(secret string) []string {
+	forms := map[string]bool{}
+	for _, x := range []string{secret, strings.TrimSpace(secret)} {
+		if x == "" {
+			continue
+		}
+		quoted := strconv.Quote(x)
+		js, _ := json.Marshal(x)
+		for _, f := range []string{x, quoted[1 : len(quoted)-1], string(js[1 : len(js)-1]), url.QueryEscape(x), url.PathEscape(x)} {
+			forms[f] = true
+		}
+	}
+	out := make([]string, 0, len(forms))
+	for f := range forms {
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) || len(out[i]) == len(out[j]) && out[i] < out[j] })
+	return out
 }
 
 // placeholder is {{args.NAME}}, spaces allowed inside the braces.
@@ -99,6 +128,38 @@ func Substitute(metrics []v1alpha1.Metric, values map[string]string) ([]v1alpha1
 		}
 	}
 	return out, nil
+}
+
+// SecretsInJobs refuses a job metric whose Job would carry an arg that
+// comes from a Secret: {{args.X}} is written into the Job's spec, where
+// anyone who may read Jobs reads it in plain text. The Job's container
+// reads the Secret itself instead (env[].valueFrom.secretKeyRef).
+func SecretsInJobs(metrics []v1alpha1.Metric, args []v1alpha1.Argument) error {
+	secret := map[string]bool{}
+	for _, a := range args {
+		if a.ValueFrom != nil && a.ValueFrom.SecretKeyRef != nil {
+			secret[a.Name] = true
+		}
+	}
+	if len(secret) == 0 {
+		return nil
+	}
+	for i, m := range metrics {
+		if m.Provider.Job == nil {
+			continue
+		}
+		data, err := json.Marshal(m.Provider.Job)
+		if err != nil {
+			return err
+		}
+		for _, match := range placeholder.FindAllStringSubmatch(string(data), -1) {
+			if secret[match[1]] {
+				return fmt.Errorf("spec.metrics[%d].provider.job: {{args.%s}} comes from a Secret and would be written into the Job in plain text; "+
+					"have the Job's container read it with env[].valueFrom.secretKeyRef instead", i, match[1])
+			}
+		}
+	}
+	return nil
 }
 
 // MergeArgs lays the args given (by a Rollout, say) over those the

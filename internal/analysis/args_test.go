@@ -2,10 +2,14 @@ package analysis
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
@@ -176,5 +180,54 @@ func TestMergeTemplates(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: error %v, want %q", tc.refs, err, tc.want)
 		}
+	}
+}
+
+// A secret is redacted in the forms errors and answers carry it in: with
+// the trailing newline a Secret often has, trimmed, quoted by %q or JSON,
+// URL-escaped. Before, only the exact value was, and a %q-quoted error
+// reached the AnalysisRun's status.
+func TestRedactEveryForm(t *testing.T) {
+	secret := "s3cr3t \"key\"/+&\n"
+	v := Values{Secret: []string{secret}}
+	for _, leak := range []string{
+		secret,
+		"s3cr3t \"key\"/+&",
+		fmt.Sprintf("%q", secret),
+		fmt.Sprintf("%q", "s3cr3t \"key\"/+&"),
+		string(must(json.Marshal(secret))),
+		"https://metrics.test/q?api_key=" + url.QueryEscape(secret),
+		"https://metrics.test/" + url.PathEscape("s3cr3t \"key\"/+&") + "/x",
+	} {
+		msg := "error: " + leak + " (done)"
+		got := v.Redact(msg)
+		if strings.Contains(got, "s3cr3t") {
+			t.Errorf("%q redacted to %q", msg, got)
+		}
+	}
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// A Secret-sourced arg in a Job's spec is refused (it would be readable by
+// anyone who may get Jobs); in a web metric's header it is fine.
+func TestSecretsInJobs(t *testing.T) {
+	args := []v1alpha1.Argument{{Name: "password", ValueFrom: &v1alpha1.ValueFrom{SecretKeyRef: &v1alpha1.SecretKeyRef{Name: "db", Key: "pw"}}},
+		{Name: "host", Value: ptr.To("db.test")}}
+	job := v1alpha1.Metric{Name: "smoke", Provider: v1alpha1.MetricProvider{Job: &v1alpha1.JobMetric{}}}
+	job.Provider.Job.Spec.Template.Spec.Containers = []corev1.Container{{Name: "t", Image: "test", Args: []string{"--host={{args.host}}", "--password={{ args.password }}"}}}
+	err := SecretsInJobs([]v1alpha1.Metric{job}, args)
+	if err == nil || !strings.Contains(err.Error(), "spec.metrics[0].provider.job") || !strings.Contains(err.Error(), "secretKeyRef") {
+		t.Errorf("a secret in a Job's args: %v", err)
+	}
+	job.Provider.Job.Spec.Template.Spec.Containers[0].Args = []string{"--host={{args.host}}"}
+	web := v1alpha1.Metric{Name: "web", Provider: v1alpha1.MetricProvider{Web: &v1alpha1.WebMetric{URL: "https://x.test", Headers: []v1alpha1.WebMetricHeader{{Key: "Authorization", Value: "{{args.password}}"}}}}}
+	if err := SecretsInJobs([]v1alpha1.Metric{job, web}, args); err != nil {
+		t.Errorf("no secret in the Job: %v", err)
 	}
 }

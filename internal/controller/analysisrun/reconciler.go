@@ -107,6 +107,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err != nil {
 		return r.finish(ctx, &run, values.Redact(err.Error()), now)
 	}
+	if err := analysis.SecretsInJobs(run.Spec.Metrics, run.Spec.Args); err != nil {
+		return r.finish(ctx, &run, err.Error(), now)
+	}
 	metrics, err := analysis.Substitute(run.Spec.Metrics, values.ByName)
 	if err != nil {
 		return r.finish(ctx, &run, values.Redact(err.Error()), now)

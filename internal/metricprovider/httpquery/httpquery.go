@@ -88,7 +88,7 @@ func Do(ctx context.Context, r Request) ([]byte, error) {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %s %s: %w", r.Provider, method, redactURL(r.URL), err)
+		return nil, fmt.Errorf("%s: %s %s: %w", r.Provider, method, redactURL(r.URL), withoutURL(err))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
@@ -138,6 +138,17 @@ func snippet(data []byte) string {
 	return s
 }
 
+// withoutURL is a client error without the request's URL: a *url.Error
+// spells it out in full, query (API keys) and redirect targets included.
+// The caller names the URL, redacted.
+func withoutURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s: %w", ue.Op, withoutURL(ue.Err))
+	}
+	return err
+}
+
 // redactURL drops a URL's query and user info from messages: API keys travel there.
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
@@ -184,7 +195,7 @@ func clientCredentials(ctx context.Context, client *http.Client, o v1alpha1.OAut
 	req.SetBasicAuth(url.QueryEscape(o.ClientID), url.QueryEscape(o.ClientSecret))
 	resp, err := client.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("authentication.oauth2: fetching a token from %s: %w", redactURL(o.TokenURL), err)
+		return "", fmt.Errorf("authentication.oauth2: fetching a token from %s: %w", redactURL(o.TokenURL), withoutURL(err))
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))

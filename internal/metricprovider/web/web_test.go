@@ -134,3 +134,17 @@ func TestWebTimeoutClamped(t *testing.T) {
 		}
 	}
 }
+
+// A request that fails names its URL without the query: API keys travel
+// there, and the client's own error spelled the whole URL out.
+func TestWebErrorKeepsTheQueryOut(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	addr := srv.URL
+	srv.Close() // nothing listens there now
+	now := func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
+	got := metricprovider.Measure(context.Background(), Provider{},
+		webMetric(v1alpha1.WebMetric{URL: addr + "/q?api_key=K3Y-0f-T3NANT&x=1"}, "result == true"), now)
+	if got.Phase != v1alpha1.AnalysisPhaseError || strings.Contains(got.Message, "K3Y") || !strings.Contains(got.Message, addr+"/q") {
+		t.Errorf("%s %q", got.Phase, got.Message)
+	}
+}
