@@ -59,3 +59,40 @@ func byPid(pid int) func(auditEvent) bool {
 	tag := "(pid " + strconv.Itoa(pid) + ")"
 	return func(e auditEvent) bool { return strings.Contains(e.UserAgent, tag) }
 }
+
+// rbacDenials lists the writes of Vireo's ServiceAccounts that RBAC refused
+// (a 403 that says the user cannot; a namespace being deleted is another
+// 403), as "verb resource: message", once each.
+func (c *cluster) rbacDenials() []string {
+	f, err := os.Open(filepath.Join(c.dir, "logs", "audit.log"))
+	if err != nil {
+		return []string{"reading the audit log: " + err.Error()}
+	}
+	defer f.Close()
+	seen := map[string]bool{}
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		var e struct {
+			auditEvent
+			ResponseStatus struct {
+				Code    int    `json:"code"`
+				Message string `json:"message"`
+			} `json:"responseStatus"`
+		}
+		if json.Unmarshal(sc.Bytes(), &e) != nil || e.ResponseStatus.Code != 403 ||
+			!strings.Contains(e.User.Username, "vireo") || !strings.Contains(e.ResponseStatus.Message, "cannot") {
+			continue
+		}
+		key := e.Verb + " " + e.ObjectRef.Resource
+		if e.ObjectRef.Subresource != "" {
+			key += "/" + e.ObjectRef.Subresource
+		}
+		if !seen[key] {
+			seen[key] = true
+			out = append(out, key+": "+e.ResponseStatus.Message)
+		}
+	}
+	return out
+}
