@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/vireo-dev/vireo/internal/controller/metrics"
+
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -176,7 +178,12 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		f = leadership
 	}
 	writer := fence.Client(mgr.GetClient(), f)
-	recorder := fence.Recorder(mgr.GetEventRecorderFor("vireo-controller"), f)
+	// Events are counted (rollout_events_total) once the fence lets them by.
+	recorder := fence.Recorder(metrics.CountingRecorder(mgr.GetEventRecorderFor("vireo-controller")), f)
+	// Argo Rollouts' metrics, the objects' state read from the cache.
+	if err := metrics.Register(mgr.GetClient()); err != nil {
+		return nil, fmt.Errorf("registering metrics: %w", err)
+	}
 	rollouts := &rolloutctrl.Reconciler{Client: writer, Recorder: recorder, Fence: f, Workers: opts.RolloutThreads, NamespaceOnly: opts.Namespace != ""}
 	if err := rollouts.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("registering the rollout controller: %w", err)

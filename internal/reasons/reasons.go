@@ -41,6 +41,17 @@ const (
 	ExperimentPrefix = "Experiment"
 )
 
+// Reasons of the Progressing condition, under Argo Rollouts' names (see
+// also ProgressDeadlineExceeded, RolloutPaused and RolloutAborted).
+const (
+	// NewReplicaSetAvailable: the current revision is fully rolled out.
+	NewReplicaSetAvailable = "NewReplicaSetAvailable"
+	// ReplicaSetUpdated: the current revision is rolling out.
+	ReplicaSetUpdated = "ReplicaSetUpdated"
+	// ReplicaSetCreateError: the new ReplicaSet could not be created.
+	ReplicaSetCreateError = "ReplicaSetCreateError"
+)
+
 // Events of Vireo's own, with no Argo counterpart.
 const (
 	// HashCollision: a ReplicaSet of another owner holds the new

@@ -97,9 +97,9 @@ func summarize(plan *Plan, ro *v1alpha1.Rollout, sets *replicaSets, newRS *appsv
 	case paused:
 		set(v1alpha1.RolloutProgressing, metav1.ConditionUnknown, "RolloutPaused", "Rollout is paused")
 	case done:
-		set(v1alpha1.RolloutProgressing, metav1.ConditionTrue, "NewReplicaSetAvailable", fmt.Sprintf("ReplicaSet %q has successfully progressed.", newRS.Name))
+		set(v1alpha1.RolloutProgressing, metav1.ConditionTrue, reasons.NewReplicaSetAvailable, fmt.Sprintf("ReplicaSet %q has successfully progressed.", newRS.Name))
 	default:
-		set(v1alpha1.RolloutProgressing, metav1.ConditionTrue, "ReplicaSetUpdated", fmt.Sprintf("ReplicaSet %q is progressing.", newRS.Name))
+		set(v1alpha1.RolloutProgressing, metav1.ConditionTrue, reasons.ReplicaSetUpdated, fmt.Sprintf("ReplicaSet %q is progressing.", newRS.Name))
 	}
 
 	_, unavailable := surgeAndUnavailable(replicas, nil, maxUnavailable)
@@ -191,7 +191,7 @@ func progressStalled(plan *Plan, ro *v1alpha1.Rollout, newRS *appsv1.ReplicaSet,
 		}
 		return true
 	}
-	if cond.Reason != "ReplicaSetUpdated" {
+	if cond.Reason != reasons.ReplicaSetUpdated {
 		return false
 	}
 	deadline := time.Duration(DefaultProgressDeadlineSeconds) * time.Second

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/vireo-dev/vireo/internal/controller/metrics"
+
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -82,7 +84,7 @@ func (r *Reconciler) SetupWithManager(mgr manager.Manager) error {
 		Owns(&batchv1.Job{}).
 		Named("analysisrun").
 		WithOptions(crcontroller.Options{MaxConcurrentReconciles: r.Workers}).
-		Complete(r)
+		Complete(metrics.Timed(metrics.AnalysisRun, r))
 }
 
 // Reconcile looks at one AnalysisRun.

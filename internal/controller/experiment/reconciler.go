@@ -11,6 +11,8 @@ import (
 	"maps"
 	"time"
 
+	"github.com/vireo-dev/vireo/internal/controller/metrics"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -79,7 +81,7 @@ func (r *Reconciler) SetupWithManager(mgr manager.Manager) error {
 		Watches(&v1alpha1.AnalysisTemplate{}, handler.EnqueueRequestsFromMapFunc(r.waitingIn)).
 		Named("experiment").
 		WithOptions(crcontroller.Options{MaxConcurrentReconciles: r.Workers}).
-		Complete(r)
+		Complete(metrics.Timed(metrics.Experiment, r))
 }
 
 // waitingIn maps an AnalysisTemplate to the experiments of its namespace

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/vireo-dev/vireo/internal/controller/metrics"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -130,7 +132,7 @@ func (r *Reconciler) SetupWithManager(mgr manager.Manager) error {
 	return b.
 		Named("rollout").
 		WithOptions(crcontroller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
-		Complete(r)
+		Complete(metrics.Timed(metrics.Rollout, r))
 }
 
 // addedToInformer announces, as Argo Rollouts does, each Rollout the
