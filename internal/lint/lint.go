@@ -11,6 +11,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
@@ -49,6 +50,9 @@ type kindSchema struct {
 	structural *structuralschema.Structural
 	validator  validation.SchemaCreateValidator
 }
+
+// cachedSchemas builds the CRDs' validators once per process (about a second's work).
+var cachedSchemas = sync.OnceValues(loadSchemas)
 
 func loadSchemas() (schemas, error) {
 	files, err := crd.Bases.ReadDir("bases")
@@ -90,7 +94,7 @@ func loadSchemas() (schemas, error) {
 // (Services, Ingresses) are left alone. The error is for a file that cannot
 // be read as YAML at all.
 func File(data []byte) ([]Problem, error) {
-	kinds, err := loadSchemas()
+	kinds, err := cachedSchemas()
 	if err != nil {
 		return nil, err
 	}
