@@ -12,9 +12,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
@@ -44,10 +47,38 @@ var (
 
 func transport(skipVerify bool) http.RoundTripper {
 	t := http.DefaultTransport.(*http.Transport).Clone()
+	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: refuseMetadata}
+	t.DialContext = dialer.DialContext
 	if skipVerify {
 		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the metric asks for it
 	}
 	return t
+}
+
+// refuseMetadata refuses, at dial time (after name resolution, so for
+// redirects too), the addresses a template author must not reach through
+// the controller: link-local ones, where clouds serve their instance
+// metadata and credentials (169.254.169.254, fd00:ec2::254 and the like),
+// Alibaba's metadata address, and the unspecified address.
+func refuseMetadata(_, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return err
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return fmt.Errorf("dialing %s: not an IP address", address)
+	}
+	ip = ip.Unmap()
+	if ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified() || metadataAddrs[ip] {
+		return fmt.Errorf("%s is a link-local or cloud metadata address, which metric providers may not reach", ip)
+	}
+	return nil
+}
+
+var metadataAddrs = map[netip.Addr]bool{
+	netip.MustParseAddr("100.100.100.200"): true, // Alibaba Cloud
+	netip.MustParseAddr("fd00:ec2::254"):   true, // AWS over IPv6
 }
 
 // Do sends the request and returns the answer's body; an answer other than

@@ -148,3 +148,23 @@ func TestWebErrorKeepsTheQueryOut(t *testing.T) {
 		t.Errorf("%s %q", got.Phase, got.Message)
 	}
 }
+
+// A template cannot make the controller fetch cloud metadata (credentials)
+// and write it into status: link-local and metadata addresses are refused
+// at dial time, before anything is sent.
+func TestWebRefusesMetadataAddresses(t *testing.T) {
+	now := func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
+	for _, u := range []string{"http://169.254.169.254/latest/meta-data/iam/security-credentials/", "http://[fd00:ec2::254]/", "http://100.100.100.200/", "http://[fe80::1]:80/", "http://0.0.0.0:80/"} {
+		got := metricprovider.Measure(context.Background(), Provider{}, webMetric(v1alpha1.WebMetric{URL: u, TimeoutSeconds: 2}, "true"), now)
+		if got.Phase != v1alpha1.AnalysisPhaseError || !strings.Contains(got.Message, "metadata address") {
+			t.Errorf("%s: %s %q", u, got.Phase, got.Message)
+		}
+	}
+	// A redirect to one is refused the same way.
+	srv := httptest.NewServer(http.RedirectHandler("http://169.254.169.254/latest/", http.StatusFound))
+	defer srv.Close()
+	got := metricprovider.Measure(context.Background(), Provider{}, webMetric(v1alpha1.WebMetric{URL: srv.URL, TimeoutSeconds: 2}, "true"), now)
+	if got.Phase != v1alpha1.AnalysisPhaseError || !strings.Contains(got.Message, "metadata address") {
+		t.Errorf("a redirect to the metadata address: %s %q", got.Phase, got.Message)
+	}
+}
