@@ -7,6 +7,7 @@ package analysisrun
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/vireo-dev/vireo/internal/controller/metrics"
@@ -14,6 +15,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
@@ -171,13 +173,45 @@ func (r *Reconciler) writeStatus(ctx context.Context, run *v1alpha1.AnalysisRun,
 	}
 	before := run.DeepCopy()
 	run.Status = next
-	if conflict, err := owned.PatchStatus(ctx, r.Client, "analysisrun", run, before); conflict || err != nil {
+	conflict, err = owned.PatchStatus(ctx, r.Client, "analysisrun", run, before)
+	if err != nil && tooLarge(err) {
+		// The run outgrew what the API server stores: it ends in Error,
+		// saying so, rather than failing to record anything, forever.
+		next = erroredTooLarge(next, err, metav1.NewTime(r.Clock.Now()))
+		run.Status = next
+		conflict, err = owned.PatchStatus(ctx, r.Client, "analysisrun", run, before)
+	}
+	if conflict || err != nil {
 		return conflict, err
 	}
 	if before.Status.Phase != next.Phase {
 		r.announce(ctx, run, next)
 	}
 	return false, nil
+}
+
+// tooLarge reports whether the API server refused a write for its size.
+func tooLarge(err error) bool {
+	return apierrors.IsRequestEntityTooLargeError(err) || strings.Contains(err.Error(), "request is too large") ||
+		strings.Contains(err.Error(), "Too long: must have at most")
+}
+
+// erroredTooLarge is the status of a run whose status was too large to
+// store: Error, with the results' tallies and without their measurements.
+func erroredTooLarge(next v1alpha1.AnalysisRunStatus, err error, now metav1.Time) v1alpha1.AnalysisRunStatus {
+	st := *next.DeepCopy()
+	for i := range st.MetricResults {
+		st.MetricResults[i].Measurements = nil
+	}
+	st.Phase = v1alpha1.AnalysisPhaseError
+	st.Message = "the run's status is too large to store, measurements dropped: " + err.Error()
+	if len(st.Message) > 1024 {
+		st.Message = st.Message[:1024]
+	}
+	if st.CompletedAt == nil {
+		st.CompletedAt = &now
+	}
+	return st
 }
 
 // announce records an Event (and a log line) when a run changes phase.
