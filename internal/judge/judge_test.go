@@ -195,7 +195,9 @@ func TestSimulationTable(t *testing.T) {
 	}
 }
 
-func percent(l []int, runs int) string { return fmt.Sprintf("%.2f%%", 100*float64(len(l))/float64(runs)) }
+func percent(l []int, runs int) string {
+	return fmt.Sprintf("%.2f%%", 100*float64(len(l))/float64(runs))
+}
 
 func times(l []int) string {
 	if len(l) == 0 {
