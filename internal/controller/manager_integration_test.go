@@ -183,24 +183,11 @@ func expectUntouched(t *testing.T, c client.Client, ro *v1alpha1.Rollout) {
 
 func startManager(t *testing.T, env *testenv.Env, opts controller.Options) {
 	t.Helper()
-	opts.MetricsBindAddress, opts.HealthProbeBindAddress = "0", "0"
-	opts.SeveralPerProcess = true
+	opts.MetricsBindAddress = "0"
 	if err := controller.CheckCRDs(env.Config); err != nil {
 		t.Fatal(err)
 	}
-	mgr, err := controller.NewManager(env.Config, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	})
+	startManagerServing(t, env, opts)
 }
 
 var nsCounter int
