@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 )
 
@@ -70,5 +72,18 @@ func TestHostileConditionNamesTheField(t *testing.T) {
 	errs := ValidateRun(&v1alpha1.AnalysisRunSpec{Metrics: metrics}, metrics)
 	if len(errs) == 0 || !strings.Contains(errs.ToAggregate().Error(), "spec.metrics[0].successCondition") {
 		t.Errorf("errors %v, want one naming spec.metrics[0].successCondition", errs)
+	}
+}
+
+// The plugin provider runs Vireo's judge and nothing else.
+func TestPluginProviderIsTheJudge(t *testing.T) {
+	judge := []v1alpha1.Metric{{Name: "j", Provider: v1alpha1.MetricProvider{Plugin: map[string]apiextv1.JSON{JudgePlugin: {Raw: []byte(`{}`)}}}}}
+	if errs := ValidateRun(&v1alpha1.AnalysisRunSpec{Metrics: judge}, judge); len(errs) != 0 {
+		t.Errorf("the judge refused: %v", errs)
+	}
+	other := []v1alpha1.Metric{{Name: "o", Provider: v1alpha1.MetricProvider{Plugin: map[string]apiextv1.JSON{"argoproj-labs/sample": {Raw: []byte(`{}`)}}}}}
+	errs := ValidateRun(&v1alpha1.AnalysisRunSpec{Metrics: other}, other)
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "spec.metrics[0].provider.plugin[argoproj-labs/sample]") {
+		t.Errorf("another plugin: %v", errs)
 	}
 }

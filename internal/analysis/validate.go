@@ -12,7 +12,10 @@ import (
 )
 
 // Supported names the providers Vireo can measure with.
-var Supported = []string{"prometheus", "web", "job", "kayenta", "datadog", "newRelic", "wavefront", "cloudWatch", "graphite", "influxdb"}
+var Supported = []string{"prometheus", "web", "job", "kayenta", "datadog", "newRelic", "wavefront", "cloudWatch", "graphite", "influxdb", "plugin: " + JudgePlugin}
+
+// JudgePlugin is the plugin provider key of Vireo's canary judge.
+const JudgePlugin = "vireo.dev/judge"
 
 // ProviderName is the one provider a metric sets ("" when none, "several" when more).
 func ProviderName(p *v1alpha1.MetricProvider) string {
@@ -59,7 +62,13 @@ func ValidateRun(spec *v1alpha1.AnalysisRunSpec, metrics []v1alpha1.Metric) fiel
 			errs = append(errs, field.Required(mp.Child("provider"), fmt.Sprintf("set one of %v", Supported)))
 		case "several":
 			errs = append(errs, field.Invalid(mp.Child("provider"), "", "set exactly one provider"))
-		case "skywalking", "plugin":
+		case "plugin":
+			for key := range m.Provider.Plugin {
+				if key != JudgePlugin {
+					errs = append(errs, field.NotSupported(mp.Child("provider", "plugin").Key(key), key, []string{JudgePlugin}))
+				}
+			}
+		case "skywalking":
 			errs = append(errs, field.NotSupported(mp.Child("provider", name), name, Supported))
 		}
 		for _, c := range []struct{ name, src string }{{"successCondition", m.SuccessCondition}, {"failureCondition", m.FailureCondition}} {

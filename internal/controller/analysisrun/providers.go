@@ -17,6 +17,7 @@ import (
 	"github.com/vireo-dev/vireo/internal/metricprovider/graphite"
 	"github.com/vireo-dev/vireo/internal/metricprovider/influxdb"
 	"github.com/vireo-dev/vireo/internal/metricprovider/job"
+	"github.com/vireo-dev/vireo/internal/metricprovider/judgeprovider"
 	"github.com/vireo-dev/vireo/internal/metricprovider/kayenta"
 	"github.com/vireo-dev/vireo/internal/metricprovider/newrelic"
 	"github.com/vireo-dev/vireo/internal/metricprovider/prometheus"
@@ -68,6 +69,11 @@ func (b Builtin) For(run *v1alpha1.AnalysisRun, metric *v1alpha1.Metric) (metric
 		return sync(b.CloudWatch), nil
 	case "kayenta":
 		return kayenta.Provider{Now: b.Now}, nil
+	case "plugin":
+		if _, ok := metric.Provider.Plugin[judgeprovider.Key]; ok {
+			return judgeprovider.Provider{Now: b.Now}, nil
+		}
+		return nil, fmt.Errorf("provider.plugin: the only plugin Vireo runs is %s", judgeprovider.Key)
 	default:
 		return nil, fmt.Errorf("provider %s: not supported by Vireo (supported: %v)", name, analysis.Supported)
 	}
