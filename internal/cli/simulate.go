@@ -21,8 +21,10 @@ func newSimulateCommand(e *env) *cobra.Command {
 	var replicas int32
 	o := simulate.Options{}
 	var analysisResult string
+	var judgeMode bool
+	jf := judgeFlags{}
 	cmd := &cobra.Command{
-		Use:   "simulate -f FILE",
+		Use:   "simulate -f FILE | --judge",
 		Short: "Print the timeline of a Rollout's next update before applying it",
 		Long: `Play the next update of every Rollout in a file on Vireo's own planner, with
 no cluster: the current version comes up and becomes stable, then a new
@@ -35,9 +37,16 @@ The simulation assumes pods become ready --ready-after their start, analyses
 until the rollout ends them when they pass), and a person promotes at every
 manual gate --promote-after it is reached.`,
 		Example: `  kubectl vireo simulate -f rollout.yaml
-  kubectl vireo simulate -f rollout.yaml --replicas 10 --analysis fail`,
+  kubectl vireo simulate -f rollout.yaml --replicas 10 --analysis fail
+  kubectl vireo simulate --judge --error-rate 0.005 --rps 50 --weight 0.1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if judgeMode {
+				if file != "" {
+					return usageError(cmd, "--judge simulates synthetic traffic: give no -f")
+				}
+				return jf.run(cmd)
+			}
 			if file == "" {
 				return usageError(cmd, "give the manifest with -f")
 			}
@@ -76,6 +85,8 @@ manual gate --promote-after it is reached.`,
 	cmd.Flags().DurationVar(&o.AnalysisDuration, "analysis-duration", 30*time.Second, "how long an analysis runs before it passes or fails")
 	cmd.Flags().DurationVar(&o.PromoteAfter, "promote-after", 0, "how long a person takes to promote at a manual gate")
 	cmd.Flags().DurationVar(&o.Limit, "limit", 24*time.Hour, "stop after this much simulated time")
+	cmd.Flags().BoolVar(&judgeMode, "judge", false, "instead: play the vireo.dev/judge analysis on synthetic traffic, for canaries 1x to 5x as bad as stable")
+	jf.add(cmd)
 	return cmd
 }
 

@@ -91,3 +91,36 @@ func readAll(t *testing.T, path string) string {
 	}
 	return string(data)
 }
+
+// simulate --judge plays the judge on synthetic traffic: a canary as good
+// as stable is (almost) never aborted, one twice as bad always is, with the
+// time and the requests it takes; bad flags are named.
+func TestSimulateJudge(t *testing.T) {
+	code, out, errOut := runCLI(t, "", "simulate", "--judge", "--runs", "200")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"CANARY/STABLE", "1x (a false abort)", "2x"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) > 4 && f[0] == "1x" && f[4] != "0.0%" && f[4] != "0.5%":
+			t.Errorf("equal rates aborted: %s", line)
+		case len(f) > 1 && f[0] == "2x" && f[1] != "100.0%":
+			t.Errorf("2x not always caught: %s", line)
+		}
+	}
+	for args, flag := range map[string]string{"--weight 2": "--weight", "--alpha 0": "--alpha", "--runs 0": "--runs"} {
+		code, _, errOut := runCLI(t, "", append([]string{"simulate", "--judge"}, strings.Fields(args)...)...)
+		if code == 0 || !strings.Contains(errOut, flag) {
+			t.Errorf("%s: exit %d, %q", args, code, errOut)
+		}
+	}
+	if code, _, errOut := runCLI(t, "", "simulate", "--judge", "-f", "x.yaml"); code == 0 || !strings.Contains(errOut, "no -f") {
+		t.Errorf("--judge with -f: exit %d, %q", code, errOut)
+	}
+}

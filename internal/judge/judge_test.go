@@ -14,24 +14,6 @@ import (
 
 var table = flag.Bool("judge-table", false, "print the simulation table (10,000 runs a cell) and write it to docs/judge-simulation.md")
 
-// poisson draws from a Poisson distribution (normal above a mean of 50).
-func poisson(r *rand.Rand, mean float64) float64 {
-	if mean <= 0 {
-		return 0
-	}
-	if mean > 50 {
-		return math.Max(0, math.Round(mean+math.Sqrt(mean)*r.NormFloat64()))
-	}
-	l, k, p := math.Exp(-mean), 0.0, 1.0
-	for {
-		p *= r.Float64()
-		if p <= l {
-			return k
-		}
-		k++
-	}
-}
-
 // scenario is traffic at rps requests a second, 20% of it to the canary,
 // the stable's error rate base, the canary's base*ratio, looked at every
 // 10 s for 30 minutes.

@@ -23,6 +23,7 @@ var planners = []string{
 	"github.com/vireo-dev/vireo/internal/experiment",
 	"github.com/vireo-dev/vireo/internal/analysis",
 	"github.com/vireo-dev/vireo/internal/analysisrun",
+	"github.com/vireo-dev/vireo/internal/judge",
 	"github.com/vireo-dev/vireo/internal/conditions",
 	"github.com/vireo-dev/vireo/internal/reasons",
 	"github.com/vireo-dev/vireo/internal/trafficrouting/trafficshare",
