@@ -85,6 +85,10 @@ func InstanceSelector(instanceID string) (labels.Selector, error) {
 
 // NewManager builds a manager with every Vireo controller registered.
 func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
+	// Every request to the API server is counted, as Argo counts them
+	// (controller_clientset_k8s_request_total).
+	cfg = rest.CopyConfig(cfg)
+	metrics.CountRequests(cfg)
 	scheme, err := apischeme.New()
 	if err != nil {
 		return nil, fmt.Errorf("building scheme: %w", err)

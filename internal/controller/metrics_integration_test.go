@@ -60,6 +60,7 @@ func TestArgoNamedMetrics(t *testing.T) {
 		`rollout_reconcile_count{` + at + `}`,
 		`rollout_reconcile_bucket{` + at + `,le="0.15"}`,
 		`rollout_events_total{` + at + `,reason="RolloutUpdated",type="Normal"} 1`,
+		fmt.Sprintf(`controller_clientset_k8s_request_total{kind="rollouts",name="paused",namespace=%q,status_code="200",verb="Patch"}`, ns),
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {

@@ -69,7 +69,7 @@ func Register(reader client.Reader) error {
 	objects.mu.Unlock()
 	var err error
 	registerOnce.Do(func() {
-		cs := []prometheus.Collector{rolloutEvents, objects}
+		cs := []prometheus.Collector{rolloutEvents, objects, k8sRequests}
 		for _, k := range []Kind{Rollout, AnalysisRun, Experiment} {
 			cs = append(cs, reconcileDuration[k], reconcileErrors[k])
 		}

@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"io"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -88,5 +90,40 @@ experiment_info{name="ex",namespace="shop",phase=""} 1
 				t.Errorf("smoke: %v = %v", l, on)
 			}
 		}
+	}
+}
+
+// Requests are labelled as Argo labels them.
+func TestDescribeRequests(t *testing.T) {
+	for _, tc := range []struct {
+		method, url, want string
+	}{
+		{"GET", "/apis/argoproj.io/v1alpha1/namespaces/shop/rollouts", "rollouts shop N/A List"},
+		{"GET", "/apis/argoproj.io/v1alpha1/rollouts?watch=true", "rollouts   Watch"},
+		{"GET", "/apis/argoproj.io/v1alpha1/namespaces/shop/rollouts/demo", "rollouts shop demo Get"},
+		{"PATCH", "/apis/argoproj.io/v1alpha1/namespaces/shop/rollouts/demo", "rollouts shop demo Patch"},
+		{"PATCH", "/apis/argoproj.io/v1alpha1/namespaces/shop/rollouts/demo/status", "rollouts shop demo Patch"},
+		{"POST", "/api/v1/namespaces/shop/pods/p/eviction", "pods shop p Create"},
+		{"PATCH", "/apis/apps/v1/namespaces/shop/replicasets/demo-abc", "replicasets shop N/A Patch"},
+		{"PUT", "/apis/coordination.k8s.io/v1/namespaces/sys/leases/vireo", "leases sys vireo Update"},
+		{"DELETE", "/api/v1/namespaces/shop/services/x", "services shop x Delete"},
+		{"GET", "/api/v1/namespaces/shop/secrets/s", "secrets shop s Get"},
+		{"OPTIONS", "/api/v1", "Unknown Unknown Unknown Unknown"},
+	} {
+		r := httptest.NewRequest(tc.method, tc.url, nil)
+		kind, ns, name, verb := describe(r)
+		if got := kind + " " + ns + " " + name + " " + verb; got != tc.want {
+			t.Errorf("%s %s: %q, want %q", tc.method, tc.url, got, tc.want)
+		}
+	}
+	r := httptest.NewRequest("POST", "/api/v1/namespaces/shop/events", strings.NewReader(`{"metadata":{"name":"e1"}}`))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(`{"metadata":{"name":"e1"}}`)), nil }
+	if kind, ns, name, verb := describe(r); kind != "events" || ns != "shop" || name != "N/A" || verb != "Create" {
+		t.Errorf("an Event created: %s %s %s %s", kind, ns, name, verb)
+	}
+	r = httptest.NewRequest("POST", "/apis/argoproj.io/v1alpha1/namespaces/shop/analysisruns", nil)
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(`{"metadata":{"name":"run-1"}}`)), nil }
+	if _, _, name, _ := describe(r); name != "run-1" {
+		t.Errorf("a run created: name %q", name)
 	}
 }
