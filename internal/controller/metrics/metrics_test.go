@@ -117,12 +117,16 @@ func TestDescribeRequests(t *testing.T) {
 		}
 	}
 	r := httptest.NewRequest("POST", "/api/v1/namespaces/shop/events", strings.NewReader(`{"metadata":{"name":"e1"}}`))
-	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(`{"metadata":{"name":"e1"}}`)), nil }
+	r.GetBody = func() (io.ReadCloser, error) {
+		return io.NopCloser(strings.NewReader(`{"metadata":{"name":"e1"}}`)), nil
+	}
 	if kind, ns, name, verb := describe(r); kind != "events" || ns != "shop" || name != "N/A" || verb != "Create" {
 		t.Errorf("an Event created: %s %s %s %s", kind, ns, name, verb)
 	}
 	r = httptest.NewRequest("POST", "/apis/argoproj.io/v1alpha1/namespaces/shop/analysisruns", nil)
-	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(`{"metadata":{"name":"run-1"}}`)), nil }
+	r.GetBody = func() (io.ReadCloser, error) {
+		return io.NopCloser(strings.NewReader(`{"metadata":{"name":"run-1"}}`)), nil
+	}
 	if _, _, name, _ := describe(r); name != "run-1" {
 		t.Errorf("a run created: name %q", name)
 	}
