@@ -55,6 +55,8 @@ type Reconciler struct {
 	// replica still leads; Client and Recorder should be fenced with it too
 	// (see package fence), so that no write of a pass escapes it.
 	Fence fence.Fence
+
+	tenants share // the workers each namespace holds
 }
 
 // SetupWithManager registers the reconciler: it watches AnalysisRuns and the
@@ -81,6 +83,7 @@ func (r *Reconciler) SetupWithManager(mgr manager.Manager) error {
 	if r.Workers == 0 {
 		r.Workers = 10
 	}
+	r.tenants.limit = perNamespace(r.Workers)
 	return builder.ControllerManagedBy(mgr).
 		For(&v1alpha1.AnalysisRun{}).
 		Owns(&batchv1.Job{}).
@@ -88,6 +91,10 @@ func (r *Reconciler) SetupWithManager(mgr manager.Manager) error {
 		WithOptions(crcontroller.Options{MaxConcurrentReconciles: r.Workers}).
 		Complete(metrics.Timed(metrics.AnalysisRun, r))
 }
+
+// tenantWait is how soon a run whose namespace held its share of the
+// workers is looked at again.
+const tenantWait = 250 * time.Millisecond
 
 // Reconcile looks at one AnalysisRun.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
@@ -101,6 +108,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	}
 	if !fence.Leads(ctx, r.Fence, &run) {
 		return reconcile.Result{RequeueAfter: time.Second}, nil
+	}
+	if r.tenants.limit > 0 {
+		if !r.tenants.acquire(run.Namespace) {
+			// The namespace holds its share of the workers: back soon,
+			// behind the other namespaces' runs.
+			return reconcile.Result{RequeueAfter: tenantWait}, nil
+		}
+		defer r.tenants.release(run.Namespace)
 	}
 	now := r.Clock.Now()
 	if analysis.Completed(run.Status.Phase) {
