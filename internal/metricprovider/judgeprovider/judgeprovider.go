@@ -118,20 +118,29 @@ func (p Provider) Run(ctx context.Context, run *v1alpha1.AnalysisRun, metric *v1
 	case verdict == judge.Harm:
 		return metricprovider.Finish(m, v1alpha1.AnalysisPhaseFailed, "the canary's error rate is above the stable's beyond the tolerance: "+msg, p.Now())
 	case canary.Requests == 0 || stable.Requests == 0:
-		// No data is never a pass.
-		return metricprovider.Finish(m, v1alpha1.AnalysisPhaseInconclusive, "no data: a version served no requests yet; "+msg, p.Now())
+		// No data yet is no verdict: the measurement waits for traffic
+		// (it does not count), and ends Inconclusive if none comes.
+		m.Message = noData + msg
+		return metricprovider.Later(m, p.Now().Add(noDataRetry))
 	}
 	return metricprovider.Finish(m, v1alpha1.AnalysisPhaseSuccessful, msg, p.Now())
 }
 
-// Resume measures again (the judge never leaves a measurement Running).
+// noData starts the message of a measurement waiting for traffic.
+const noData = "no data: a version served no requests yet; "
+
+// noDataRetry is how soon a measurement waiting for traffic reads again.
+const noDataRetry = 5 * time.Second
+
+// Resume reads the counters again for a measurement waiting for traffic.
 func (p Provider) Resume(ctx context.Context, run *v1alpha1.AnalysisRun, metric *v1alpha1.Metric, _ v1alpha1.Measurement) v1alpha1.Measurement {
 	return p.Run(ctx, run, metric)
 }
 
-// Terminate ends a measurement: nothing is in flight.
+// Terminate ends a measurement still waiting for traffic: no data is never
+// a pass.
 func (p Provider) Terminate(_ context.Context, _ *v1alpha1.AnalysisRun, _ *v1alpha1.Metric, m v1alpha1.Measurement) v1alpha1.Measurement {
-	return metricprovider.Finish(m, v1alpha1.AnalysisPhaseSuccessful, m.Message, p.Now())
+	return metricprovider.Finish(m, v1alpha1.AnalysisPhaseInconclusive, m.Message, p.Now())
 }
 
 // read runs one query: a scalar or a one-sample vector; no series is 0.

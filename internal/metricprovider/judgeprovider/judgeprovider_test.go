@@ -69,8 +69,11 @@ func TestJudgeProvider(t *testing.T) {
 	metric := judgeMetric(srv.URL, "")
 	run := &v1alpha1.AnalysisRun{}
 
-	if m := measure(t, run, &metric); m.Phase != v1alpha1.AnalysisPhaseInconclusive || !strings.Contains(m.Message, "no data") {
-		t.Errorf("no traffic: %s %q", m.Phase, m.Message)
+	if m := measure(t, run, &metric); m.Phase != v1alpha1.AnalysisPhaseRunning || m.ResumeAt == nil || !strings.Contains(m.Message, "no data") {
+		t.Errorf("no traffic: %s %q, resume at %v; want it waiting for traffic", m.Phase, m.Message, m.ResumeAt)
+	}
+	if m := (Provider{Now: time.Now}).Terminate(context.Background(), run, &metric, run.Status.MetricResults[0].Measurements[0]); m.Phase != v1alpha1.AnalysisPhaseInconclusive {
+		t.Errorf("ended without traffic: %s, want Inconclusive (never a pass)", m.Phase)
 	}
 	var cr, ce, sr, se float64
 	look := func(canaryErrorRate float64) v1alpha1.Measurement {
