@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -44,6 +45,16 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+// logs collects the controller's log lines for the whole test binary:
+// controller-runtime takes a logger once (and a null one if none came within
+// 30 s of the first log line), so it is set before any test runs.
+var logs = &syncBuffer{}
+
+func TestMain(m *testing.M) {
+	ctrl.SetLogger(zap.New(zap.WriteTo(logs), zap.Level(zapcore.Level(-5))))
+	os.Exit(m.Run())
+}
+
 const (
 	token = "tok-9f8e7d6c5b4a"
 	ddKey = "dd-0a1b2c3d4e5f"
@@ -55,8 +66,6 @@ const (
 func TestAnalysisRunsAgainstRealAPIServer(t *testing.T) {
 	env := testenv.Start(t)
 	c := env.Client
-	logs := &syncBuffer{}
-	ctrl.SetLogger(zap.New(zap.WriteTo(logs), zap.Level(zapcore.Level(-5))))
 
 	// The service checks the token; on /echo it answers 500 with the request's
 	// headers in its body, as a careless service might.
