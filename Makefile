@@ -19,7 +19,7 @@ web: ## the dashboard's page: web/ built into internal/dashboard/assets (committ
 generate: ## deepcopy code and CRD manifests from api/
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
 	rm -f $(CRD_DIR)/*.yaml
-	$(CONTROLLER_GEN) crd:generateEmbeddedObjectMeta=true paths=./api/... output:crd:dir=$(CRD_DIR)
+	$(CONTROLLER_GEN) crd:generateEmbeddedObjectMeta=true,allowDangerousTypes=true paths=./api/... output:crd:dir=$(CRD_DIR)
 	go run ./hack/crdpatch $(CRD_DIR)/*.yaml
 
 verify-generated: ## fails when generated files differ from what the types produce

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -23,13 +24,14 @@ func repoRoot(t *testing.T) string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
-// referenceDir holds the Argo Rollouts reference CRDs: testdata/reference in
-// this package (see its README), or VIREO_REFERENCE_DIR.
+// referenceDir holds the reference CRDs (argo-rollouts-crds/ and
+// flagger-crds/): testdata/reference in this package (see its README), or
+// VIREO_REFERENCE_DIR.
 func referenceDir(t *testing.T) string {
 	t.Helper()
 	dir := os.Getenv("VIREO_REFERENCE_DIR")
 	if dir == "" {
-		dir = filepath.Join("testdata", "reference", "argo-rollouts-crds")
+		dir = filepath.Join("testdata", "reference")
 	}
 	if _, err := os.Stat(dir); err != nil {
 		t.Fatalf("reference CRDs not found at %s (set VIREO_REFERENCE_DIR): %v", dir, err)
@@ -47,17 +49,28 @@ func vireoCRDDir(t *testing.T) string {
 
 func TestReferenceConformance(t *testing.T) {
 	kinds := []struct{ kind, ref, ours string }{
-		{"Rollout", "rollout-crd.yaml", "argoproj.io_rollouts.yaml"},
-		{"AnalysisTemplate", "analysis-template-crd.yaml", "argoproj.io_analysistemplates.yaml"},
-		{"ClusterAnalysisTemplate", "cluster-analysis-template-crd.yaml", "argoproj.io_clusteranalysistemplates.yaml"},
-		{"AnalysisRun", "analysis-run-crd.yaml", "argoproj.io_analysisruns.yaml"},
-		{"Experiment", "experiment-crd.yaml", "argoproj.io_experiments.yaml"},
+		{"Rollout", "argo-rollouts-crds/rollout-crd.yaml", "argoproj.io_rollouts.yaml"},
+		{"AnalysisTemplate", "argo-rollouts-crds/analysis-template-crd.yaml", "argoproj.io_analysistemplates.yaml"},
+		{"ClusterAnalysisTemplate", "argo-rollouts-crds/cluster-analysis-template-crd.yaml", "argoproj.io_clusteranalysistemplates.yaml"},
+		{"AnalysisRun", "argo-rollouts-crds/analysis-run-crd.yaml", "argoproj.io_analysisruns.yaml"},
+		{"Experiment", "argo-rollouts-crds/experiment-crd.yaml", "argoproj.io_experiments.yaml"},
+		// Flagger publishes its three kinds in one file.
+		{"Canary", "flagger-crds/crd.yaml", "flagger.app_canaries.yaml"},
+		{"MetricTemplate", "flagger-crds/crd.yaml", "flagger.app_metrictemplates.yaml"},
+		{"AlertProvider", "flagger-crds/crd.yaml", "flagger.app_alertproviders.yaml"},
 	}
 	refDir, ourDir := referenceDir(t), vireoCRDDir(t)
 	for _, k := range kinds {
 		t.Run(k.kind, func(t *testing.T) {
-			ref := readOne(t, filepath.Join(refDir, k.ref))
+			ref := readKind(t, filepath.Join(refDir, k.ref), k.kind)
 			ours := readOne(t, filepath.Join(ourDir, k.ours))
+			// kubectl get all (and other categories) must list what it
+			// lists for the reference; Vireo may add its own.
+			for _, c := range ref.Spec.Names.Categories {
+				if !slices.Contains(ours.Spec.Names.Categories, c) {
+					t.Errorf("categories %v lack %q", ours.Spec.Names.Categories, c)
+				}
+			}
 			if ref.Spec.Names.Kind != k.kind || ours.Spec.Names.Kind != k.kind {
 				t.Fatalf("kinds: reference %q, Vireo %q, want %q", ref.Spec.Names.Kind, ours.Spec.Names.Kind, k.kind)
 			}
@@ -93,6 +106,11 @@ func TestReferenceConformance(t *testing.T) {
 					}
 					t.Errorf("%s %s: subresources %+v, want Argo's %+v", k.kind, rv.Name, got, rv.Subresources)
 				}
+				// kubectl get prints these columns; users' scripts
+				// read them (kubectl get canaries in a watch loop).
+				if !equality.Semantic.DeepEqual(ourVersion.AdditionalPrinterColumns, rv.AdditionalPrinterColumns) {
+					t.Errorf("%s %s: printer columns\n%+v\nwant\n%+v", k.kind, rv.Name, ourVersion.AdditionalPrinterColumns, rv.AdditionalPrinterColumns)
+				}
 				rep := crdschema.Compare(refSchema, ourSchema)
 				t.Logf("%s %s: %d of %d reference paths present", k.kind, rv.Name, rep.Present, rep.Total)
 				for _, m := range rep.Mismatches {
@@ -101,6 +119,22 @@ func TestReferenceConformance(t *testing.T) {
 			}
 		})
 	}
+}
+
+// readKind returns the CRD of one kind from a file that may hold several.
+func readKind(t *testing.T, path, kind string) apiextv1.CustomResourceDefinition {
+	t.Helper()
+	crds, err := crdschema.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range crds {
+		if c.Spec.Names.Kind == kind {
+			return c
+		}
+	}
+	t.Fatalf("%s holds no CRD of kind %s", path, kind)
+	return apiextv1.CustomResourceDefinition{}
 }
 
 func readOne(t *testing.T, path string) apiextv1.CustomResourceDefinition {

@@ -21,6 +21,9 @@ var planners = []string{
 	// simulations, so it must not write anything itself.
 	"github.com/vireo-dev/vireo/internal/rollout/apply",
 	"github.com/vireo-dev/vireo/internal/experiment",
+	"github.com/vireo-dev/vireo/api/flagger/v1beta1",
+	"github.com/vireo-dev/vireo/internal/canary",
+	"github.com/vireo-dev/vireo/internal/canary/apply",
 	"github.com/vireo-dev/vireo/internal/analysis",
 	"github.com/vireo-dev/vireo/internal/analysisrun",
 	"github.com/vireo-dev/vireo/internal/judge",

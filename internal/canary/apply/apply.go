@@ -1,0 +1,96 @@
+// Package apply carries out a Canary plan in its one documented order,
+// against a Target: the controller's writes to the API server and the
+// router, or the simulations' world. It decides nothing.
+package apply
+
+import (
+	"context"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/vireo-dev/vireo/api/flagger/v1beta1"
+	"github.com/vireo-dev/vireo/internal/canary"
+)
+
+// Target receives a plan's writes. Each method is idempotent.
+type Target interface {
+	// CopyConfigs writes the -primary copies of tracked configs.
+	CopyConfigs(ctx context.Context, names []string) error
+	// WritePrimary creates the primary or updates it to d's spec.
+	WritePrimary(ctx context.Context, d *appsv1.Deployment) error
+	WritePrimaryHPA(ctx context.Context, h *autoscalingv2.HorizontalPodAutoscaler) error
+	WriteServices(ctx context.Context, svcs []*corev1.Service) error
+	// ReconcileRouter makes the router's objects match the Canary,
+	// keeping the weights they hold.
+	ReconcileRouter(ctx context.Context) error
+	SetRoutes(ctx context.Context, r canary.Routes) error
+	ScaleTarget(ctx context.Context, replicas int32) error
+	// WriteStatus writes the status; conflict: the Canary changed since
+	// it was read, and the pass ends there.
+	WriteStatus(ctx context.Context, s *v1beta1.CanaryStatus) (conflict bool, err error)
+	Event(ctx context.Context, e canary.Event)
+	// After calls the post-rollout hooks.
+	After(ctx context.Context, checks []canary.Check)
+}
+
+// Apply writes a plan in this order: primary configs, primary, primary
+// HPA, Services, router objects, routes, target replicas, status, events,
+// post-rollout hooks. Traffic thus leaves the canary before it is scaled
+// down, and the primary exists before any Service selects it. A failed
+// write ends the pass; the next pass plans again from what it reads.
+func Apply(ctx context.Context, t Target, p canary.Plan) (conflict bool, err error) {
+	if len(p.Run) > 0 {
+		return false, fmt.Errorf("plan still needs %d checks answered", len(p.Run))
+	}
+	if len(p.PrimaryConfigs) > 0 {
+		if err := t.CopyConfigs(ctx, p.PrimaryConfigs); err != nil {
+			return false, err
+		}
+	}
+	if p.Primary != nil {
+		if err := t.WritePrimary(ctx, p.Primary); err != nil {
+			return false, err
+		}
+	}
+	if p.PrimaryHPA != nil {
+		if err := t.WritePrimaryHPA(ctx, p.PrimaryHPA); err != nil {
+			return false, err
+		}
+	}
+	if len(p.Services) > 0 {
+		if err := t.WriteServices(ctx, p.Services); err != nil {
+			return false, err
+		}
+	}
+	if p.Router {
+		if err := t.ReconcileRouter(ctx); err != nil {
+			return false, err
+		}
+	}
+	if p.Routes != nil {
+		if err := t.SetRoutes(ctx, *p.Routes); err != nil {
+			return false, err
+		}
+	}
+	if p.TargetReplicas != nil {
+		if err := t.ScaleTarget(ctx, *p.TargetReplicas); err != nil {
+			return false, err
+		}
+	}
+	if p.Status != nil {
+		conflict, err := t.WriteStatus(ctx, p.Status)
+		if err != nil || conflict {
+			return conflict, err
+		}
+	}
+	for _, e := range p.Events {
+		t.Event(ctx, e)
+	}
+	if len(p.After) > 0 {
+		t.After(ctx, p.After)
+	}
+	return false, nil
+}

@@ -1,0 +1,152 @@
+package canary
+
+import (
+	"net/url"
+	"regexp"
+	"slices"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/vireo-dev/vireo/api/flagger/v1beta1"
+)
+
+// SupportedProviders are the routers Vireo drives for Canaries. Flagger's
+// other providers are valid Flagger but refused here, naming spec.provider.
+var SupportedProviders = []string{KubernetesProvider, "istio"}
+
+// BuiltinMetrics are the metrics Vireo knows without a template.
+var BuiltinMetrics = []string{"request-success-rate", "request-duration"}
+
+var durationPattern = regexp.MustCompile(`^[0-9]+(m|s)`)
+
+// Validate checks what the CRD schema does not, naming each bad field.
+// defaultProvider is the controller's -flagger-provider.
+func Validate(c *v1beta1.Canary, defaultProvider string) field.ErrorList {
+	var errs field.ErrorList
+	spec := field.NewPath("spec")
+
+	t := spec.Child("targetRef")
+	switch {
+	case c.Spec.TargetRef.Name == "":
+		errs = append(errs, field.Required(t.Child("name"), "the Deployment to release"))
+	case c.Spec.TargetRef.Kind != "" && c.Spec.TargetRef.Kind != "Deployment":
+		errs = append(errs, field.NotSupported(t.Child("kind"), c.Spec.TargetRef.Kind, []string{"Deployment"}))
+	}
+
+	if p := Provider(c, defaultProvider); !slices.Contains(SupportedProviders, p) {
+		errs = append(errs, field.NotSupported(spec.Child("provider"), p, SupportedProviders))
+	}
+
+	svc := spec.Child("service")
+	if c.Spec.Service.Port <= 0 || c.Spec.Service.Port > 65535 {
+		errs = append(errs, field.Invalid(svc.Child("port"), c.Spec.Service.Port, "must be a port number, 1 to 65535"))
+	}
+	if c.Spec.ProgressDeadlineSeconds != nil && *c.Spec.ProgressDeadlineSeconds < 0 {
+		errs = append(errs, field.Invalid(spec.Child("progressDeadlineSeconds"), *c.Spec.ProgressDeadlineSeconds, "must not be negative"))
+	}
+	if a := c.Spec.Analysis; a != nil {
+		errs = append(errs, validateAnalysis(a, spec.Child("analysis"))...)
+	}
+	return errs
+}
+
+func validateAnalysis(a *v1beta1.CanaryAnalysis, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	errs = append(errs, validateDuration(a.Interval, p.Child("interval"), true)...)
+	if a.Iterations == 0 && a.StepWeight == 0 && len(a.StepWeights) == 0 {
+		errs = append(errs, field.Required(p, "one of iterations (blue-green, A/B), stepWeight or stepWeights (canary)"))
+	}
+	for _, w := range []struct {
+		name string
+		v    int
+	}{{"iterations", a.Iterations}, {"threshold", a.Threshold}, {"mirrorWeight", a.MirrorWeight}} {
+		if w.v < 0 {
+			errs = append(errs, field.Invalid(p.Child(w.name), w.v, "must not be negative"))
+		}
+	}
+	for _, w := range []struct {
+		name string
+		v    int
+	}{{"maxWeight", a.MaxWeight}, {"stepWeight", a.StepWeight}, {"stepWeightPromotion", a.StepWeightPromotion}} {
+		if w.v < 0 || w.v > TotalWeight {
+			errs = append(errs, field.Invalid(p.Child(w.name), w.v, "must be between 0 and 100"))
+		}
+	}
+	last := 0
+	for i, w := range a.StepWeights {
+		if w <= last || w > TotalWeight {
+			errs = append(errs, field.Invalid(p.Child("stepWeights").Index(i), w, "weights must increase, each from 1 to 100"))
+			break
+		}
+		last = w
+	}
+	for _, r := range []struct {
+		name string
+		v    *int
+	}{{"primaryReadyThreshold", a.PrimaryReadyThreshold}, {"canaryReadyThreshold", a.CanaryReadyThreshold}} {
+		if r.v != nil && (*r.v < 0 || *r.v > 100) {
+			errs = append(errs, field.Invalid(p.Child(r.name), *r.v, "must be a percentage, 0 to 100"))
+		}
+	}
+	for i := range a.Metrics {
+		errs = append(errs, validateMetric(&a.Metrics[i], p.Child("metrics").Index(i))...)
+	}
+	hookTypes := []string{"", string(v1beta1.HookConfirmRollout), string(v1beta1.HookPreRollout), string(v1beta1.HookRollout),
+		string(v1beta1.HookConfirmPromotion), string(v1beta1.HookPostRollout), string(v1beta1.HookEvent),
+		string(v1beta1.HookRollback), string(v1beta1.HookConfirmTrafficIncrease)}
+	for i, h := range a.Webhooks {
+		hp := p.Child("webhooks").Index(i)
+		if h.Name == "" {
+			errs = append(errs, field.Required(hp.Child("name"), ""))
+		}
+		if u, err := url.Parse(h.URL); h.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, field.Invalid(hp.Child("url"), h.URL, "must be an http or https URL"))
+		}
+		if !slices.Contains(hookTypes, string(h.Type)) {
+			errs = append(errs, field.NotSupported(hp.Child("type"), h.Type, hookTypes[1:]))
+		}
+		errs = append(errs, validateDuration(h.Timeout, hp.Child("timeout"), false)...)
+		if h.Retries < 0 {
+			errs = append(errs, field.Invalid(hp.Child("retries"), h.Retries, "must not be negative"))
+		}
+	}
+	for i, al := range a.Alerts {
+		if al.ProviderRef.Name == "" {
+			errs = append(errs, field.Required(p.Child("alerts").Index(i).Child("providerRef", "name"), ""))
+		}
+	}
+	return errs
+}
+
+func validateMetric(m *v1beta1.CanaryMetric, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if m.Name == "" {
+		errs = append(errs, field.Required(p.Child("name"), ""))
+	}
+	if m.TemplateRef == nil && m.Query == "" && !slices.Contains(BuiltinMetrics, m.Name) {
+		errs = append(errs, field.Required(p.Child("templateRef"), "a metric other than "+
+			"request-success-rate and request-duration needs a templateRef (or a query)"))
+	}
+	if m.TemplateRef != nil && m.TemplateRef.Name == "" {
+		errs = append(errs, field.Required(p.Child("templateRef", "name"), ""))
+	}
+	errs = append(errs, validateDuration(m.Interval, p.Child("interval"), false)...)
+	if r := m.ThresholdRange; r != nil && r.Min != nil && r.Max != nil && *r.Min > *r.Max {
+		errs = append(errs, field.Invalid(p.Child("thresholdRange"), *r.Min, "min is above max"))
+	}
+	return errs
+}
+
+func validateDuration(s string, p *field.Path, required bool) field.ErrorList {
+	if s == "" {
+		if required {
+			return field.ErrorList{field.Required(p, "a duration such as 1m or 30s")}
+		}
+		return nil
+	}
+	if _, err := time.ParseDuration(s); err != nil || !durationPattern.MatchString(s) {
+		return field.ErrorList{field.Invalid(p, s, "must be a duration in seconds or minutes, such as 1m or 30s")}
+	}
+	return nil
+}
