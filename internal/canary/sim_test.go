@@ -385,7 +385,7 @@ func TestSimulations(t *testing.T) {
 			setup: func(t *testing.T) *world { return withHPA(newWorld(t, seed003())) },
 			until: 16 * time.Minute,
 			at: map[time.Duration]func(*world){
-				m(2 * time.Minute):               setImage("stefanprodan/podinfo:3.1.1"),
+				m(2 * time.Minute):                setImage("stefanprodan/podinfo:3.1.1"),
 				m(5*time.Minute + 30*time.Second): setImage("stefanprodan/podinfo:3.1.2"),
 			},
 		},
