@@ -45,6 +45,9 @@ func run(args []string) error {
 	fs.StringVar(&opts.HealthProbeBindAddress, "health-probe-bind-address", ":8080", "address of /healthz and /readyz; 0 turns them off")
 	fs.IntVar(&opts.RolloutThreads, "rollout-threads", 10, "Rollouts reconciled in parallel")
 	fs.IntVar(&opts.AnalysisThreads, "analysis-threads", 10, "AnalysisRuns measured in parallel")
+	fs.StringVar(&opts.Flagger, "flagger", "auto", "run the controller of Flagger's Canary kind: auto (when the API server serves flagger.app/v1beta1), on or off")
+	fs.StringVar(&opts.FlaggerProvider, "flagger-provider", "istio", "router of Canaries without spec.provider (Flagger's -mesh-provider)")
+	fs.StringVar(&opts.FlaggerMetricsServer, "flagger-metrics-server", "http://prometheus:9090", "Prometheus of the Canaries' built-in metrics (Flagger's -metrics-server)")
 	fs.StringVar(&opts.CredentialsNamespace, "credentials-namespace", "", "namespace of the metric services' credentials Secrets (datadog, newrelic, wavefront-api-tokens, influxdb); default $POD_NAMESPACE, the pod's namespace in a cluster, else argo-rollouts")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -1,5 +1,6 @@
 // Package apischeme builds the runtime.Scheme every Vireo program decodes
-// with: Kubernetes' built-in kinds, the Gateway API, and argoproj.io/v1alpha1.
+// with: Kubernetes' built-in kinds, the Gateway API, argoproj.io/v1alpha1
+// and flagger.app/v1beta1.
 // It is apart from the controller so that the CLI builds its clients without
 // linking the controller manager and its metric providers.
 package apischeme
@@ -9,6 +10,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	flaggerv1beta1 "github.com/vireo-dev/vireo/api/flagger/v1beta1"
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 )
 
@@ -22,6 +24,9 @@ func New() (*runtime.Scheme, error) {
 		return nil, err
 	}
 	if err := v1alpha1.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	if err := flaggerv1beta1.AddToScheme(s); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -367,7 +367,11 @@ func (d *decider) analysing() bool {
 func (d *decider) advance() {
 	c, s := d.c, &d.status
 	if !d.analysing() && !d.changed() {
-		d.p.RequeueAfter = 0 // nothing to do until the target changes
+		if len(d.o.Configs) == 0 {
+			// Nothing to do until the target changes (a watched write).
+			// Tracked configs are not watched: they are read each interval.
+			d.p.RequeueAfter = 0
+		}
 		return
 	}
 	// A new revision during the analysis starts it again, at once.

@@ -27,9 +27,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	flaggerv1beta1 "github.com/vireo-dev/vireo/api/flagger/v1beta1"
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/apischeme"
 	analysisrunctrl "github.com/vireo-dev/vireo/internal/controller/analysisrun"
+	canaryctrl "github.com/vireo-dev/vireo/internal/controller/canary"
 	experimentctrl "github.com/vireo-dev/vireo/internal/controller/experiment"
 	"github.com/vireo-dev/vireo/internal/controller/fence"
 	rolloutctrl "github.com/vireo-dev/vireo/internal/controller/rollout"
@@ -63,6 +65,15 @@ type Options struct {
 	// CredentialsNamespace holds metric services' credentials Secrets; the
 	// controller's own namespace when empty.
 	CredentialsNamespace string
+	// Flagger turns the Canary controller on ("on"), off ("off"), or on
+	// when the API server serves flagger.app/v1beta1 ("auto" or empty).
+	Flagger string
+	// FlaggerProvider is the router of Canaries without spec.provider
+	// (Flagger's -mesh-provider); istio when empty.
+	FlaggerProvider string
+	// FlaggerMetricsServer is the Prometheus of the Canaries' built-in
+	// metrics (Flagger's -metrics-server).
+	FlaggerMetricsServer string
 	// SeveralPerProcess lets tests start more than one manager in a process,
 	// which controller-runtime otherwise refuses (its metrics are per name).
 	SeveralPerProcess bool
@@ -110,12 +121,13 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	}
 	cacheOpts := cache.Options{
 		ByObject: map[client.Object]cache.ByObject{
-			&v1alpha1.Rollout{}:     {Label: sel},
-			&v1alpha1.AnalysisRun{}: {Label: sel},
-			&v1alpha1.Experiment{}:  {Label: sel},
-			&appsv1.ReplicaSet{}:    {Label: rolloutOwned},
-			&corev1.Pod{}:           {Label: rolloutOwned},
-			&batchv1.Job{}:          {Label: runOwned},
+			&v1alpha1.Rollout{}:      {Label: sel},
+			&v1alpha1.AnalysisRun{}:  {Label: sel},
+			&v1alpha1.Experiment{}:   {Label: sel},
+			&flaggerv1beta1.Canary{}: {Label: sel},
+			&appsv1.ReplicaSet{}:     {Label: rolloutOwned},
+			&corev1.Pod{}:            {Label: rolloutOwned},
+			&batchv1.Job{}:           {Label: runOwned},
 		},
 	}
 	if opts.Namespace != "" {
@@ -199,6 +211,18 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	experiments := &experimentctrl.Reconciler{Client: writer, Recorder: recorder, Fence: f, NamespaceOnly: opts.Namespace != ""}
 	if err := experiments.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("registering the experiment controller: %w", err)
+	}
+	flagger, err := flaggerEnabled(cfg, opts.Flagger)
+	if err != nil {
+		return nil, err
+	}
+	if flagger {
+		canaries := &canaryctrl.Reconciler{Client: writer, Fence: f, Provider: opts.FlaggerProvider, MetricsServer: opts.FlaggerMetricsServer,
+			// Flagger's events come from "flagger"; kubectl describe shows it.
+			Recorder: fence.Recorder(mgr.GetEventRecorderFor("flagger"), f)}
+		if err := canaries.SetupWithManager(mgr); err != nil {
+			return nil, fmt.Errorf("registering the canary controller: %w", err)
+		}
 	}
 	return mgr, nil
 }

@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 
+	flaggerv1beta1 "github.com/vireo-dev/vireo/api/flagger/v1beta1"
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 )
 
@@ -39,6 +40,35 @@ func CheckCRDs(cfg *rest.Config) error {
 		return fmt.Errorf("the API server at %s lacks the CRDs %v (install them: kubectl apply -k config/crd)", cfg.Host, missing)
 	}
 	return nil
+}
+
+// flaggerEnabled says whether the Canary controller runs: mode "on" needs
+// the flagger.app CRDs, "off" never runs it, and "auto" (or empty) runs it
+// when the API server serves canaries.flagger.app.
+func flaggerEnabled(cfg *rest.Config, mode string) (bool, error) {
+	switch mode {
+	case "off":
+		return false, nil
+	case "", "auto", "on":
+	default:
+		return false, fmt.Errorf("--flagger %q: want auto, on or off", mode)
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return false, fmt.Errorf("creating discovery client: %w", err)
+	}
+	gv := flaggerv1beta1.GroupVersion.String()
+	list, err := dc.ServerResourcesForGroupVersion(gv)
+	served := false
+	if err == nil {
+		for _, r := range list.APIResources {
+			served = served || r.Name == "canaries"
+		}
+	}
+	if mode == "on" && !served {
+		return false, fmt.Errorf("--flagger on: the API server at %s does not serve canaries.%s (install Vireo's CRDs: kubectl apply -k config/crd)", cfg.Host, flaggerv1beta1.GroupVersion.Group)
+	}
+	return served, nil
 }
 
 // WaitForCRDs waits until the API server serves Vireo's kinds, checking

@@ -1,0 +1,150 @@
+package canary
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/vireo-dev/vireo/api/flagger/v1beta1"
+	"github.com/vireo-dev/vireo/api/v1alpha1"
+	planner "github.com/vireo-dev/vireo/internal/canary"
+	"github.com/vireo-dev/vireo/internal/metricprovider/httpquery"
+	"github.com/vireo-dev/vireo/internal/metricprovider/prometheus"
+)
+
+// Checker runs the checks a plan asks for: webhooks and metric queries.
+type Checker struct {
+	// Reader reads the Secrets of MetricTemplates' secretRef.
+	Reader client.Reader
+	// Backoff is the first wait between two tries of a webhook (1 s when
+	// zero); it doubles up to 30 s.
+	Backoff time.Duration
+}
+
+// Payload is the body of a webhook call, as Flagger sends it.
+type Payload struct {
+	Name      string              `json:"name"`
+	Namespace string              `json:"namespace"`
+	Phase     v1beta1.CanaryPhase `json:"phase"`
+	Checksum  string              `json:"checksum"`
+	Metadata  map[string]string   `json:"metadata,omitempty"`
+}
+
+// Run answers one check.
+func (k *Checker) Run(ctx context.Context, c *v1beta1.Canary, ch planner.Check) planner.Result {
+	switch ch.Kind {
+	case planner.HookCheck:
+		return k.hook(ctx, c, ch.Hook, ch.Phase)
+	case planner.MetricCheck:
+		return k.metric(ctx, ch.Metric)
+	}
+	return planner.Result{Err: fmt.Sprintf("unknown check kind %q", ch.Kind)}
+}
+
+// hook POSTs the payload; an answer of 202 or below passes. A failed call
+// or a 5xx/429 answer is tried again, retries times, with backoff.
+func (k *Checker) hook(ctx context.Context, c *v1beta1.Canary, h *v1beta1.CanaryWebhook, phase v1beta1.CanaryPhase) planner.Result {
+	body, err := json.Marshal(Payload{Name: c.Name, Namespace: c.Namespace, Phase: phase,
+		Checksum: planner.ConfigsChecksum(&c.Status), Metadata: h.Metadata})
+	if err != nil {
+		return planner.Result{Err: err.Error()}
+	}
+	timeout := planner.DefaultHookTimeout
+	if d, err := time.ParseDuration(h.Timeout); err == nil && d > 0 {
+		timeout = d
+	}
+	wait := k.Backoff
+	if wait <= 0 {
+		wait = time.Second
+	}
+	var last planner.Result
+	for try := 0; try <= max(h.Retries, 0); try++ {
+		if try > 0 {
+			select {
+			case <-ctx.Done():
+				return last
+			case <-time.After(wait):
+			}
+			wait = min(2*wait, 30*time.Second)
+		}
+		data, err := httpquery.Do(ctx, httpquery.Request{Provider: "webhook " + h.Name, Method: http.MethodPost, URL: h.URL,
+			Header: http.Header{"Content-Type": {"application/json"}}, Body: body, Timeout: timeout, Insecure: h.DisableTLS})
+		var se *httpquery.StatusError
+		switch {
+		case err == nil:
+			// 2xx: Flagger passes 200 to 202 only.
+			return planner.Result{OK: true}
+		case errors.As(err, &se):
+			msg := strings.TrimSpace(string(data))
+			if msg == "" {
+				msg = se.Status
+			}
+			last = planner.Result{Err: msg}
+			if se.Code < 500 && se.Code != http.StatusTooManyRequests {
+				return last
+			}
+		default:
+			last = planner.Result{Err: err.Error()}
+		}
+	}
+	return last
+}
+
+// metric runs a rendered query and reads one number from the answer: no
+// series, or NaN, is "no values".
+func (k *Checker) metric(ctx context.Context, q *planner.MetricQuery) planner.Result {
+	if q.Provider.Type != "prometheus" {
+		return planner.Result{Err: fmt.Sprintf("metric provider %q is not served by Vireo yet (prometheus is)", q.Provider.Type)}
+	}
+	if q.Provider.Address == "" {
+		return planner.Result{Err: "no Prometheus address: set the MetricTemplate's provider.address, spec.metricsServer or the controller's --flagger-metrics-server"}
+	}
+	pm := &v1alpha1.PrometheusMetric{Address: q.Provider.Address, Query: q.Query, Insecure: q.Provider.InsecureSkipVerify}
+	for name, values := range q.Provider.Headers {
+		for _, v := range values {
+			pm.Headers = append(pm.Headers, v1alpha1.WebMetricHeader{Key: name, Value: v})
+		}
+	}
+	if ref := q.Provider.SecretRef; ref != nil {
+		var s corev1.Secret
+		if err := k.Reader.Get(ctx, client.ObjectKey{Namespace: q.Namespace, Name: ref.Name}, &s); err != nil {
+			return planner.Result{Err: fmt.Sprintf("secret %s: %v", ref.Name, err)}
+		}
+		switch {
+		case len(s.Data["token"]) > 0:
+			pm.Headers = append(pm.Headers, v1alpha1.WebMetricHeader{Key: "Authorization", Value: "Bearer " + string(s.Data["token"])})
+		case len(s.Data["username"]) > 0:
+			cred := base64.StdEncoding.EncodeToString([]byte(string(s.Data["username"]) + ":" + string(s.Data["password"])))
+			pm.Headers = append(pm.Headers, v1alpha1.WebMetricHeader{Key: "Authorization", Value: "Basic " + cred})
+		}
+	}
+	v, err := prometheus.Provider{}.Query(ctx, &v1alpha1.Metric{Name: q.Name, Provider: v1alpha1.MetricProvider{Prometheus: pm}})
+	if err != nil {
+		return planner.Result{Err: err.Error()}
+	}
+	var f float64
+	switch x := v.(type) {
+	case float64:
+		f = x
+	case []float64:
+		if len(x) == 0 {
+			return planner.Result{NoValues: true, Err: "no values found"}
+		}
+		f = x[0]
+	default:
+		return planner.Result{Err: fmt.Sprintf("the query answered %v, not a number", v)}
+	}
+	if math.IsNaN(f) {
+		return planner.Result{NoValues: true, Err: "no values found (NaN)"}
+	}
+	return planner.Result{OK: true, Value: f}
+}

@@ -1,0 +1,202 @@
+package canary
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/vireo-dev/vireo/api/flagger/v1beta1"
+	planner "github.com/vireo-dev/vireo/internal/canary"
+	"github.com/vireo-dev/vireo/internal/controller/owned"
+)
+
+// writer is the controller's apply.Target: one pass's writes for one
+// Canary, through the fenced client.
+type writer struct {
+	client   client.Client
+	reader   client.Reader
+	recorder record.EventRecorder
+	checker  *Checker
+	router   Router
+	canary   *v1beta1.Canary
+	target   *appsv1.Deployment
+	primary  *appsv1.Deployment
+}
+
+func (w *writer) CopyConfigs(ctx context.Context, names []string) error {
+	for _, ref := range names {
+		kind, name, _ := strings.Cut(ref, "/")
+		switch kind {
+		case planner.ConfigMapKind:
+			var src corev1.ConfigMap
+			if err := w.reader.Get(ctx, client.ObjectKey{Namespace: w.canary.Namespace, Name: name}, &src); err != nil {
+				return fmt.Errorf("configmap %s.%s get query error: %w", name, w.canary.Namespace, err)
+			}
+			dst := &corev1.ConfigMap{ObjectMeta: planner.PrimaryConfig(w.canary, &src), Data: src.Data, BinaryData: src.BinaryData}
+			if err := w.upsert(ctx, dst, func(cur client.Object) bool {
+				c := cur.(*corev1.ConfigMap)
+				same := equality.Semantic.DeepEqual(c.Data, dst.Data) && equality.Semantic.DeepEqual(c.BinaryData, dst.BinaryData)
+				c.Data, c.BinaryData = dst.Data, dst.BinaryData
+				return !same
+			}, &corev1.ConfigMap{}); err != nil {
+				return err
+			}
+		case planner.SecretKind:
+			var src corev1.Secret
+			if err := w.reader.Get(ctx, client.ObjectKey{Namespace: w.canary.Namespace, Name: name}, &src); err != nil {
+				return fmt.Errorf("secret %s.%s get query error: %w", name, w.canary.Namespace, err)
+			}
+			dst := &corev1.Secret{ObjectMeta: planner.PrimaryConfig(w.canary, &src), Data: src.Data, Type: src.Type}
+			if err := w.upsert(ctx, dst, func(cur client.Object) bool {
+				c := cur.(*corev1.Secret)
+				same := equality.Semantic.DeepEqual(c.Data, dst.Data)
+				c.Data = dst.Data
+				return !same
+			}, &corev1.Secret{}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// upsert creates obj, or, when it exists, lets mutate bring the current
+// object in line and updates it if mutate reports a change.
+func (w *writer) upsert(ctx context.Context, obj client.Object, mutate func(cur client.Object) bool, cur client.Object) error {
+	err := w.client.Create(ctx, obj)
+	if err == nil || !apierrors.IsAlreadyExists(err) {
+		if err != nil {
+			return fmt.Errorf("creating %T %s: %w", obj, klog.KObj(obj), err)
+		}
+		return nil
+	}
+	if err := w.reader.Get(ctx, client.ObjectKeyFromObject(obj), cur); err != nil {
+		return fmt.Errorf("reading %T %s: %w", obj, klog.KObj(obj), err)
+	}
+	// A Service may be the user's (the apex, taken over); any other object
+	// of that name that this Canary does not control is left alone.
+	if _, svc := cur.(*corev1.Service); !svc && !metav1.IsControlledBy(cur, w.canary) {
+		return fmt.Errorf("%s exists and is not controlled by canary %s; Vireo leaves it alone", klog.KObj(cur), klog.KObj(w.canary))
+	}
+	if !mutate(cur) {
+		return nil
+	}
+	if err := w.client.Update(ctx, cur); err != nil {
+		return fmt.Errorf("updating %T %s: %w", obj, klog.KObj(obj), err)
+	}
+	return nil
+}
+
+func (w *writer) WritePrimary(ctx context.Context, d *appsv1.Deployment) error {
+	if w.primary == nil {
+		if err := w.client.Create(ctx, d); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating deployment %s: %w", klog.KObj(d), err)
+		}
+		return nil
+	}
+	next := w.primary.DeepCopy()
+	next.Labels, next.Annotations = d.Labels, d.Annotations
+	next.Spec.Replicas = d.Spec.Replicas
+	next.Spec.ProgressDeadlineSeconds = d.Spec.ProgressDeadlineSeconds
+	next.Spec.MinReadySeconds = d.Spec.MinReadySeconds
+	next.Spec.RevisionHistoryLimit = d.Spec.RevisionHistoryLimit
+	next.Spec.Strategy = d.Spec.Strategy
+	next.Spec.Template = d.Spec.Template
+	if err := w.client.Update(ctx, next); err != nil {
+		return fmt.Errorf("updating deployment %s template spec failed: %w", klog.KObj(d), err)
+	}
+	return nil
+}
+
+func (w *writer) WritePrimaryHPA(ctx context.Context, h *autoscalingv2.HorizontalPodAutoscaler) error {
+	return w.upsert(ctx, h, func(cur client.Object) bool {
+		c := cur.(*autoscalingv2.HorizontalPodAutoscaler)
+		if equality.Semantic.DeepEqual(c.Spec, h.Spec) {
+			return false
+		}
+		c.Spec = h.Spec
+		return true
+	}, &autoscalingv2.HorizontalPodAutoscaler{})
+}
+
+func (w *writer) WriteServices(ctx context.Context, svcs []*corev1.Service) error {
+	for _, s := range svcs {
+		err := w.upsert(ctx, s, func(cur client.Object) bool {
+			c := cur.(*corev1.Service)
+			ports := s.Spec.Ports
+			// Keep the node ports the API server assigned.
+			for i := range ports {
+				for _, p := range c.Spec.Ports {
+					if p.Name == ports[i].Name && p.NodePort > 0 {
+						ports[i].NodePort = p.NodePort
+					}
+				}
+			}
+			changed := !equality.Semantic.DeepEqual(c.Spec.Ports, ports) || !equality.Semantic.DeepEqual(c.Spec.Selector, s.Spec.Selector)
+			c.Spec.Ports, c.Spec.Selector = ports, s.Spec.Selector
+			if metav1.IsControlledBy(c, w.canary) {
+				if !equality.Semantic.DeepEqual(c.Labels, s.Labels) {
+					c.Labels, changed = maps.Clone(s.Labels), true
+				}
+				if len(s.Annotations) > 0 && !equality.Semantic.DeepEqual(c.Annotations, s.Annotations) {
+					c.Annotations, changed = maps.Clone(s.Annotations), true
+				}
+			}
+			return changed
+		}, &corev1.Service{})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *writer) ReconcileRouter(ctx context.Context) error { return w.router.Reconcile(ctx, w.canary) }
+
+func (w *writer) SetRoutes(ctx context.Context, r planner.Routes) error {
+	return w.router.SetRoutes(ctx, w.canary, r)
+}
+
+func (w *writer) ScaleTarget(ctx context.Context, n int32) error {
+	patch := client.RawPatch(types.MergePatchType, fmt.Appendf(nil, `{"spec":{"replicas":%d}}`, n))
+	if err := w.client.Patch(ctx, w.target.DeepCopy(), patch); err != nil {
+		return fmt.Errorf("scaling deployment %s to %d failed: %w", klog.KObj(w.target), n, err)
+	}
+	return nil
+}
+
+func (w *writer) WriteStatus(ctx context.Context, s *v1beta1.CanaryStatus) (bool, error) {
+	next := w.canary.DeepCopy()
+	next.Status = *s
+	return owned.PatchStatus(ctx, w.client, "canary", next, w.canary)
+}
+
+func (w *writer) Event(ctx context.Context, e planner.Event) {
+	w.recorder.Event(w.canary, e.Type, planner.EventReason, e.Message)
+	log.FromContext(ctx).V(1).Info(e.Message, "canary", klog.KObj(w.canary))
+}
+
+// After calls the post-rollout hooks and reports each answer as an event.
+func (w *writer) After(ctx context.Context, checks []planner.Check) {
+	for _, ch := range checks {
+		r := w.checker.Run(ctx, w.canary, ch)
+		if r.OK {
+			w.Event(ctx, planner.Event{Type: corev1.EventTypeNormal, Message: fmt.Sprintf("Post-rollout check %s passed", ch.Hook.Name)})
+		} else {
+			w.Event(ctx, planner.Event{Type: corev1.EventTypeWarning, Message: fmt.Sprintf("Post-rollout hook %s failed %s", ch.Hook.Name, r.Err)})
+		}
+	}
+}
