@@ -299,6 +299,9 @@ func (d *decider) decide() {
 	initializing := d.status.Phase == v1beta1.PhaseInitializing
 	if initializing {
 		d.p.Services = Services(c, d.o.Target, label, value, false)
+		if !SkipAnalysis(c) && !d.providersOnline() {
+			return
+		}
 		if d.o.Primary == nil {
 			return // look again when the primary reports
 		}
@@ -319,6 +322,60 @@ func (d *decider) decide() {
 		return
 	}
 	d.advance()
+}
+
+// onlineQuery is the query that tells a Prometheus is up: it answers 1.
+const onlineQuery = "vector(1)"
+
+// providersOnline checks, while initializing, that each metric's provider
+// answers, and says so in an event (Flagger's words, spelling included).
+// It returns false when it asked for checks.
+func (d *decider) providersOnline() bool {
+	for i := range d.a.Metrics {
+		m := &d.a.Metrics[i]
+		var q *MetricQuery
+		var fail string
+		switch {
+		case m.TemplateRef == nil && m.Query == "" && slices.Contains(BuiltinMetrics, m.Name):
+			mq, _ := d.metricQuery(m)
+			q = &MetricQuery{Name: m.Name, Query: onlineQuery, Provider: mq.Provider, Namespace: mq.Namespace}
+			fail = "prometheus not avaiable: %s"
+		case m.TemplateRef != nil:
+			ns := m.TemplateRef.Namespace
+			if ns == "" {
+				ns = d.c.Namespace
+			}
+			t := d.o.Templates[ns+"/"+m.TemplateRef.Name]
+			if t == nil {
+				d.warn("Error checking metric providers: metric template %s error: not found", key(m.TemplateRef.Name, ns))
+				return true
+			}
+			if t.Spec.Provider.Type != "prometheus" {
+				continue
+			}
+			q = &MetricQuery{Name: m.Name, Query: onlineQuery, Provider: t.Spec.Provider, Namespace: ns}
+			fail = fmt.Sprintf("%s in metric template %s not avaiable: ", t.Spec.Provider.Type, key(t.Name, ns)) + "%s"
+		default:
+			continue
+		}
+		id := "online/" + m.Name
+		r, ok := d.o.Results[id]
+		if !ok {
+			d.p.Run = append(d.p.Run, Check{ID: id, Kind: MetricCheck, Metric: q})
+			d.asked = true
+			return false
+		}
+		if !r.OK || r.Value != 1 {
+			why := r.Err
+			if r.OK {
+				why = "value is not 1 for query: " + onlineQuery
+			}
+			d.warn("Error checking metric providers: "+fail, why)
+			return true
+		}
+	}
+	d.info("all the metrics providers are available!")
+	return true
 }
 
 func (d *decider) readyThreshold(primary bool) int {

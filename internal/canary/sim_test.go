@@ -72,6 +72,9 @@ func healthy(_ *world, c canary.Check) canary.Result {
 	if c.Kind == canary.HookCheck {
 		return canary.Result{OK: true}
 	}
+	if c.Metric.Query == "vector(1)" {
+		return canary.Result{OK: true, Value: 1}
+	}
 	switch c.Metric.Name {
 	case "request-success-rate":
 		return canary.Result{OK: true, Value: 100}

@@ -70,6 +70,8 @@ func (p *prom) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.queries = append(p.queries, q)
 	v := 0.0
 	switch {
+	case q == "vector(1)":
+		v = 1
 	case strings.Contains(q, "histogram_quantile"):
 		v = 120
 	case strings.Contains(q, `response_code!~"5.*"`):
@@ -263,6 +265,7 @@ func TestSeed003AgainstRealAPIServer(t *testing.T) {
 			(*cn.Status.TrackedConfigs)["configmap/podinfo-env"] == "" {
 			t.Errorf("status %+v: want lastAppliedSpec = lastPromotedSpec, configmap/podinfo-env tracked", cn.Status)
 		}
+		wantEvent(t, events, "Normal Synced all the metrics providers are available!")
 		wantEvent(t, events, "Normal Synced Initialization done! podinfo."+ns)
 		// Another pass with nothing changed writes nothing and asks for
 		// nothing but the next look at the tracked config.
