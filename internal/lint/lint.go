@@ -69,6 +69,10 @@ func loadSchemas() (schemas, error) {
 		if err := sigsyaml.Unmarshal(data, &c); err != nil {
 			return nil, fmt.Errorf("reading the %s CRD: %w", f.Name(), err)
 		}
+		// Lint checks the argoproj.io kinds; Flagger's are not linted yet.
+		if c.Spec.Group != v1alpha1.GroupVersion.Group {
+			continue
+		}
 		s, err := crdschema.Schema(&c, v1alpha1.GroupVersion.Version)
 		if err != nil {
 			return nil, err
