@@ -13,7 +13,7 @@ import (
 
 // SupportedProviders are the routers Vireo drives for Canaries. Flagger's
 // other providers are valid Flagger but refused here, naming spec.provider.
-var SupportedProviders = []string{KubernetesProvider, "istio"}
+var SupportedProviders = []string{KubernetesProvider, "istio", "traefik"}
 
 // BuiltinMetrics are the metrics Vireo knows without a template.
 var BuiltinMetrics = []string{"request-success-rate", "request-duration"}

@@ -188,7 +188,11 @@ func TestSeed003FlaggerIstio(t *testing.T) {
 	}
 	c.must(t, "", "wait", "-n", good, "--for=condition=promoted", "--timeout=10s", "canary/podinfo")
 	vsWeights := func(ns string) string {
-		return c.jsonpath(t, ns, "virtualservice/podinfo", "{.spec.http[0].route[0].weight}/{.spec.http[0].route[1].weight}")
+		out, err := c.kubectl("", "get", "-n", ns, "virtualservice/podinfo", "-o", "jsonpath={.spec.http[0].route[0].weight}/{.spec.http[0].route[1].weight}")
+		if err != nil {
+			return "error: " + out
+		}
+		return out
 	}
 	if w := vsWeights(good); w != "100/0" {
 		t.Errorf("VirtualService weights %s after initialization, want 100/0", w)

@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/tools/record"
 	testclock "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
@@ -439,3 +440,5 @@ func wantEvent(t *testing.T, events *record.FakeRecorder, want string) {
 		}
 	}
 }
+
+func intOrString(n int32) intstr.IntOrString { return intstr.FromInt32(n) }

@@ -31,8 +31,11 @@ type Router interface {
 // RouterFor returns the router of a provider; the planner has already
 // refused the ones Vireo does not drive.
 func RouterFor(cl client.Client, provider string) Router {
-	if provider == "istio" {
-		return &istioRouter{client: cl}
+	switch provider {
+	case "istio":
+		return &istioRouter{objects{cl}}
+	case "traefik":
+		return &traefikRouter{objects{cl}}
 	}
 	return noRouter{}
 }
@@ -53,13 +56,18 @@ var (
 	destinationRuleGVK = schema.GroupVersionKind{Group: "networking.istio.io", Version: "v1beta1", Kind: "DestinationRule"}
 )
 
-// istioRouter owns a VirtualService named after the apex Service and the
-// DestinationRules NAME-primary and NAME-canary, as Flagger makes them.
-type istioRouter struct {
+// objects reads and writes a router's objects, owned by the Canary.
+type objects struct {
 	client client.Client
 }
 
-func (r *istioRouter) get(ctx context.Context, c *v1beta1.Canary, gvk schema.GroupVersionKind, name string) (*unstructured.Unstructured, error) {
+// istioRouter owns a VirtualService named after the apex Service and the
+// DestinationRules NAME-primary and NAME-canary, as Flagger makes them.
+type istioRouter struct {
+	objects
+}
+
+func (r *objects) get(ctx context.Context, c *v1beta1.Canary, gvk schema.GroupVersionKind, name string) (*unstructured.Unstructured, error) {
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(gvk)
 	err := r.client.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: name}, u)
@@ -151,7 +159,7 @@ func (r *istioRouter) SetRoutes(ctx context.Context, c *v1beta1.Canary, w planne
 
 // ensure creates the object or updates its spec (and, when given, its
 // labels and annotations) where they differ.
-func (r *istioRouter) ensure(ctx context.Context, c *v1beta1.Canary, gvk schema.GroupVersionKind, name string, spec map[string]any, labels, annotations map[string]string) error {
+func (r *objects) ensure(ctx context.Context, c *v1beta1.Canary, gvk schema.GroupVersionKind, name string, spec map[string]any, labels, annotations map[string]string) error {
 	cur, err := r.get(ctx, c, gvk, name)
 	if err != nil {
 		return err
