@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -711,7 +712,10 @@ func (d *decider) metricQuery(m *v1beta1.CanaryMetric) (*MetricQuery, string) {
 	query := m.Query
 	if query == "" {
 		byProvider, ok := BuiltinQueries[d.provider]
-		if !ok {
+		switch {
+		case strings.HasPrefix(d.provider, "gatewayapi"):
+			byProvider = BuiltinQueries[KubernetesProvider]
+		case !ok:
 			byProvider = BuiltinQueries["istio"]
 		}
 		query = byProvider[m.Name]

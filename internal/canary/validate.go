@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -13,7 +14,7 @@ import (
 
 // SupportedProviders are the routers Vireo drives for Canaries. Flagger's
 // other providers are valid Flagger but refused here, naming spec.provider.
-var SupportedProviders = []string{KubernetesProvider, "istio", "traefik"}
+var SupportedProviders = []string{KubernetesProvider, "istio", "traefik", "gatewayapi:v1", "gatewayapi:v1beta1"}
 
 // BuiltinMetrics are the metrics Vireo knows without a template.
 var BuiltinMetrics = []string{"request-success-rate", "request-duration"}
@@ -39,6 +40,9 @@ func Validate(c *v1beta1.Canary, defaultProvider string) field.ErrorList {
 	}
 
 	svc := spec.Child("service")
+	if strings.HasPrefix(Provider(c, defaultProvider), "gatewayapi") && len(c.Spec.Service.GatewayRefs) == 0 {
+		errs = append(errs, field.Required(svc.Child("gatewayRefs"), "the Gateway API provider needs the Gateways the HTTPRoute attaches to"))
+	}
 	if c.Spec.Service.Port <= 0 || c.Spec.Service.Port > 65535 {
 		errs = append(errs, field.Invalid(svc.Child("port"), c.Spec.Service.Port, "must be a port number, 1 to 65535"))
 	}
