@@ -22,7 +22,7 @@ import (
 type mesh struct {
 	mu        sync.Mutex
 	last      time.Time
-	errorRate map[string]float64           // namespace -> canary 5xx share
+	errorRate map[string]float64            // namespace -> canary 5xx share
 	counts    map[string]map[string]float64 // namespace/workload -> code -> requests
 	addr      string
 }
