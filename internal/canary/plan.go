@@ -87,6 +87,9 @@ type Plan struct {
 	// After are webhooks to call once the status is written; their
 	// answers change nothing (post-rollout).
 	After []Check
+	// Finalizer adds (true) or removes (false) FinalizerName; nil leaves
+	// it. It is added before the status is written, removed after.
+	Finalizer *bool
 	// Invalid is the message of an invalid spec; empty when valid.
 	Invalid string
 	// RequeueAfter: look again after this long, or on the next change.
@@ -260,8 +263,25 @@ func (d *decider) due() (bool, time.Duration) {
 	return false, next.Sub(d.o.Now)
 }
 
+// FinalizerName holds a Canary with revertOnDeletion until the target is
+// given its traffic back (Flagger's name).
+const FinalizerName = "finalizer.flagger.app"
+
 func (d *decider) decide() {
 	c := d.c
+	has := slices.Contains(c.Finalizers, FinalizerName)
+	if c.DeletionTimestamp != nil {
+		if has {
+			d.terminate()
+		}
+		return
+	}
+	switch {
+	case c.Spec.RevertOnDeletion && !has:
+		d.p.Finalizer = ptr.To(true)
+	case !c.Spec.RevertOnDeletion && has:
+		d.p.Finalizer = ptr.To(false)
+	}
 	if errs := Validate(c, d.o.DefaultProvider); len(errs) > 0 {
 		d.setInvalid("invalid Canary: " + errs.ToAggregate().Error())
 		return
@@ -388,6 +408,57 @@ func (d *decider) readyThreshold(primary bool) int {
 		return *v
 	}
 	return DefaultReadyThreshold
+}
+
+// terminate gives a deleted Canary's target its traffic back
+// (revertOnDeletion): Terminating, the target scaled up to the primary's
+// size, the apex Service selecting the target's pods; once the target is
+// ready, Terminated and the finalizer removed. The primary, the other
+// Services and the router's objects then go with the Canary.
+func (d *decider) terminate() {
+	c, s := d.c, &d.status
+	if s.Phase == v1beta1.PhaseTerminated {
+		d.p.Finalizer = ptr.To(false)
+		return
+	}
+	if s.Phase != v1beta1.PhaseTerminating {
+		d.setPhase(v1beta1.PhaseTerminating)
+		d.info("Terminating canary %s", d.name)
+	}
+	if d.o.Target == nil {
+		d.setPhase(v1beta1.PhaseTerminated)
+		d.p.Finalizer = ptr.To(false)
+		return
+	}
+	label, value, err := SelectorLabel(d.o.Target, d.o.SelectorLabels)
+	if err != nil {
+		d.setPhase(v1beta1.PhaseTerminated)
+		d.p.Finalizer = ptr.To(false)
+		return
+	}
+	if ptr.Deref(d.o.Target.Spec.Replicas, 1) == 0 {
+		n := int32(1)
+		if p := d.o.Primary; p != nil && ptr.Deref(p.Spec.Replicas, 0) > 0 {
+			n = *p.Spec.Replicas
+		}
+		d.p.TargetReplicas = ptr.To(n)
+		d.p.RequeueAfter = 3 * time.Second
+		return
+	}
+	r := DeploymentReadiness(d.o.Target, ProgressDeadline(c), d.readyThreshold(false), d.o.Now)
+	if !r.Ready && r.Retriable {
+		d.p.RequeueAfter = 3 * time.Second
+		return
+	}
+	apex, _, _ := ServiceNames(c)
+	for _, svc := range Services(c, d.o.Target, label, value, true) {
+		if svc.Name == apex {
+			svc.Spec.Selector = map[string]string{label: value}
+			d.p.Services = []*corev1.Service{svc}
+		}
+	}
+	d.setPhase(v1beta1.PhaseTerminated)
+	d.p.Finalizer = ptr.To(false)
 }
 
 // promotionID changes at every promotion and stays the same between.

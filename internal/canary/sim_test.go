@@ -148,6 +148,10 @@ func (w *world) invariants() {
 		t.Fatalf("%v: routes %+v do not sum to 100", w.now, w.routes)
 	}
 	switch s.Phase {
+	case v1beta1.PhaseTerminated:
+		if n := ptr.Deref(w.target.Spec.Replicas, 1); n == 0 {
+			t.Fatalf("%v: Terminated with the target at 0 replicas", w.now)
+		}
 	case v1beta1.PhaseInitialized, v1beta1.PhaseSucceeded, v1beta1.PhaseFailed:
 		if w.routes.Canary != 0 {
 			t.Fatalf("%v: %s with %d%% of the traffic on the canary", w.now, s.Phase, w.routes.Canary)
@@ -225,6 +229,19 @@ func (w *world) WriteServices(_ context.Context, svcs []*corev1.Service) error {
 }
 
 func (w *world) ReconcileRouter(context.Context) error { return nil }
+
+func (w *world) SetFinalizer(_ context.Context, present bool) error {
+	w.logf("finalizer %v", present)
+	if present {
+		w.canary.Finalizers = []string{canary.FinalizerName}
+	} else {
+		w.canary.Finalizers = nil
+		if w.canary.DeletionTimestamp != nil {
+			w.logf("canary deleted")
+		}
+	}
+	return nil
+}
 
 func (w *world) SetRoutes(_ context.Context, r canary.Routes) error {
 	if r != w.routes {
@@ -513,6 +530,19 @@ func TestSimulations(t *testing.T) {
 					{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionFalse, Reason: "MinimumReplicasUnavailable",
 						LastUpdateTime: metav1.NewTime(w.now)},
 				}
+			}},
+		},
+		{
+			name: "revert-on-deletion",
+			setup: func(t *testing.T) *world {
+				c := seed003()
+				c.Spec.RevertOnDeletion = true
+				return newWorld(t, c)
+			},
+			until: 5 * time.Minute,
+			at: map[time.Duration]func(*world){m(time.Minute): func(w *world) {
+				w.logf("   kubectl delete canary podinfo")
+				w.canary.DeletionTimestamp = &metav1.Time{Time: w.now}
 			}},
 		},
 		{

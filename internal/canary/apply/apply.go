@@ -28,6 +28,8 @@ type Target interface {
 	ReconcileRouter(ctx context.Context) error
 	SetRoutes(ctx context.Context, r canary.Routes) error
 	ScaleTarget(ctx context.Context, replicas int32) error
+	// SetFinalizer adds or removes the Canary's finalizer.
+	SetFinalizer(ctx context.Context, present bool) error
 	// WriteStatus writes the status; conflict: the Canary changed since
 	// it was read, and the pass ends there.
 	WriteStatus(ctx context.Context, s *v1beta1.CanaryStatus) (conflict bool, err error)
@@ -36,14 +38,19 @@ type Target interface {
 	After(ctx context.Context, checks []canary.Check)
 }
 
-// Apply writes a plan in this order: primary configs, primary, primary
-// HPA, Services, router objects, routes, target replicas, status, events,
-// post-rollout hooks. Traffic thus leaves the canary before it is scaled
+// Apply writes a plan in this order: an added finalizer, primary configs, primary, primary
+// HPA, Services, router objects, routes, target replicas, status, a removed finalizer,
+// events, post-rollout hooks. Traffic thus leaves the canary before it is scaled
 // down, and the primary exists before any Service selects it. A failed
 // write ends the pass; the next pass plans again from what it reads.
 func Apply(ctx context.Context, t Target, p canary.Plan) (conflict bool, err error) {
 	if len(p.Run) > 0 {
 		return false, fmt.Errorf("plan still needs %d checks answered", len(p.Run))
+	}
+	if p.Finalizer != nil && *p.Finalizer {
+		if err := t.SetFinalizer(ctx, true); err != nil {
+			return false, err
+		}
 	}
 	if len(p.PrimaryConfigs) > 0 {
 		if err := t.CopyConfigs(ctx, p.PrimaryConfigs); err != nil {
@@ -84,6 +91,11 @@ func Apply(ctx context.Context, t Target, p canary.Plan) (conflict bool, err err
 		conflict, err := t.WriteStatus(ctx, p.Status)
 		if err != nil || conflict {
 			return conflict, err
+		}
+	}
+	if p.Finalizer != nil && !*p.Finalizer {
+		if err := t.SetFinalizer(ctx, false); err != nil {
+			return false, err
 		}
 	}
 	for _, e := range p.Events {

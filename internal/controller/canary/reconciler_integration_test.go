@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -372,6 +374,38 @@ func TestSeed003AgainstRealAPIServer(t *testing.T) {
 		if cond := cn.Status.Conditions[0]; cond.Status != "False" || cond.Reason != "Failed" {
 			t.Errorf("Promoted %+v, want False (Failed)", cond)
 		}
+	})
+
+	t.Run("revertOnDeletion gives the target its traffic back", func(t *testing.T) {
+		r, _, events, cn := setup(t)
+		cn.Spec.RevertOnDeletion = true
+		must(t, c.Update(ctx, cn))
+		initialize(t, r, cn)
+		ns := cn.Namespace
+		if !slices.Contains(cn.Finalizers, planner.FinalizerName) {
+			t.Fatalf("finalizers %v, want %s", cn.Finalizers, planner.FinalizerName)
+		}
+		must(t, c.Delete(ctx, cn))
+		for i := 0; i < 5; i++ {
+			if _, err := r.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(cn)}); err != nil {
+				t.Fatal(err)
+			}
+			settle(t, ns, "podinfo")
+		}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(cn), cn); !apierrors.IsNotFound(err) {
+			t.Fatalf("the Canary is still there (%v): phase %s, finalizers %v", err, cn.Status.Phase, cn.Finalizers)
+		}
+		var target appsv1.Deployment
+		must(t, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "podinfo"}, &target))
+		if n := ptr.Deref(target.Spec.Replicas, 1); n != 2 {
+			t.Errorf("target at %d replicas after the revert, want the primary's 2", n)
+		}
+		var apex corev1.Service
+		must(t, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "podinfo"}, &apex))
+		if apex.Spec.Selector["app"] != "podinfo" {
+			t.Errorf("apex Service selects %v after the revert, want app=podinfo", apex.Spec.Selector)
+		}
+		wantEvent(t, events, "Normal Synced Terminating canary podinfo."+ns)
 	})
 
 	t.Run("an invalid Canary gets a condition and one event, and no requeue", func(t *testing.T) {

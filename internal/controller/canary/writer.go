@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/vireo-dev/vireo/api/flagger/v1beta1"
@@ -178,10 +179,30 @@ func (w *writer) ScaleTarget(ctx context.Context, n int32) error {
 	return nil
 }
 
+func (w *writer) SetFinalizer(ctx context.Context, present bool) error {
+	next := w.canary.DeepCopy()
+	if present {
+		controllerutil.AddFinalizer(next, planner.FinalizerName)
+	} else {
+		controllerutil.RemoveFinalizer(next, planner.FinalizerName)
+	}
+	if err := w.client.Patch(ctx, next, client.MergeFromWithOptions(w.canary, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("setting the finalizer of canary %s: %w", klog.KObj(w.canary), err)
+	}
+	// The status patch that follows is made against this version.
+	w.canary.ResourceVersion, w.canary.Finalizers = next.ResourceVersion, next.Finalizers
+	return nil
+}
+
 func (w *writer) WriteStatus(ctx context.Context, s *v1beta1.CanaryStatus) (bool, error) {
 	next := w.canary.DeepCopy()
 	next.Status = *s
-	return owned.PatchStatus(ctx, w.client, "canary", next, w.canary)
+	conflict, err := owned.PatchStatus(ctx, w.client, "canary", next, w.canary)
+	if err == nil && !conflict {
+		// A finalizer removed after the status is made against this version.
+		w.canary.ResourceVersion, w.canary.Status = next.ResourceVersion, next.Status
+	}
+	return conflict, err
 }
 
 func (w *writer) Event(ctx context.Context, e planner.Event) {
