@@ -11,7 +11,7 @@ import (
 func newGetCommand(e *env) *cobra.Command {
 	get := &cobra.Command{
 		Use:   "get",
-		Short: "Show a rollout as a tree of revisions, ReplicaSets, pods and analysis runs, or an experiment",
+		Short: "Show a rollout as a tree of revisions, ReplicaSets, pods and analysis runs, an experiment, or a Flagger canary",
 	}
 	var watch bool
 	rollout := &cobra.Command{
@@ -36,7 +36,7 @@ func newGetCommand(e *env) *cobra.Command {
 		},
 	}
 	rollout.Flags().BoolVarP(&watch, "watch", "w", false, "keep watching, redrawing on every change")
-	get.AddCommand(rollout, newGetExperimentCommand(e))
+	get.AddCommand(rollout, newGetExperimentCommand(e), newGetCanaryCommand(e))
 	return get
 }
 

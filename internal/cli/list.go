@@ -14,7 +14,7 @@ import (
 )
 
 func newListCommand(e *env) *cobra.Command {
-	list := &cobra.Command{Use: "list", Short: "List rollouts or experiments"}
+	list := &cobra.Command{Use: "list", Short: "List rollouts, experiments or Flagger canaries"}
 	var all, watch bool
 	rollouts := &cobra.Command{
 		Use:     "rollouts",
@@ -43,7 +43,7 @@ func newListCommand(e *env) *cobra.Command {
 	}
 	rollouts.Flags().BoolVarP(&all, "all-namespaces", "A", false, "list the rollouts of every namespace")
 	rollouts.Flags().BoolVarP(&watch, "watch", "w", false, "keep watching, redrawing on every change")
-	list.AddCommand(rollouts, newListExperimentsCommand(e))
+	list.AddCommand(rollouts, newListExperimentsCommand(e), newListCanariesCommand(e))
 	return list
 }
 

@@ -44,17 +44,17 @@ func (s style) measuring(word string) string {
 func (s style) status(word string) string {
 	var sym, code string
 	switch word {
-	case "Healthy", "Successful", "Running", "Completed":
+	case "Healthy", "Successful", "Running", "Completed", "Succeeded", "Initialized":
 		sym, code = "✔", green
-	case "Paused":
+	case "Paused", "Waiting", "WaitingPromotion":
 		sym, code = "॥", yellow
-	case "Progressing", "Pending", "ContainerCreating":
+	case "Progressing", "Pending", "ContainerCreating", "Initializing", "Promoting", "Finalising":
 		sym, code = "◌", blue
 	case "Degraded", "Failed", "Error", "CrashLoopBackOff":
 		sym, code = "✖", red
 	case "Inconclusive":
 		sym, code = "⚠", yellow
-	case "ScaledDown", "Terminating":
+	case "ScaledDown", "Terminating", "Terminated":
 		sym, code = "•", grey
 	default:
 		sym, code = "?", grey
