@@ -244,6 +244,11 @@ func TestSeed003FlaggerIstio(t *testing.T) {
 			"-o", "custom-columns=TYPE:.type,REASON:.reason,FROM:.source.component,MESSAGE:.message", "--sort-by=.lastTimestamp")
 	}
 	got := events(good)
+	// Every event has reason Synced, as Flagger's: past ten different ones
+	// on one object in ten minutes, client-go's event correlator folds the
+	// rest into one "(combined from similar events)" event, as the seed's
+	// own `kubectl describe` shows for "Promotion completed!". So the last
+	// steps (weight 50, the copy, the routing back) may be folded into it.
 	for _, want := range []string{
 		"all the metrics providers are available!",
 		"Initialization done! podinfo.test",
@@ -251,9 +256,7 @@ func TestSeed003FlaggerIstio(t *testing.T) {
 		"Starting canary analysis for podinfo.test",
 		"Pre-rollout check acceptance-test passed",
 		"Advance podinfo.test canary weight 10",
-		"Advance podinfo.test canary weight 50",
-		"Copying podinfo.test template spec to podinfo-primary.test",
-		"Routing all traffic to primary",
+		"Advance podinfo.test canary weight 40",
 		"Promotion completed! Scaling down podinfo.test",
 	} {
 		if !strings.Contains(got, want) {

@@ -20,14 +20,17 @@ type proxyWatch struct {
 	done   chan struct{}
 }
 
-func watchProxy(apiURL string) *proxyWatch {
+func watchProxy(apiURL string) *proxyWatch { return watchProxyWith(canaryWeight, apiURL) }
+
+// watchProxyWith watches the weight that weight reads from Traefik's API.
+func watchProxyWith(weight func(*http.Client, string) (int32, bool), apiURL string) *proxyWatch {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &proxyWatch{stop: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
 		client := &http.Client{Timeout: time.Second}
 		for ctx.Err() == nil {
-			if w, ok := canaryWeight(client, apiURL); ok {
+			if w, ok := weight(client, apiURL); ok {
 				now := time.Now()
 				p.mu.Lock()
 				if n := len(p.events); n == 0 || p.events[n-1].weight != w {

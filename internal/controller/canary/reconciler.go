@@ -145,8 +145,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	w := &writer{client: r.Client, reader: r.APIReader, recorder: r.Recorder, checker: r.Checker, router: router,
 		canary: &c, target: o.Target, primary: o.Primary}
 	conflict, err := apply.Apply(ctx, w, plan)
-	if err != nil || conflict {
-		return reconcile.Result{Requeue: conflict}, err
+	if err != nil {
+		// As Flagger does, a failed write is said on the Canary (the
+		// recorder folds repeats into one event with a count).
+		r.Recorder.Event(&c, corev1.EventTypeWarning, planner.EventReason, err.Error())
+		return reconcile.Result{}, err
+	}
+	if conflict {
+		return reconcile.Result{Requeue: true}, nil
 	}
 	return reconcile.Result{RequeueAfter: plan.RequeueAfter}, nil
 }
