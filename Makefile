@@ -8,10 +8,11 @@ GO_TEST_FLAGS ?=
 
 .PHONY: build web generate verify-generated fmt vet test unit-test integration-test e2e-test bench bench-live demo demo-quick live-up live-down cluster-up cluster-down clean
 
-build: ## bin/vireo-controller, bin/kubectl-vireo and bin/vireo-demo
+build: ## bin/vireo-controller, bin/kubectl-vireo, bin/vireo-demo and bin/vireo-loadtester
 	go build -o bin/vireo-controller ./cmd/vireo-controller
 	go build -o bin/kubectl-vireo ./cmd/kubectl-vireo
 	go build -o bin/vireo-demo ./cmd/vireo-demo
+	go build -o bin/vireo-loadtester ./cmd/vireo-loadtester
 
 web: ## the dashboard's page: web/ built into internal/dashboard/assets (committed)
 	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build

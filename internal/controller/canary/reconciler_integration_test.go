@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/vireo-dev/vireo/api/flagger/v1beta1"
 	planner "github.com/vireo-dev/vireo/internal/canary"
+	"github.com/vireo-dev/vireo/internal/loadtester"
 	"github.com/vireo-dev/vireo/internal/testenv"
 )
 
@@ -374,6 +376,42 @@ func TestSeed003AgainstRealAPIServer(t *testing.T) {
 		if cond := cn.Status.Conditions[0]; cond.Status != "False" || cond.Reason != "Failed" {
 			t.Errorf("Promoted %+v, want False (Failed)", cond)
 		}
+	})
+
+	t.Run("the loadtester's gate holds the promotion until it is opened", func(t *testing.T) {
+		lt := httptest.NewServer((&loadtester.Server{Log: logr.Discard()}).Handler())
+		defer lt.Close()
+		r, clk, events, cn := setup(t)
+		cn.Spec.Analysis.MaxWeight = 20
+		cn.Spec.Analysis.Webhooks = append(cn.Spec.Analysis.Webhooks, v1beta1.CanaryWebhook{
+			Name: "approval", Type: v1beta1.HookConfirmPromotion, URL: lt.URL + "/gate/check"})
+		must(t, c.Update(ctx, cn))
+		initialize(t, r, cn)
+		ns := cn.Namespace
+		setImage(t, ns, "stefanprodan/podinfo:3.1.1")
+		pass(t, r, cn)
+		settle(t, ns, "podinfo")
+		for i := 0; i < 6; i++ {
+			clk.SetTime(clk.Now().Add(time.Minute))
+			pass(t, r, cn)
+		}
+		if cn.Status.Phase != v1beta1.PhaseWaitingPromotion {
+			t.Fatalf("phase %s with the gate closed, want WaitingPromotion", cn.Status.Phase)
+		}
+		wantEvent(t, events, "Warning Synced Halt podinfo."+ns+" advancement waiting for promotion approval approval")
+		body, _ := json.Marshal(Payload{Name: "podinfo", Namespace: ns})
+		resp, err := http.Post(lt.URL+"/gate/open", "application/json", strings.NewReader(string(body)))
+		must(t, err)
+		resp.Body.Close()
+		for i := 0; i < 5 && cn.Status.Phase != v1beta1.PhaseSucceeded; i++ {
+			clk.SetTime(clk.Now().Add(time.Minute))
+			pass(t, r, cn)
+			settle(t, ns, "podinfo-primary")
+		}
+		if cn.Status.Phase != v1beta1.PhaseSucceeded {
+			t.Fatalf("phase %s after the gate opened, want Succeeded", cn.Status.Phase)
+		}
+		wantEvent(t, events, "Normal Synced Confirm-promotion check approval passed")
 	})
 
 	t.Run("revertOnDeletion gives the target its traffic back", func(t *testing.T) {
