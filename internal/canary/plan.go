@@ -84,6 +84,8 @@ type Plan struct {
 	// Status replaces the Canary's status when set.
 	Status *v1beta1.CanaryStatus
 	Events []Event
+	// Alerts are sent to the Canary's alert providers after the events.
+	Alerts []Alert
 	// After are webhooks to call once the status is written; their
 	// answers change nothing (post-rollout).
 	After []Check
@@ -132,6 +134,70 @@ func Decide(o Observed) Plan {
 
 func (d *decider) info(format string, args ...any) {
 	d.p.Events = append(d.p.Events, Event{Type: corev1.EventTypeNormal, Message: fmt.Sprintf(format, args...)})
+}
+
+// Alert is a message for the Canary's alert providers.
+type Alert struct {
+	Message  string
+	Severity v1beta1.AlertSeverity
+	Fields   []AlertField
+}
+
+// AlertField is a name and value shown under an alert.
+type AlertField struct {
+	Name, Value string
+}
+
+// alert queues a message for the alert providers whose severity admits it;
+// with metadata, the Canary's target, threshold, deadline and routing come
+// along as fields (Flagger's).
+func (d *decider) alert(message string, metadata bool, severity v1beta1.AlertSeverity) {
+	a := Alert{Message: message, Severity: severity}
+	if metadata {
+		a.Fields = alertFields(d.c)
+	}
+	d.p.Alerts = append(d.p.Alerts, a)
+}
+
+func alertFields(c *v1beta1.Canary) []AlertField {
+	an := analysis(c)
+	kind := c.Spec.TargetRef.Kind
+	if kind == "" {
+		kind = "Deployment"
+	}
+	fields := []AlertField{
+		{Name: "Target", Value: fmt.Sprintf("%s/%s.%s", kind, c.Spec.TargetRef.Name, c.Namespace)},
+		{Name: "Failed checks threshold", Value: fmt.Sprint(Threshold(c))},
+		{Name: "Progress deadline", Value: fmt.Sprintf("%vs", int(ProgressDeadline(c).Seconds()))},
+	}
+	switch {
+	case an.StepWeight > 0:
+		fields = append(fields, AlertField{Name: "Traffic routing", Value: fmt.Sprintf("Weight step: %v max: %v", an.StepWeight, an.MaxWeight)})
+	case len(an.StepWeights) > 0:
+		ws := make([]string, len(an.StepWeights))
+		for i, w := range an.StepWeights {
+			ws[i] = fmt.Sprint(w)
+		}
+		fields = append(fields, AlertField{Name: "Traffic routing", Value: fmt.Sprintf("Weight steps: %s max: %v", strings.Join(ws, ","), an.MaxWeight)})
+	case len(an.Match) > 0:
+		fields = append(fields, AlertField{Name: "Traffic routing", Value: "A/B Testing"})
+	case an.Iterations > 0:
+		fields = append(fields, AlertField{Name: "Traffic routing", Value: "Blue/Green"})
+	}
+	return fields
+}
+
+// AlertWanted says whether an alert of this severity goes to a provider
+// asking for minimum: info (or unset) takes all, warn takes warn and
+// error, error only error.
+func AlertWanted(minimum, severity v1beta1.AlertSeverity) bool {
+	switch minimum {
+	case "", v1beta1.SeverityInfo:
+		return true
+	case v1beta1.SeverityWarn:
+		return severity == v1beta1.SeverityWarn || severity == v1beta1.SeverityError
+	}
+	return severity == minimum
 }
 
 func (d *decider) warn(format string, args ...any) {
@@ -340,6 +406,7 @@ func (d *decider) decide() {
 		d.p.TargetReplicas = ptr.To[int32](0)
 		d.sync(v1beta1.PhaseInitialized, 0, 0, 0)
 		d.info("Initialization done! %s", d.name)
+		d.alert(fmt.Sprintf("New %s detected, initialization completed.", targetKind(c)), true, v1beta1.SeverityInfo)
 		return
 	}
 	d.advance()
@@ -397,6 +464,13 @@ func (d *decider) providersOnline() bool {
 	}
 	d.info("all the metrics providers are available!")
 	return true
+}
+
+func targetKind(c *v1beta1.Canary) string {
+	if c.Spec.TargetRef.Kind == "" {
+		return "Deployment"
+	}
+	return c.Spec.TargetRef.Kind
 }
 
 func (d *decider) readyThreshold(primary bool) int {
@@ -539,6 +613,7 @@ func (d *decider) advance() {
 	if !r.Ready {
 		d.warn("canary deployment %s not ready: %s", d.target, r.Reason)
 		if !r.Retriable {
+			d.alert(fmt.Sprintf("Progress deadline exceeded canary deployment %s not ready: %s", d.target, r.Reason), false, v1beta1.SeverityError)
 			d.rollback()
 			return
 		}
@@ -556,6 +631,7 @@ func (d *decider) advance() {
 		}
 		if rollback {
 			d.warn("Rolling back %s manual webhook invoked", d.name)
+			d.alert("Rolling back manual webhook invoked", false, v1beta1.SeverityWarn)
 			d.rollback()
 			return
 		}
@@ -569,6 +645,7 @@ func (d *decider) advance() {
 		d.setPhase(v1beta1.PhaseSucceeded)
 		d.postRollout(v1beta1.PhaseSucceeded)
 		d.info("Promotion completed! Scaling down %s", d.target)
+		d.alert("Canary analysis completed successfully, promotion finished.", false, v1beta1.SeverityInfo)
 		return
 	}
 	if s.FailedChecks >= Threshold(c) {
@@ -588,6 +665,9 @@ func (d *decider) advance() {
 			return
 		}
 		if !ok {
+			// Beyond Flagger (fluxcd/flagger#1663): a failed pre-rollout
+			// check is an alert, not only an event.
+			d.alert(d.p.Events[len(d.p.Events)-1].Message, false, v1beta1.SeverityWarn)
 			s.FailedChecks++
 			return
 		}
@@ -641,6 +721,9 @@ func (d *decider) start() {
 			if s.Phase != v1beta1.PhaseWaiting {
 				d.setPhase(v1beta1.PhaseWaiting)
 				d.warn("Halt %s advancement waiting for approval %s", d.name, h.Name)
+				if !h.MuteAlert {
+					d.alert("Canary is waiting for approval.", false, v1beta1.SeverityWarn)
+				}
 			} else {
 				d.touch()
 			}
@@ -649,6 +732,7 @@ func (d *decider) start() {
 		d.info("Confirm-rollout check %s passed", h.Name)
 	}
 	d.info("New revision detected! Scaling up %s", d.target)
+	d.alert("New revision detected, progressing canary analysis.", true, v1beta1.SeverityInfo)
 	d.p.TargetReplicas = ptr.To(d.scaleFromZero())
 	d.sync(v1beta1.PhaseProgressing, 0, 0, 0)
 }
@@ -822,6 +906,9 @@ func (d *decider) progressive(weight int) {
 			}
 			if !r.OK {
 				d.warn("Halt %s advancement waiting for traffic increase approval %s", d.name, h.Name)
+				if !h.MuteAlert {
+					d.alert("Canary traffic increase is waiting for approval.", false, v1beta1.SeverityWarn)
+				}
 				return
 			}
 			d.info("Confirm-traffic-increase check %s passed", h.Name)
@@ -899,6 +986,9 @@ func (d *decider) confirmPromotion() bool {
 			if s.Phase != v1beta1.PhaseWaitingPromotion {
 				d.setPhase(v1beta1.PhaseWaitingPromotion)
 				d.warn("Halt %s advancement waiting for promotion approval %s", d.name, h.Name)
+				if !h.MuteAlert {
+					d.alert("Canary promotion is waiting for approval.", false, v1beta1.SeverityWarn)
+				}
 			} else {
 				s.Iterations = d.a.Iterations - 1
 			}
@@ -957,6 +1047,7 @@ func (d *decider) skip() {
 	d.p.TargetReplicas = ptr.To[int32](0)
 	d.setPhase(v1beta1.PhaseSucceeded)
 	d.info("Promotion completed! Canary analysis was skipped for %s", d.target)
+	d.alert("Canary analysis was skipped, promotion finished.", false, v1beta1.SeverityInfo)
 }
 
 // rollback sends all traffic to the primary, scales the canary to zero and
@@ -965,6 +1056,7 @@ func (d *decider) rollback() {
 	s := &d.status
 	if s.FailedChecks >= Threshold(d.c) {
 		d.warn("Rolling back %s failed checks threshold reached %v", d.name, s.FailedChecks)
+		d.alert(fmt.Sprintf("Failed checks threshold reached %v", s.FailedChecks), false, v1beta1.SeverityError)
 	}
 	d.p.Routes = &Routes{Primary: TotalWeight}
 	d.warn("Canary failed! Scaling down %s", d.target)

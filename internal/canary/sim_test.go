@@ -280,6 +280,12 @@ func (w *world) Event(_ context.Context, e canary.Event) {
 	w.logf("event %s %s", e.Type, e.Message)
 }
 
+func (w *world) Alert(_ context.Context, alerts []canary.Alert) {
+	for _, a := range alerts {
+		w.logf("alert %s %s (%d fields)", a.Severity, a.Message, len(a.Fields))
+	}
+}
+
 func (w *world) After(_ context.Context, checks []canary.Check) {
 	for _, c := range checks {
 		w.logf("    after: %s", describe(c, w.answer(w, c)))

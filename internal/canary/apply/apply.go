@@ -34,13 +34,15 @@ type Target interface {
 	// it was read, and the pass ends there.
 	WriteStatus(ctx context.Context, s *v1beta1.CanaryStatus) (conflict bool, err error)
 	Event(ctx context.Context, e canary.Event)
+	// Alert sends alerts to the Canary's alert providers.
+	Alert(ctx context.Context, alerts []canary.Alert)
 	// After calls the post-rollout hooks.
 	After(ctx context.Context, checks []canary.Check)
 }
 
 // Apply writes a plan in this order: an added finalizer, primary configs, primary, primary
 // HPA, Services, router objects, routes, target replicas, status, a removed finalizer,
-// events, post-rollout hooks. Traffic thus leaves the canary before it is scaled
+// events, alerts, post-rollout hooks. Traffic thus leaves the canary before it is scaled
 // down, and the primary exists before any Service selects it. A failed
 // write ends the pass; the next pass plans again from what it reads.
 func Apply(ctx context.Context, t Target, p canary.Plan) (conflict bool, err error) {
@@ -100,6 +102,9 @@ func Apply(ctx context.Context, t Target, p canary.Plan) (conflict bool, err err
 	}
 	for _, e := range p.Events {
 		t.Event(ctx, e)
+	}
+	if len(p.Alerts) > 0 {
+		t.Alert(ctx, p.Alerts)
 	}
 	if len(p.After) > 0 {
 		t.After(ctx, p.After)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -97,6 +98,26 @@ func (k *Checker) hook(ctx context.Context, c *v1beta1.Canary, h *v1beta1.Canary
 		}
 	}
 	return last
+}
+
+// EventHook posts one event to an event webhook, as Flagger does: the
+// Canary's state with the event's message, type and time (ms) in the
+// metadata, the hook's own metadata beside them; 5 s, no retry.
+func (k *Checker) EventHook(ctx context.Context, c *v1beta1.Canary, h *v1beta1.CanaryWebhook, message, eventType string, now time.Time) error {
+	meta := map[string]string{"eventMessage": message, "eventType": eventType, "timestamp": strconv.FormatInt(now.UnixMilli(), 10)}
+	for k, v := range h.Metadata {
+		if _, taken := meta[k]; !taken {
+			meta[k] = v
+		}
+	}
+	body, err := json.Marshal(Payload{Name: c.Name, Namespace: c.Namespace, Phase: c.Status.Phase,
+		Checksum: planner.ConfigsChecksum(&c.Status), Metadata: meta})
+	if err != nil {
+		return err
+	}
+	_, err = httpquery.Do(ctx, httpquery.Request{Provider: "event webhook " + h.Name, Method: http.MethodPost, URL: h.URL,
+		Header: http.Header{"Content-Type": {"application/json"}}, Body: body, Timeout: 5 * time.Second, Insecure: h.DisableTLS})
+	return err
 }
 
 // metric runs a rendered query and reads one number from the answer: no

@@ -143,7 +143,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		plan = planner.Decide(o)
 	}
 	w := &writer{client: r.Client, reader: r.APIReader, recorder: r.Recorder, checker: r.Checker, router: router,
-		canary: &c, target: o.Target, primary: o.Primary}
+		canary: &c, target: o.Target, primary: o.Primary, now: r.Clock.Now()}
 	conflict, err := apply.Apply(ctx, w, plan)
 	if err != nil {
 		// As Flagger does, a failed write is said on the Canary (the

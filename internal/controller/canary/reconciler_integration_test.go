@@ -291,6 +291,8 @@ func TestSeed003AgainstRealAPIServer(t *testing.T) {
 
 	t.Run("a new image is analysed step by step and promoted", func(t *testing.T) {
 		r, clk, events, cn := setup(t)
+		cn.Spec.Analysis.Webhooks = append(cn.Spec.Analysis.Webhooks, v1beta1.CanaryWebhook{Name: "events", Type: v1beta1.HookEvent, URL: hookSrv.URL + "/events"})
+		must(t, c.Update(ctx, cn))
 		initialize(t, r, cn)
 		ns := cn.Namespace
 		setImage(t, ns, "stefanprodan/podinfo:3.1.1")
@@ -341,6 +343,19 @@ func TestSeed003AgainstRealAPIServer(t *testing.T) {
 		if pre == nil || pre.Name != "podinfo" || pre.Namespace != ns || pre.Phase != v1beta1.PhaseProgressing || pre.Checksum == "" ||
 			pre.Metadata["type"] != "bash" {
 			t.Errorf("pre-rollout payload %+v", pre)
+		}
+		var sent []string
+		for i, name := range hk.names {
+			if name == "events" && hk.calls[i].Namespace == ns {
+				sent = append(sent, hk.calls[i].Metadata["eventType"]+" "+hk.calls[i].Metadata["eventMessage"])
+				if hk.calls[i].Metadata["timestamp"] == "" {
+					t.Errorf("event payload without a timestamp: %+v", hk.calls[i])
+				}
+			}
+		}
+		if got := strings.Join(sent, "\n"); !strings.Contains(got, "Normal Promotion completed! Scaling down podinfo."+ns) ||
+			!strings.Contains(got, "Normal Advance podinfo."+ns+" canary weight 10") {
+			t.Errorf("the event webhook got:\n%s", got)
 		}
 	})
 
@@ -444,6 +459,68 @@ func TestSeed003AgainstRealAPIServer(t *testing.T) {
 			t.Errorf("apex Service selects %v after the revert, want app=podinfo", apex.Spec.Selector)
 		}
 		wantEvent(t, events, "Normal Synced Terminating canary podinfo."+ns)
+	})
+
+	t.Run("alerts reach the alert providers by severity", func(t *testing.T) {
+		var mu sync.Mutex
+		got := map[string][]string{} // path -> messages
+		chat := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var body struct {
+				Attachments []struct {
+					Text string `json:"text"`
+				} `json:"attachments"`
+				Sections []struct {
+					ActivityTitle string `json:"activityTitle"`
+				} `json:"sections"`
+			}
+			_ = json.NewDecoder(r.Body).Decode(&body)
+			mu.Lock()
+			defer mu.Unlock()
+			for _, a := range body.Attachments {
+				got[r.URL.Path] = append(got[r.URL.Path], a.Text)
+			}
+			for _, s := range body.Sections {
+				got[r.URL.Path] = append(got[r.URL.Path], s.ActivityTitle)
+			}
+		}))
+		defer chat.Close()
+		r, clk, _, cn := setup(t)
+		ns := cn.Namespace
+		must(t, c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "slack-url"},
+			Data: map[string][]byte{"address": []byte(chat.URL + "/slack")}}))
+		must(t, c.Create(ctx, &v1beta1.AlertProvider{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "on-call"},
+			Spec: v1beta1.AlertProviderSpec{Type: "slack", Channel: "on-call", SecretRef: &v1beta1.SecretReference{Name: "slack-url"}}}))
+		must(t, c.Create(ctx, &v1beta1.AlertProvider{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "team"},
+			Spec: v1beta1.AlertProviderSpec{Type: "msteams", Address: chat.URL + "/teams"}}))
+		cn.Spec.Analysis.Alerts = []v1beta1.CanaryAlert{
+			{Name: "on call", Severity: v1beta1.SeverityError, ProviderRef: v1beta1.CrossNamespaceReference{Name: "on-call"}},
+			{Name: "team", ProviderRef: v1beta1.CrossNamespaceReference{Name: "team"}},
+		}
+		must(t, c.Update(ctx, cn))
+		pr.mu.Lock()
+		pr.success = 90
+		pr.mu.Unlock()
+		defer func() { pr.mu.Lock(); pr.success = 100; pr.mu.Unlock() }()
+		initialize(t, r, cn)
+		setImage(t, ns, "stefanprodan/podinfo:3.1.1")
+		pass(t, r, cn)
+		settle(t, ns, "podinfo")
+		for i := 0; i < 10 && cn.Status.Phase != v1beta1.PhaseFailed; i++ {
+			clk.SetTime(clk.Now().Add(time.Minute))
+			pass(t, r, cn)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if want := "Failed checks threshold reached 5"; fmt.Sprint(got["/slack"]) != "["+want+"]" {
+			t.Errorf("the error-only provider got %q, want only %q", got["/slack"], want)
+		}
+		team := strings.Join(got["/teams"], "|")
+		for _, want := range []string{"New Deployment detected, initialization completed.", "New revision detected, progressing canary analysis.",
+			"Failed checks threshold reached 5"} {
+			if !strings.Contains(team, want) {
+				t.Errorf("the info provider lacks %q: %q", want, got["/teams"])
+			}
+		}
 	})
 
 	t.Run("an invalid Canary gets a condition and one event, and no requeue", func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -22,6 +23,7 @@ import (
 	"github.com/vireo-dev/vireo/api/flagger/v1beta1"
 	planner "github.com/vireo-dev/vireo/internal/canary"
 	"github.com/vireo-dev/vireo/internal/controller/owned"
+	"github.com/vireo-dev/vireo/internal/notify"
 )
 
 // writer is the controller's apply.Target: one pass's writes for one
@@ -35,6 +37,7 @@ type writer struct {
 	canary   *v1beta1.Canary
 	target   *appsv1.Deployment
 	primary  *appsv1.Deployment
+	now      time.Time
 }
 
 func (w *writer) CopyConfigs(ctx context.Context, names []string) error {
@@ -208,6 +211,83 @@ func (w *writer) WriteStatus(ctx context.Context, s *v1beta1.CanaryStatus) (bool
 func (w *writer) Event(ctx context.Context, e planner.Event) {
 	w.recorder.Event(w.canary, e.Type, planner.EventReason, e.Message)
 	log.FromContext(ctx).V(1).Info(e.Message, "canary", klog.KObj(w.canary))
+	if a := w.canary.Spec.Analysis; a != nil {
+		for i := range a.Webhooks {
+			h := &a.Webhooks[i]
+			if h.Type != v1beta1.HookEvent {
+				continue
+			}
+			if err := w.checker.EventHook(ctx, w.canary, h, e.Message, e.Type, w.now); err != nil {
+				log.FromContext(ctx).Info("event webhook failed", "canary", klog.KObj(w.canary), "webhook", h.Name, "error", err.Error())
+			}
+		}
+	}
+}
+
+// Alert sends each alert to the providers of spec.analysis.alerts whose
+// severity admits it, with the address (and token) from the provider's
+// Secret when it names one. A failed send is logged, as Flagger does; it
+// never holds the Canary.
+func (w *writer) Alert(ctx context.Context, alerts []planner.Alert) {
+	a := w.canary.Spec.Analysis
+	if a == nil {
+		return
+	}
+	logger := log.FromContext(ctx).WithValues("canary", klog.KObj(w.canary))
+	for _, al := range alerts {
+		msg := notify.Alert{Workload: w.canary.Name, Namespace: w.canary.Namespace, Message: al.Message, Severity: string(al.Severity)}
+		for _, f := range al.Fields {
+			msg.Fields = append(msg.Fields, notify.Field{Name: f.Name, Value: f.Value})
+		}
+		for _, sub := range a.Alerts {
+			if !planner.AlertWanted(sub.Severity, al.Severity) {
+				continue
+			}
+			ns := sub.ProviderRef.Namespace
+			if ns == "" {
+				ns = w.canary.Namespace
+			}
+			e, err := w.endpoint(ctx, ns, sub.ProviderRef.Name)
+			if err == nil {
+				err = notify.PostAlert(ctx, e, msg)
+			}
+			if err != nil {
+				logger.Info("alert not sent", "alert", sub.Name, "provider", ns+"/"+sub.ProviderRef.Name, "error", err.Error())
+				continue
+			}
+			logger.V(1).Info("alert sent", "alert", sub.Name, "message", al.Message)
+		}
+	}
+}
+
+// endpoint reads an AlertProvider and its Secret.
+func (w *writer) endpoint(ctx context.Context, ns, name string) (notify.Endpoint, error) {
+	var p v1beta1.AlertProvider
+	if err := w.reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &p); err != nil {
+		return notify.Endpoint{}, fmt.Errorf("alert provider %s.%s: %w", name, ns, err)
+	}
+	e := notify.Endpoint{Type: p.Spec.Type, Address: p.Spec.Address, Proxy: p.Spec.Proxy, Username: p.Spec.Username, Channel: p.Spec.Channel}
+	if e.Username == "" {
+		e.Username = "flagger"
+	}
+	if e.Channel == "" {
+		e.Channel = "general"
+	}
+	if ref := p.Spec.SecretRef; ref != nil {
+		var s corev1.Secret
+		if err := w.reader.Get(ctx, client.ObjectKey{Namespace: ns, Name: ref.Name}, &s); err != nil {
+			return notify.Endpoint{}, fmt.Errorf("alert provider %s.%s secretRef: %w", name, ns, err)
+		}
+		addr, ok := s.Data["address"]
+		if !ok {
+			return notify.Endpoint{}, fmt.Errorf("alert provider %s.%s: its Secret has no address", name, ns)
+		}
+		e.Address, e.Token = string(addr), string(s.Data["token"])
+		if p, ok := s.Data["proxy"]; ok {
+			e.Proxy = string(p)
+		}
+	}
+	return e, nil
 }
 
 // After calls the post-rollout hooks and reports each answer as an event.

@@ -45,7 +45,12 @@ var (
 	insecure = &http.Client{Transport: transport(true)}
 )
 
-func transport(skipVerify bool) http.RoundTripper {
+func transport(skipVerify bool) http.RoundTripper { return Transport(skipVerify) }
+
+// Transport is the transport of every outbound call whose address a user
+// chose (metric providers, webhooks, alert and notification services): it
+// refuses link-local and cloud metadata addresses at dial time.
+func Transport(skipVerify bool) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: refuseMetadata}
 	t.DialContext = dialer.DialContext
