@@ -44,6 +44,8 @@ type MetricQuery struct {
 	Provider v1beta1.MetricTemplateProvider
 	// Namespace holds the provider's secretRef.
 	Namespace string
+	// Interval is the metric's interval (datadog reads ten of them back).
+	Interval string
 }
 
 // Result is a Check's answer.

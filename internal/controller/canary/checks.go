@@ -18,7 +18,11 @@ import (
 	"github.com/vireo-dev/vireo/api/flagger/v1beta1"
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	planner "github.com/vireo-dev/vireo/internal/canary"
+	"github.com/vireo-dev/vireo/internal/metricprovider"
+	"github.com/vireo-dev/vireo/internal/metricprovider/datadog"
+	"github.com/vireo-dev/vireo/internal/metricprovider/graphite"
 	"github.com/vireo-dev/vireo/internal/metricprovider/httpquery"
+	"github.com/vireo-dev/vireo/internal/metricprovider/influxdb"
 	"github.com/vireo-dev/vireo/internal/metricprovider/prometheus"
 )
 
@@ -120,47 +124,104 @@ func (k *Checker) EventHook(ctx context.Context, c *v1beta1.Canary, h *v1beta1.C
 	return err
 }
 
-// metric runs a rendered query and reads one number from the answer: no
-// series, or NaN, is "no values".
+// metric runs a rendered query with the MetricTemplate's provider, through
+// Vireo's client for that service, and reads one number from the answer:
+// no series, no point or NaN is "no values".
 func (k *Checker) metric(ctx context.Context, q *planner.MetricQuery) planner.Result {
-	if q.Provider.Type != "prometheus" {
-		return planner.Result{Err: fmt.Sprintf("metric provider %q is not served by Vireo yet (prometheus is)", q.Provider.Type)}
-	}
-	if q.Provider.Address == "" {
-		return planner.Result{Err: "no Prometheus address: set the MetricTemplate's provider.address, spec.metricsServer or the controller's --flagger-metrics-server"}
-	}
-	pm := &v1alpha1.PrometheusMetric{Address: q.Provider.Address, Query: q.Query, Insecure: q.Provider.InsecureSkipVerify}
-	for name, values := range q.Provider.Headers {
-		for _, v := range values {
-			pm.Headers = append(pm.Headers, v1alpha1.WebMetricHeader{Key: name, Value: v})
-		}
-	}
+	var secret map[string][]byte
 	if ref := q.Provider.SecretRef; ref != nil {
 		var s corev1.Secret
 		if err := k.Reader.Get(ctx, client.ObjectKey{Namespace: q.Namespace, Name: ref.Name}, &s); err != nil {
 			return planner.Result{Err: fmt.Sprintf("secret %s: %v", ref.Name, err)}
 		}
-		switch {
-		case len(s.Data["token"]) > 0:
-			pm.Headers = append(pm.Headers, v1alpha1.WebMetricHeader{Key: "Authorization", Value: "Bearer " + string(s.Data["token"])})
-		case len(s.Data["username"]) > 0:
-			cred := base64.StdEncoding.EncodeToString([]byte(string(s.Data["username"]) + ":" + string(s.Data["password"])))
-			pm.Headers = append(pm.Headers, v1alpha1.WebMetricHeader{Key: "Authorization", Value: "Basic " + cred})
-		}
+		secret = s.Data
 	}
-	v, err := prometheus.Provider{}.Query(ctx, &v1alpha1.Metric{Name: q.Name, Provider: v1alpha1.MetricProvider{Prometheus: pm}})
+	v, err := k.query(ctx, q, secret)
 	if err != nil {
 		return planner.Result{Err: err.Error()}
 	}
+	return reduce(v)
+}
+
+// query maps a Flagger provider onto Vireo's client for the service, with
+// the credentials where Flagger's Secret keys put them.
+func (k *Checker) query(ctx context.Context, q *planner.MetricQuery, secret map[string][]byte) (any, error) {
+	p := q.Provider
+	metric := &v1alpha1.Metric{Name: q.Name}
+	switch p.Type {
+	case "prometheus":
+		if p.Address == "" {
+			return nil, errors.New("no Prometheus address: set the MetricTemplate's provider.address, spec.metricsServer or the controller's --flagger-metrics-server")
+		}
+		pm := &v1alpha1.PrometheusMetric{Address: p.Address, Query: q.Query, Insecure: p.InsecureSkipVerify}
+		for name, values := range p.Headers {
+			for _, v := range values {
+				pm.Headers = append(pm.Headers, v1alpha1.WebMetricHeader{Key: name, Value: v})
+			}
+		}
+		switch {
+		case len(secret["token"]) > 0:
+			pm.Headers = append(pm.Headers, v1alpha1.WebMetricHeader{Key: "Authorization", Value: "Bearer " + string(secret["token"])})
+		case len(secret["username"]) > 0:
+			cred := base64.StdEncoding.EncodeToString([]byte(string(secret["username"]) + ":" + string(secret["password"])))
+			pm.Headers = append(pm.Headers, v1alpha1.WebMetricHeader{Key: "Authorization", Value: "Basic " + cred})
+		}
+		metric.Provider.Prometheus = pm
+		return prometheus.Provider{}.Query(ctx, metric)
+	case "datadog":
+		// Flagger's keys, and its window: ten intervals back from now.
+		iv, err := time.ParseDuration(q.Interval)
+		if err != nil || iv <= 0 {
+			iv = time.Minute
+		}
+		creds := map[string][]byte{"api-key": secret["datadog_api_key"], "app-key": secret["datadog_application_key"], "address": []byte(p.Address)}
+		metric.Provider.Datadog = &v1alpha1.DatadogMetric{Query: q.Query, Interval: v1alpha1.DurationString((10 * iv).String()),
+			SecretRef: v1alpha1.SecretRef{Name: "metrictemplate"}}
+		return datadog.Provider{Credentials: fixedSecret(creds)}.Query(ctx, metric)
+	case "influxdb":
+		creds := map[string][]byte{"address": []byte(p.Address), "authToken": secret["token"], "org": secret["org"]}
+		metric.Provider.Influxdb = &v1alpha1.InfluxdbMetric{Profile: "metrictemplate", Query: q.Query}
+		return influxdb.Provider{Credentials: fixedSecret(creds)}.Query(ctx, metric)
+	case "graphite":
+		if len(secret["username"]) > 0 {
+			return nil, errors.New("graphite with a username and password is not served by Vireo yet")
+		}
+		metric.Provider.Graphite = &v1alpha1.GraphiteMetric{Address: p.Address, Query: q.Query}
+		return graphite.Provider{}.Query(ctx, metric)
+	}
+	return nil, fmt.Errorf("metric provider %q is not served by Vireo yet (prometheus, datadog, influxdb and graphite are)", p.Type)
+}
+
+// fixedSecret hands a provider one Secret's data whatever it asks for: the
+// MetricTemplate's, with its keys renamed to the ones Vireo's client reads.
+func fixedSecret(data map[string][]byte) metricprovider.Credentials {
+	return metricprovider.Credentials{Secrets: fixed(data), LookupEnv: func(string) (string, bool) { return "", false }}
+}
+
+type fixed map[string][]byte
+
+func (f fixed) ReadSecret(context.Context, string, string) (map[string][]byte, error) { return f, nil }
+
+// reduce reads the one number a Flagger metric is.
+func reduce(v any) planner.Result {
 	var f float64
 	switch x := v.(type) {
+	case nil:
+		return planner.Result{NoValues: true, Err: "no values found"}
 	case float64:
 		f = x
+	case int64:
+		f = float64(x)
 	case []float64:
 		if len(x) == 0 {
 			return planner.Result{NoValues: true, Err: "no values found"}
 		}
-		f = x[0]
+		f = x[len(x)-1]
+	case []any:
+		if len(x) == 0 {
+			return planner.Result{NoValues: true, Err: "no values found"}
+		}
+		return reduce(x[len(x)-1])
 	default:
 		return planner.Result{Err: fmt.Sprintf("the query answered %v, not a number", v)}
 	}

@@ -1,0 +1,83 @@
+package canary
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	"github.com/vireo-dev/vireo/api/flagger/v1beta1"
+	planner "github.com/vireo-dev/vireo/internal/canary"
+)
+
+// MetricTemplates of each provider Vireo serves, against local servers that
+// answer as the services do: Flagger's Secret keys reach each service as it
+// expects them, and one number comes back.
+func TestMetricTemplateProviders(t *testing.T) {
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = append(seen, r.Method+" "+r.URL.Path)
+		switch r.URL.Path {
+		case "/api/v1/query": // Datadog
+			if r.Header.Get("Dd-Api-Key") != "api" || r.Header.Get("Dd-Application-Key") != "app" {
+				http.Error(w, "forbidden", http.StatusForbidden)
+				return
+			}
+			fmt.Fprint(w, `{"status":"ok","series":[{"pointlist":[[1,1.5],[2,2.5]]}]}`)
+		case "/api/v2/query": // InfluxDB
+			if r.Header.Get("Authorization") != "Token tok" || r.URL.Query().Get("org") != "acme" {
+				http.Error(w, "unauthorized", http.StatusUnauthorized)
+				return
+			}
+			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+			fmt.Fprint(w, "#datatype,string,long,double\n#group,false,false,false\n#default,_result,,\n,result,table,_value\n,,0,7.25\n\n")
+		case "/render": // Graphite
+			fmt.Fprint(w, `[{"target":"errors","datapoints":[[3.5,1],[null,2]]}]`)
+		case "/prom/api/v1/query":
+			if r.Header.Get("Authorization") != "Basic dTpw" {
+				http.Error(w, "unauthorized", http.StatusUnauthorized)
+				return
+			}
+			fmt.Fprint(w, `{"status":"success","data":{"resultType":"vector","result":[]}}`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	secrets := fake.NewClientBuilder().WithObjects(
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "test", Name: "dd"}, Data: map[string][]byte{"datadog_api_key": []byte("api"), "datadog_application_key": []byte("app")}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "test", Name: "influx"}, Data: map[string][]byte{"token": []byte("tok"), "org": []byte("acme")}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "test", Name: "prom"}, Data: map[string][]byte{"username": []byte("u"), "password": []byte("p")}},
+	).Build()
+	k := &Checker{Reader: secrets}
+	for _, tc := range []struct {
+		typ, address, secret, query string
+		want                        planner.Result
+	}{
+		{"datadog", srv.URL, "dd", "avg:errors{*}", planner.Result{OK: true, Value: 2.5}},
+		{"influxdb", srv.URL, "influx", `from(bucket:"b") |> range(start: -1m)`, planner.Result{OK: true, Value: 7.25}},
+		{"graphite", srv.URL, "", "target=errors&from=-1min", planner.Result{OK: true, Value: 3.5}},
+		{"prometheus", srv.URL + "/prom", "prom", "up", planner.Result{NoValues: true, Err: "no values found"}},
+	} {
+		t.Run(tc.typ, func(t *testing.T) {
+			p := v1beta1.MetricTemplateProvider{Type: tc.typ, Address: tc.address}
+			if tc.secret != "" {
+				p.SecretRef = &v1beta1.SecretReference{Name: tc.secret}
+			}
+			got := k.metric(context.Background(), &planner.MetricQuery{Name: "m", Query: tc.query, Provider: p, Namespace: "test", Interval: "1m"})
+			if got != tc.want {
+				t.Errorf("got %+v, want %+v (requests %v)", got, tc.want, seen)
+			}
+		})
+	}
+	got := k.metric(context.Background(), &planner.MetricQuery{Name: "m", Query: "q", Provider: v1beta1.MetricTemplateProvider{Type: "splunk"}})
+	if got.OK || !strings.Contains(got.Err, `"splunk" is not served`) {
+		t.Errorf("an unserved provider: %+v", got)
+	}
+}
