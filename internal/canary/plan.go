@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -567,8 +568,47 @@ func (d *decider) analysing() bool {
 	return false
 }
 
+// maxChecks is how many checks status.checks keeps.
+const maxChecks = 10
+
+// record keeps a check's outcome in status.checks (Vireo's own field).
+func (d *decider) record(name, kind, value string, passed bool, msg string) {
+	c := v1beta1.CanaryCheck{Name: name, Kind: kind, Value: value, Passed: passed, Message: msg, Time: metav1.NewTime(d.o.Now)}
+	d.status.Checks = append(d.status.Checks, c)
+	if n := len(d.status.Checks); n > maxChecks {
+		d.status.Checks = append([]v1beta1.CanaryCheck(nil), d.status.Checks[n-maxChecks:]...)
+	}
+}
+
+// manual carries out a person's abort or promotion (status.abort,
+// status.promoteFull) at once, and says whether it did.
+func (d *decider) manual() bool {
+	s := &d.status
+	active := s.Phase == v1beta1.PhaseProgressing || s.Phase == v1beta1.PhaseWaiting || s.Phase == v1beta1.PhaseWaitingPromotion
+	switch {
+	case s.Abort && active:
+		d.warn("Rolling back %s aborted by a person", d.name)
+		d.alert("Canary aborted by a person", false, v1beta1.SeverityError)
+		d.rollback()
+		s.Abort = false
+		return true
+	case s.PromoteFull && active:
+		d.info("Promoting %s at once: the rest of the analysis was skipped by a person", d.name)
+		d.promote()
+		s.PromoteFull = false
+		return true
+	case (s.Abort || s.PromoteFull) && !active && s.Phase != v1beta1.PhasePromoting && s.Phase != v1beta1.PhaseFinalising:
+		// Nothing to abort or promote: the request lapses.
+		s.Abort, s.PromoteFull = false, false
+	}
+	return false
+}
+
 func (d *decider) advance() {
 	c, s := d.c, &d.status
+	if d.manual() {
+		return
+	}
 	if !d.analysing() && !d.changed() {
 		if len(d.o.Configs) == 0 {
 			// Nothing to do until the target changes (a watched write).
@@ -780,6 +820,7 @@ func (d *decider) runHooks(t v1beta1.HookType, phase v1beta1.CanaryPhase, passed
 		if !answered {
 			return false, false
 		}
+		d.record(h.Name, "webhook", "", r.OK, errText(r.Err))
 		if !r.OK {
 			d.warn(failed, d.name, h.Name, errText(r.Err))
 			return false, true
@@ -837,7 +878,13 @@ func (d *decider) runAnalysis() (ok, answered bool) {
 				d.asked = true
 				return false, false
 			}
-			if pass, why := judgeMetric(d.c, m, d.provider, r); !pass {
+			pass, why := judgeMetric(d.c, m, d.provider, r)
+			value := ""
+			if r.OK {
+				value = strconv.FormatFloat(r.Value, 'g', 6, 64)
+			}
+			d.record(m.Name, "metric", value, pass, why)
+			if !pass {
 				d.warn("%s", why)
 				return false, true
 			}

@@ -273,6 +273,13 @@ func (w *world) WriteStatus(_ context.Context, s *v1beta1.CanaryStatus) (bool, e
 		}
 		w.logf("status %s weight=%d failedChecks=%d iterations=%d promoted=%s", s.Phase, s.CanaryWeight, s.FailedChecks, s.Iterations, promoted)
 	}
+	if len(s.Checks) > 0 && (len(old.Checks) == 0 || s.Checks[len(s.Checks)-1] != old.Checks[len(old.Checks)-1]) {
+		last := s.Checks[len(s.Checks)-1]
+		w.logf("status.checks: %d kept, last %s %s=%q passed=%v", len(s.Checks), last.Kind, last.Name, last.Value, last.Passed)
+	}
+	if s.Abort || s.PromoteFull {
+		w.logf("status abort=%v promoteFull=%v", s.Abort, s.PromoteFull)
+	}
 	return false, nil
 }
 
@@ -537,6 +544,30 @@ func TestSimulations(t *testing.T) {
 						LastUpdateTime: metav1.NewTime(w.now)},
 				}
 			}},
+		},
+		{
+			name:  "abort-by-a-person",
+			setup: func(t *testing.T) *world { return newWorld(t, seed003()) },
+			until: 8 * time.Minute,
+			at: map[time.Duration]func(*world){
+				m(time.Minute): setImage("stefanprodan/podinfo:3.1.1"),
+				m(3*time.Minute + 20*time.Second): func(w *world) {
+					w.logf("   kubectl vireo canary abort podinfo")
+					w.canary.Status.Abort = true
+				},
+			},
+		},
+		{
+			name:  "promote-by-a-person",
+			setup: func(t *testing.T) *world { return newWorld(t, seed003()) },
+			until: 8 * time.Minute,
+			at: map[time.Duration]func(*world){
+				m(time.Minute): setImage("stefanprodan/podinfo:3.1.1"),
+				m(3*time.Minute + 20*time.Second): func(w *world) {
+					w.logf("   kubectl vireo canary promote podinfo")
+					w.canary.Status.PromoteFull = true
+				},
+			},
 		},
 		{
 			name: "revert-on-deletion",

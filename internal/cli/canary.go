@@ -157,6 +157,19 @@ func WriteCanary(w io.Writer, v *CanaryView, now time.Time, color bool) error {
 		}
 		writeTable(&b, rows)
 	}
+	if len(st.Checks) > 0 {
+		b.WriteString("\n")
+		rows = [][]string{{"LAST CHECKS", "KIND", "VALUE", "RESULT", "AGE"}}
+		for i := len(st.Checks) - 1; i >= 0; i-- {
+			ch := st.Checks[i]
+			result := s.paint(green, "✔ passed")
+			if !ch.Passed {
+				result = s.paint(red, "✖ "+ch.Message)
+			}
+			rows = append(rows, []string{ch.Name, ch.Kind, orDash(ch.Value), result, age(now, ch.Time.Time)})
+		}
+		writeTable(&b, rows)
+	}
 	_, err := w.Write(b.Bytes())
 	return err
 }

@@ -72,6 +72,18 @@ load-test             webhook rollout      answer ≤ 202
 	}
 
 	b.Reset()
+	cn.Status.Checks = []v1beta1.CanaryCheck{
+		{Name: "request-success-rate", Kind: "metric", Value: "99.5", Passed: true, Time: metav1.NewTime(now.Add(-70 * time.Second))},
+		{Name: "request-duration", Kind: "metric", Value: "612", Message: "Halt podinfo.test advancement request duration 612ms > 500ms", Time: metav1.NewTime(now.Add(-10 * time.Second))},
+	}
+	if err := WriteCanary(&b, &CanaryView{Canary: cn}, now, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.String(); !strings.Contains(got, "LAST CHECKS           KIND    VALUE  RESULT") ||
+		!strings.Contains(got, "request-duration      metric  612    ✖ Halt podinfo.test advancement request duration 612ms > 500ms  10s") {
+		t.Errorf("the last checks:\n%s", got)
+	}
+	b.Reset()
 	other := cn.DeepCopy()
 	other.Name, other.Namespace, other.Status = "web", "shop", v1beta1.CanaryStatus{Phase: v1beta1.PhaseSucceeded}
 	WriteCanaryList(&b, []v1beta1.Canary{*other, *cn}, true, now, false)

@@ -143,6 +143,7 @@ func newRoot(e *env) *cobra.Command {
 			},
 		},
 		newGetCommand(e),
+		newCanaryCommand(e),
 		newListCommand(e),
 		newStatusCommand(e),
 		newLintCommand(e),

@@ -578,9 +578,45 @@ type CanaryStatus struct {
 	// PreviousSessionAffinityCookie is the canary cookie of the last release.
 	// +optional
 	PreviousSessionAffinityCookie string `json:"previousSessionAffinityCookie,omitempty"`
-	// Conditions: one, Promoted.
+	// Conditions: Promoted (Flagger's), and InvalidSpec while the spec
+	// cannot run.
 	// +optional
 	Conditions []CanaryCondition `json:"conditions,omitempty"`
+
+	// The fields below are Vireo's own; Flagger's CRD has none of them.
+
+	// Abort, set by a person (kubectl vireo canary abort), rolls the
+	// analysis back at once. Vireo clears it once done. It lives in status
+	// so that a GitOps tool syncing the spec does not undo it.
+	// +optional
+	Abort bool `json:"abort,omitempty"`
+	// PromoteFull, set by a person (kubectl vireo canary promote), skips
+	// the rest of the analysis and its gates and promotes at once. Vireo
+	// clears it once done.
+	// +optional
+	PromoteFull bool `json:"promoteFull,omitempty"`
+	// Checks are the last checks of the analysis, newest last (at most 10):
+	// what each metric measured and what each webhook answered.
+	// +optional
+	Checks []CanaryCheck `json:"checks,omitempty"`
+}
+
+// CanaryCheck is one check of an analysis step.
+type CanaryCheck struct {
+	// Name of the metric or webhook.
+	Name string `json:"name"`
+	// Kind is metric or webhook.
+	Kind string `json:"kind"`
+	// Value measured (metrics), as text.
+	// +optional
+	Value string `json:"value,omitempty"`
+	// Passed says whether the check let the analysis go on.
+	Passed bool `json:"passed"`
+	// Message says why it failed.
+	// +optional
+	Message string `json:"message,omitempty"`
+	// Time of the check.
+	Time metav1.Time `json:"time"`
 }
 
 // CanaryCondition is the Promoted condition.

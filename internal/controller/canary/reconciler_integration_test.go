@@ -30,6 +30,7 @@ import (
 	planner "github.com/vireo-dev/vireo/internal/canary"
 	"github.com/vireo-dev/vireo/internal/loadtester"
 	"github.com/vireo-dev/vireo/internal/testenv"
+	"github.com/vireo-dev/vireo/pkg/actions"
 )
 
 // hooks is a webhook receiver: it records each call's payload and answers
@@ -427,6 +428,49 @@ func TestSeed003AgainstRealAPIServer(t *testing.T) {
 			t.Fatalf("phase %s after the gate opened, want Succeeded", cn.Status.Phase)
 		}
 		wantEvent(t, events, "Normal Synced Confirm-promotion check approval passed")
+	})
+
+	t.Run("a person aborts or promotes through status, as kubectl vireo does", func(t *testing.T) {
+		r, clk, events, cn := setup(t)
+		initialize(t, r, cn)
+		ns := cn.Namespace
+		key := client.ObjectKeyFromObject(cn)
+		if _, err := actions.AbortCanary(ctx, c, key); err == nil || !strings.Contains(err.Error(), "is Initialized: there is no analysis to abort") {
+			t.Errorf("aborting an idle canary: %v", err)
+		}
+		setImage(t, ns, "stefanprodan/podinfo:3.1.1")
+		pass(t, r, cn)
+		settle(t, ns, "podinfo")
+		clk.SetTime(clk.Now().Add(time.Minute))
+		pass(t, r, cn)
+		if w := weights(t, ns); w.Canary != 10 {
+			t.Fatalf("weight %d, want 10", w.Canary)
+		}
+		if _, err := actions.AbortCanary(ctx, c, key); err != nil {
+			t.Fatal(err)
+		}
+		pass(t, r, cn) // at once, not at the next tick
+		if cn.Status.Phase != v1beta1.PhaseFailed || cn.Status.Abort {
+			t.Fatalf("phase %s abort %v after the abort, want Failed and the request cleared", cn.Status.Phase, cn.Status.Abort)
+		}
+		if w := weights(t, ns); w != (planner.Routes{Primary: 100}) {
+			t.Errorf("weights %+v after the abort", w)
+		}
+		wantEvent(t, events, "Warning Synced Rolling back podinfo."+ns+" aborted by a person")
+		// A new revision, promoted by hand at its first step.
+		setImage(t, ns, "stefanprodan/podinfo:3.1.2")
+		pass(t, r, cn)
+		settle(t, ns, "podinfo")
+		if _, err := actions.PromoteCanary(ctx, c, key); err != nil {
+			t.Fatal(err)
+		}
+		pass(t, r, cn)
+		if cn.Status.Phase != v1beta1.PhasePromoting || cn.Status.PromoteFull {
+			t.Fatalf("phase %s promoteFull %v, want Promoting and the request cleared", cn.Status.Phase, cn.Status.PromoteFull)
+		}
+		if len(cn.Status.Checks) == 0 {
+			t.Error("status.checks is empty after an analysis")
+		}
 	})
 
 	t.Run("revertOnDeletion gives the target its traffic back", func(t *testing.T) {
