@@ -6,7 +6,7 @@ CONTROLLER_GEN := go run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.20.1
 CRD_DIR := config/crd/bases
 GO_TEST_FLAGS ?=
 
-.PHONY: build web generate verify-generated fmt vet test unit-test integration-test e2e-test bench bench-live demo demo-quick live-up live-down cluster-up cluster-down clean
+.PHONY: build web generate verify-generated fmt vet test unit-test integration-test e2e-test bench bench-live demo demo-flagger demo-quick live-up live-down cluster-up cluster-down clean
 
 build: ## bin/vireo-controller, bin/kubectl-vireo, bin/vireo-demo and bin/vireo-loadtester
 	go build -o bin/vireo-controller ./cmd/vireo-controller
@@ -55,6 +55,9 @@ bench-live: ## seed 000's story at full length through both routers, with real r
 
 demo: ## seed 000 live: the live stack, a healthy promotion, then a bad canary rolled back; stays up until Ctrl-C
 	@hack/demo
+
+demo-flagger: ## seed 003 live: a Flagger Canary through Traefik, a healthy release, then a bad one rolled back; stays up until Ctrl-C
+	@hack/demo-flagger
 
 demo-quick: ## the local control plane without a data plane: a sample Rollout promoted, simulate, lint
 	@hack/demo-quick

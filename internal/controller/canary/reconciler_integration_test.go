@@ -206,6 +206,16 @@ func TestSeed003AgainstRealAPIServer(t *testing.T) {
 		if cn.Status.Phase != v1beta1.PhaseInitialized {
 			t.Fatalf("phase %q once the primary is ready, want Initialized", cn.Status.Phase)
 		}
+		// Flagger's counters are written even at 0 (kubectl get canaries
+		// shows WEIGHT 0, not a blank).
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(v1beta1.GroupVersion.WithKind("Canary"))
+		must(t, c.Get(ctx, client.ObjectKeyFromObject(cn), u))
+		for _, f := range []string{"canaryWeight", "failedChecks", "iterations"} {
+			if _, found, _ := unstructured.NestedFieldNoCopy(u.Object, "status", f); !found {
+				t.Errorf("status.%s is not written: %v", f, u.Object["status"])
+			}
+		}
 		settle(t, cn.Namespace, "podinfo")
 	}
 

@@ -2,6 +2,7 @@ package canary
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"strings"
@@ -22,7 +23,7 @@ import (
 
 	"github.com/vireo-dev/vireo/api/flagger/v1beta1"
 	planner "github.com/vireo-dev/vireo/internal/canary"
-	"github.com/vireo-dev/vireo/internal/controller/owned"
+	"github.com/vireo-dev/vireo/internal/statuspatch"
 	"github.com/vireo-dev/vireo/internal/notify"
 )
 
@@ -200,7 +201,33 @@ func (w *writer) SetFinalizer(ctx context.Context, present bool) error {
 func (w *writer) WriteStatus(ctx context.Context, s *v1beta1.CanaryStatus) (bool, error) {
 	next := w.canary.DeepCopy()
 	next.Status = *s
-	conflict, err := owned.PatchStatus(ctx, w.client, "canary", next, w.canary)
+	// A merge patch of the difference, plus the three counters Flagger
+	// always writes: a field that stays 0 would otherwise never be written,
+	// and `kubectl get canaries` would show it blank where Flagger shows 0.
+	data, err := client.MergeFromWithOptions(w.canary, client.MergeFromWithOptimisticLock{}).Data(next)
+	if err != nil {
+		return false, err
+	}
+	var patch map[string]any
+	if err := json.Unmarshal(data, &patch); err != nil {
+		return false, err
+	}
+	st, _ := patch["status"].(map[string]any)
+	if st == nil {
+		st = map[string]any{}
+		patch["status"] = st
+	}
+	st["failedChecks"], st["canaryWeight"], st["iterations"] = s.FailedChecks, s.CanaryWeight, s.Iterations
+	if data, err = json.Marshal(patch); err != nil {
+		return false, err
+	}
+	err = statuspatch.Patch(ctx, w.client, next, client.RawPatch(types.MergePatchType, data))
+	conflict := apierrors.IsConflict(err)
+	if conflict {
+		err = nil
+	} else if err != nil {
+		err = fmt.Errorf("patching status of canary %s: %w", klog.KObj(w.canary), err)
+	}
 	if err == nil && !conflict {
 		// A finalizer removed after the status is made against this version.
 		w.canary.ResourceVersion, w.canary.Status = next.ResourceVersion, next.Status
