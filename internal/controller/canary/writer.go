@@ -23,8 +23,8 @@ import (
 
 	"github.com/vireo-dev/vireo/api/flagger/v1beta1"
 	planner "github.com/vireo-dev/vireo/internal/canary"
-	"github.com/vireo-dev/vireo/internal/statuspatch"
 	"github.com/vireo-dev/vireo/internal/notify"
+	"github.com/vireo-dev/vireo/internal/statuspatch"
 )
 
 // writer is the controller's apply.Target: one pass's writes for one
