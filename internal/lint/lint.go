@@ -23,9 +23,11 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	sigsyaml "sigs.k8s.io/yaml"
 
+	flaggerv1beta1 "github.com/vireo-dev/vireo/api/flagger/v1beta1"
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/config/crd"
 	"github.com/vireo-dev/vireo/internal/analysis"
+	"github.com/vireo-dev/vireo/internal/canary"
 	"github.com/vireo-dev/vireo/internal/crdschema"
 	planner "github.com/vireo-dev/vireo/internal/rollout"
 	"github.com/vireo-dev/vireo/internal/trafficrouting/routers"
@@ -43,7 +45,7 @@ func (p Problem) String() string {
 	return fmt.Sprintf("line %d: %s: %s: %s", p.Line, p.Object, p.Path, p.Message)
 }
 
-// schemas are the CRDs' v1alpha1 schemas by kind.
+// schemas are the CRDs' schemas by "group/version/kind".
 type schemas map[string]*kindSchema
 
 type kindSchema struct {
@@ -69,29 +71,36 @@ func loadSchemas() (schemas, error) {
 		if err := sigsyaml.Unmarshal(data, &c); err != nil {
 			return nil, fmt.Errorf("reading the %s CRD: %w", f.Name(), err)
 		}
-		// Lint checks the argoproj.io kinds; Flagger's are not linted yet.
-		if c.Spec.Group != v1alpha1.GroupVersion.Group {
-			continue
+		for _, v := range c.Spec.Versions {
+			ks, err := kindSchemaOf(&c, v.Name)
+			if err != nil {
+				return nil, err
+			}
+			out[c.Spec.Group+"/"+v.Name+"/"+c.Spec.Names.Kind] = ks
 		}
-		s, err := crdschema.Schema(&c, v1alpha1.GroupVersion.Version)
-		if err != nil {
-			return nil, err
-		}
-		var internal apiextensions.JSONSchemaProps
-		if err := apiextv1.Convert_v1_JSONSchemaProps_To_apiextensions_JSONSchemaProps(s, &internal, nil); err != nil {
-			return nil, err
-		}
-		structural, err := structuralschema.NewStructural(&internal)
-		if err != nil {
-			return nil, fmt.Errorf("the %s CRD's schema: %w", c.Spec.Names.Kind, err)
-		}
-		validator, _, err := validation.NewSchemaValidator(&internal)
-		if err != nil {
-			return nil, err
-		}
-		out[c.Spec.Names.Kind] = &kindSchema{structural: structural, validator: validator}
 	}
 	return out, nil
+}
+
+// kindSchemaOf builds the validator of one version of a CRD.
+func kindSchemaOf(c *apiextv1.CustomResourceDefinition, version string) (*kindSchema, error) {
+	s, err := crdschema.Schema(c, version)
+	if err != nil {
+		return nil, err
+	}
+	var internal apiextensions.JSONSchemaProps
+	if err := apiextv1.Convert_v1_JSONSchemaProps_To_apiextensions_JSONSchemaProps(s, &internal, nil); err != nil {
+		return nil, err
+	}
+	structural, err := structuralschema.NewStructural(&internal)
+	if err != nil {
+		return nil, fmt.Errorf("the %s CRD's schema: %w", c.Spec.Names.Kind, err)
+	}
+	validator, _, err := validation.NewSchemaValidator(&internal)
+	if err != nil {
+		return nil, err
+	}
+	return &kindSchema{structural: structural, validator: validator}, nil
 }
 
 // File checks every document of a manifest file. Documents of other kinds
@@ -141,10 +150,10 @@ func document(doc *yaml.Node, kinds schemas) []Problem {
 	meta, _ := raw["metadata"].(map[string]any)
 	name, _ := meta["name"].(string)
 	object := kind + "/" + name
-	if apiVersion != v1alpha1.GroupVersion.String() {
+	if apiVersion != v1alpha1.GroupVersion.String() && apiVersion != flaggerv1beta1.GroupVersion.String() {
 		return nil
 	}
-	ks := kinds[kind]
+	ks := kinds[apiVersion+"/"+kind]
 	if ks == nil {
 		return []Problem{{Line: lines["kind"], Object: object, Path: "kind", Message: fmt.Sprintf("%s has no kind %q", apiVersion, kind)}}
 	}
@@ -185,6 +194,14 @@ func semantic(kind string, obj map[string]any) field.ErrorList {
 			errs = append(errs, routers.Check(&ro)...)
 		}
 		return errs
+	case "Canary":
+		var cn flaggerv1beta1.Canary
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj, &cn); err != nil {
+			return field.ErrorList{field.Invalid(field.NewPath("spec"), "", err.Error())}
+		}
+		// A Canary without spec.provider gets the controller's default,
+		// istio unless --flagger-provider says otherwise.
+		return canary.Validate(&cn, "istio")
 	case "AnalysisTemplate", "ClusterAnalysisTemplate":
 		var t v1alpha1.AnalysisTemplate
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj, &t); err != nil {

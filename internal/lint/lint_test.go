@@ -85,3 +85,71 @@ spec:
 		t.Error("broken YAML accepted")
 	}
 }
+
+// Flagger's Canary: the schema's errors, then the controller's rules, at
+// their lines; seed 003's Canary is clean.
+func TestCanary(t *testing.T) {
+	bad := `apiVersion: flagger.app/v1beta1
+kind: Canary
+metadata:
+  name: podinfo
+spec:
+  provider: appmesh
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: podinfo}
+  service:
+    port: 9898
+  analysis:
+    interval: soon
+    threshold: 5
+    maxWeight: 150
+    stepWeight: 10
+    webhooks:
+    - name: load-test
+      url: ""
+    stepz: 1
+`
+	problems, err := File([]byte(bad))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range problems {
+		got = append(got, p.String())
+	}
+	joined := strings.Join(got, "\n")
+	for _, w := range []string{
+		"line 18: Canary/podinfo: spec.analysis.stepz: unknown field",
+		`line 11: Canary/podinfo: spec.analysis.interval: Invalid value: "soon"`,
+	} {
+		if !strings.Contains(joined, w) {
+			t.Errorf("missing\n  %s\nin\n%s", w, joined)
+		}
+	}
+	fixed := strings.NewReplacer("interval: soon", "interval: 1m", "    stepz: 1\n", "").Replace(bad)
+	problems, err = File([]byte(fixed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = nil
+	for _, p := range problems {
+		got = append(got, p.String())
+	}
+	joined = strings.Join(got, "\n")
+	for _, w := range []string{
+		`line 6: Canary/podinfo: spec.provider: Unsupported value: "appmesh"`,
+		"line 13: Canary/podinfo: spec.analysis.maxWeight: Invalid value: 150",
+		`line 17: Canary/podinfo: spec.analysis.webhooks[0].url: Invalid value: ""`,
+	} {
+		if !strings.Contains(joined, w) {
+			t.Errorf("missing\n  %s\nin\n%s", w, joined)
+		}
+	}
+	seed, err := os.ReadFile("../../test/e2e/testdata/seed003/canary.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	problems, err = File([]byte(strings.ReplaceAll(string(seed), "LOADTESTER", "http://flagger-loadtester.test/")))
+	if err != nil || len(problems) != 0 {
+		t.Errorf("seed 003's Canary: %v %v", problems, err)
+	}
+}
