@@ -69,6 +69,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/namespaces/{ns}/rollouts/{name}", s.detail)
 	mux.HandleFunc("GET /api/namespaces/{ns}/events", s.events)
 	mux.HandleFunc("POST /api/namespaces/{ns}/rollouts/{name}/{action}", s.act)
+	mux.HandleFunc("GET /api/namespaces/{ns}/canaries", s.listCanaries)
+	mux.HandleFunc("POST /api/namespaces/{ns}/canaries/{name}/{action}", s.actCanary)
 	files, err := fs.Sub(assets, "assets")
 	if err != nil {
 		panic(err) // the embedded tree is fixed at build time
@@ -243,8 +245,17 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
 
-	var lastList, lastOne []byte
+	var lastList, lastOne, lastCanaries []byte
 	send := func() error {
+		// Flagger's Canaries, beside the rollouts, when their CRD is there.
+		if cs, err := s.canaries(ctx, ns); err == nil {
+			if b, _ := json.Marshal(cs); string(b) != string(lastCanaries) {
+				lastCanaries = b
+				if err := sendRaw(w, "canaries", b); err != nil {
+					return err
+				}
+			}
+		}
 		list, err := s.rollouts(ctx, ns)
 		if err != nil {
 			lastList = nil // the next good list clears the page's failure

@@ -17,6 +17,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/vireo-dev/vireo/api/flagger/v1beta1"
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/apischeme"
 	"github.com/vireo-dev/vireo/internal/rolloutview"
@@ -240,6 +241,40 @@ func TestServerOnARealAPIServer(t *testing.T) {
 			t.Errorf("%d %v", resp.StatusCode, body)
 		}
 	})
+	t.Run("canaries are listed, and promoted or aborted as the CLI does", func(t *testing.T) {
+		cn := &v1beta1.Canary{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "podinfo"},
+			Spec: v1beta1.CanarySpec{TargetRef: v1beta1.TargetReference{Name: "podinfo"},
+				Analysis: &v1beta1.CanaryAnalysis{Interval: "1m", Threshold: 5, StepWeight: 10, MaxWeight: 50}}}
+		if err := c.Create(ctx, cn); err != nil {
+			t.Fatal(err)
+		}
+		cn.Status = v1beta1.CanaryStatus{Phase: v1beta1.PhaseProgressing, CanaryWeight: 20, FailedChecks: 1,
+			Checks: []v1beta1.CanaryCheck{{Name: "request-success-rate", Kind: "metric", Value: "99.2", Passed: true, Time: metav1.Now()}}}
+		if err := c.Status().Update(ctx, cn); err != nil {
+			t.Fatal(err)
+		}
+		var list []Canary
+		getJSON(t, browser, srv.URL+"/api/namespaces/shop/canaries", http.StatusOK, &list)
+		if len(list) != 1 || list[0].Name != "podinfo" || list[0].Status != "Progressing" || list[0].Weight != 20 ||
+			list[0].MaxWeight != 50 || list[0].Threshold != 5 || len(list[0].Checks) != 1 {
+			t.Errorf("canaries %+v", list)
+		}
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/namespaces/shop/canaries/podinfo/abort", nil)
+		req.Header.Set("X-Vireo-Dashboard", "1")
+		resp, err := browser.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		var got v1beta1.Canary
+		if err := c.Get(ctx, client.ObjectKeyFromObject(cn), &got); err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusOK || !got.Status.Abort {
+			t.Errorf("abort: %d, status.abort %v", resp.StatusCode, got.Status.Abort)
+		}
+	})
+
 	t.Run("an unknown action is refused by name", func(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/namespaces/shop/rollouts/web/explode", nil)
 		req.Header.Set("X-Vireo-Dashboard", "1")

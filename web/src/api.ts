@@ -66,6 +66,28 @@ export interface Measurement {
 
 export type Action = 'promote' | 'promote-full' | 'abort' | 'retry' | 'restart'
 
+// A Flagger Canary, as /api/namespaces/NS/canaries lists it.
+export interface Canary {
+  name: string
+  status: string
+  message?: string
+  provider?: string
+  weight: number
+  maxWeight: number
+  failedChecks: number
+  threshold: number
+  checks?: { name: string; kind: string; value?: string; passed: boolean; message?: string; time: string }[]
+}
+
+export async function actCanary(ns: string, name: string, action: 'promote' | 'abort'): Promise<string> {
+  const r = await fetch(`/api/namespaces/${enc(ns)}/canaries/${enc(name)}/${action}`, {
+    method: 'POST',
+    headers: { 'X-Vireo-Dashboard': '1' },
+  })
+  if (!r.ok) throw await failure(r)
+  return (await r.json()).result
+}
+
 async function failure(r: Response): Promise<Error> {
   try {
     const body = await r.json()
@@ -92,6 +114,7 @@ export async function act(ns: string, name: string, action: Action): Promise<str
 
 export interface StreamHandlers {
   rollouts(list: Rollout[]): void
+  canaries(list: Canary[]): void
   rollout(r: Rollout | { error: string }): void
   connected(live: boolean): void
   // failure is a listing the server could not make (e.g. forbidden); null
@@ -111,6 +134,7 @@ export function watch(ns: string, name: string | null, h: StreamHandlers): () =>
     h.failure(null)
     h.rollouts(JSON.parse((e as MessageEvent).data))
   })
+  es.addEventListener('canaries', (e) => h.canaries(JSON.parse((e as MessageEvent).data)))
   es.addEventListener('failure', (e) => h.failure(JSON.parse((e as MessageEvent).data).error))
   es.addEventListener('rollout', (e) => h.rollout(JSON.parse((e as MessageEvent).data)))
   return () => es.close()

@@ -3,7 +3,7 @@
 import { html } from 'htm/preact'
 import { render } from 'preact'
 import { useEffect, useErrorBoundary, useState } from 'preact/hooks'
-import { act, defaultNamespace, watch, type Action, type AnalysisRun, type Rollout } from './api'
+import { act, actCanary, defaultNamespace, watch, type Action, type AnalysisRun, type Canary, type Rollout } from './api'
 import { Chart } from './chart'
 import './style.css'
 
@@ -17,6 +17,7 @@ function App() {
   const [route, setRoute] = useState(parseHash())
   const [fallbackNs, setFallbackNs] = useState<string | null>(null)
   const [list, setList] = useState<Rollout[] | null>(null)
+  const [canaries, setCanaries] = useState<Canary[]>([])
   const [one, setOne] = useState<Rollout | { error: string } | null>(null)
   const [live, setLive] = useState(false)
   const [failure, setFailure] = useState<string | null>(null)
@@ -33,7 +34,7 @@ function App() {
   useEffect(() => {
     if (!ns) return
     setOne(null)
-    return watch(ns, route.name, { rollouts: setList, rollout: setOne, connected: setLive, failure: setFailure })
+    return watch(ns, route.name, { rollouts: setList, canaries: setCanaries, rollout: setOne, connected: setLive, failure: setFailure })
   }, [ns, route.name])
 
   return html`
@@ -50,13 +51,16 @@ function App() {
     </header>
     <main>
       ${failure && html`<p class="error">${failure}</p>`}
-      ${crash ? html`<p class="error">The page failed to show this: ${String(crash)} <button onClick=${reset}>Try again</button></p>` : !ns ? html`<p>Loading…</p>` : route.name ? html`<${Detail} ns=${ns} view=${one} />` : html`<${List} ns=${ns} list=${list} />`}
+      ${crash ? html`<p class="error">The page failed to show this: ${String(crash)} <button onClick=${reset}>Try again</button></p>` : !ns ? html`<p>Loading…</p>` : route.name ? html`<${Detail} ns=${ns} view=${one} />` : html`<${List} ns=${ns} list=${list} /><${Canaries} ns=${ns} list=${canaries} />`}
     </main>
   `
 }
 
 function Badge({ status }: { status: string }) {
-  const icon: Record<string, string> = { Healthy: '✔', Paused: '‖', Progressing: '◌', Degraded: '✖' }
+  const icon: Record<string, string> = {
+    Healthy: '✔', Paused: '‖', Progressing: '◌', Degraded: '✖',
+    Succeeded: '✔', Initialized: '✔', Failed: '✖', Waiting: '‖', WaitingPromotion: '‖', Promoting: '◌', Finalising: '◌',
+  }
   return html`<span class=${'badge ' + status}>${icon[status] ?? ''} ${status}</span>`
 }
 
@@ -79,6 +83,39 @@ function List({ ns, list }: { ns: string; list: Rollout[] | null }) {
             <td>${(r.images ?? []).map((i) => html`<div>${i.image} <small>${i.roles?.join(', ')}</small></div>`)}</td>
           </tr>`,
         )}
+      </tbody>
+    </table>
+  `
+}
+
+// Canaries lists Flagger's Canaries beside the rollouts, with their last
+// checks, and the buttons of kubectl vireo canary promote|abort.
+function Canaries({ ns, list }: { ns: string; list: Canary[] }) {
+  const [result, setResult] = useState<{ ok: boolean; text: string } | null>(null)
+  if (list.length === 0) return null
+  const run = (name: string, a: 'promote' | 'abort') =>
+    actCanary(ns, name, a).then(
+      (text) => setResult({ ok: true, text }),
+      (e: Error) => setResult({ ok: false, text: e.message }),
+    )
+  return html`
+    <h1>Canaries in ${ns}</h1>
+    ${result && html`<p class=${result.ok ? 'result ok' : 'result error'}>${result.text}</p>`}
+    <table class="canaries">
+      <thead><tr><th>Name</th><th>Status</th><th>Weight</th><th>Failed checks</th><th>Last check</th><th></th></tr></thead>
+      <tbody>
+        ${list.map((c) => {
+          const last = c.checks && c.checks.length > 0 ? c.checks[c.checks.length - 1] : null
+          return html`<tr data-canary=${c.name}>
+            <td title=${c.message ?? ''}>${c.name}</td>
+            <td><${Badge} status=${c.status} /></td>
+            <td>${c.weight}% <small>of ${c.maxWeight}%</small></td>
+            <td>${c.failedChecks}/${c.threshold}</td>
+            <td>${last ? html`${last.passed ? '✔' : '✖'} ${last.name} ${last.value ?? ''}` : '-'}</td>
+            <td><button data-canary-action="promote" onClick=${() => run(c.name, 'promote')}>Promote</button>
+                <button data-canary-action="abort" onClick=${() => run(c.name, 'abort')}>Abort</button></td>
+          </tr>`
+        })}
       </tbody>
     </table>
   `
