@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 
+	flaggerv1beta1 "github.com/vireo-dev/vireo/api/flagger/v1beta1"
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/lint"
 	"github.com/vireo-dev/vireo/internal/simulate"
@@ -92,7 +93,7 @@ manual gate --promote-after it is reached.`,
 
 // simulateFile checks a manifest as lint does, then simulates each of its
 // Rollouts.
-func (e *env) simulateFile(file string, data []byte, o simulate.Options) error {
+func (e *env) simulateFile(file string, data []byte, o simulate.Options) (err error) {
 	problems, err := lint.File(data)
 	if err != nil {
 		return fmt.Errorf("%s: %w", file, err)
@@ -103,13 +104,26 @@ func (e *env) simulateFile(file string, data []byte, o simulate.Options) error {
 	if len(problems) > 0 {
 		return exitCode{1, fmt.Errorf("%s: %d problems; fix them before simulating (see kubectl vireo lint)", file, len(problems))}
 	}
-	rollouts, deployments, err := decodeForSimulation(data)
+	rollouts, deployments, canaries, err := decodeForSimulation(data)
 	if err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
-	if len(rollouts) == 0 {
-		return fmt.Errorf("%s holds no Rollout", file)
+	if len(rollouts) == 0 && len(canaries) == 0 {
+		return fmt.Errorf("%s holds no Rollout or Canary", file)
 	}
+	defer func() {
+		for _, cn := range canaries {
+			if err != nil {
+				return
+			}
+			var b bytes.Buffer
+			if err = simulateCanary(&b, cn, deployments, templatesIn(data), o); err != nil {
+				err = fmt.Errorf("%s: %w", file, err)
+				return
+			}
+			_, err = e.streams.Out.Write(b.Bytes())
+		}
+	}()
 	for i, ro := range rollouts {
 		var workload *appsv1.Deployment
 		if ref := ro.Spec.WorkloadRef; ref != nil {
@@ -131,14 +145,15 @@ func (e *env) simulateFile(file string, data []byte, o simulate.Options) error {
 	return nil
 }
 
-// decodeForSimulation reads the Rollouts of a manifest, and its Deployments
-// by name for workloadRef.
-func decodeForSimulation(data []byte) ([]*v1alpha1.Rollout, map[string]*appsv1.Deployment, error) {
+// decodeForSimulation reads the Rollouts and Canaries of a manifest, and
+// its Deployments by name (for workloadRef and targetRef).
+func decodeForSimulation(data []byte) ([]*v1alpha1.Rollout, map[string]*appsv1.Deployment, []*flaggerv1beta1.Canary, error) {
 	var rollouts []*v1alpha1.Rollout
+	var canaries []*flaggerv1beta1.Canary
 	deployments := map[string]*appsv1.Deployment{}
 	objects, err := decodeManifest(data)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	for _, u := range objects {
 		var into any
@@ -151,14 +166,18 @@ func decodeForSimulation(data []byte) ([]*v1alpha1.Rollout, map[string]*appsv1.D
 			d := &appsv1.Deployment{}
 			deployments[u.GetName()] = d
 			into = d
+		case gvk == flaggerv1beta1.GroupVersion.WithKind("Canary"):
+			cn := &flaggerv1beta1.Canary{}
+			canaries = append(canaries, cn)
+			into = cn
 		default:
 			continue
 		}
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, into); err != nil {
-			return nil, nil, fmt.Errorf("%s %s: %w", u.GetKind(), u.GetName(), err)
+			return nil, nil, nil, fmt.Errorf("%s %s: %w", u.GetKind(), u.GetName(), err)
 		}
 	}
-	return rollouts, deployments, nil
+	return rollouts, deployments, canaries, nil
 }
 
 // writeTimeline prints a simulated update: what was assumed, then a table

@@ -29,6 +29,8 @@ func TestSimulateGolden(t *testing.T) {
 		"step-analysis":               {"-f", "testdata/simulate/step-analysis.yaml", "--promote-after", "2m"},
 		"bluegreen-analysis":          {"-f", "testdata/simulate/bluegreen-analysis.yaml", "--ready-after", "0s", "--analysis-duration", "1m"},
 		"canary-sample-and-bluegreen": {"-f", "-"},
+		"seed003-canary":              {"-f", "testdata/simulate/seed003-canary.yaml"},
+		"seed003-canary-fails":        {"-f", "testdata/simulate/seed003-canary.yaml", "--analysis", "fail"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			stdin := ""
@@ -57,7 +59,9 @@ func TestSimulateErrors(t *testing.T) {
 		{"missing file", "", []string{"-f", "testdata/simulate/nope.yaml"}, []string{"testdata/simulate/nope.yaml", "no such file"}},
 		{"invalid rollout", "", []string{"-f", "../../config/samples/invalid-rollout.yaml"},
 			[]string{"invalid-rollout.yaml:23: Rollout/typo-demo: spec.strategy.canary.steps[0].setWeight", "2 problems"}},
-		{"no rollout", "apiVersion: v1\nkind: Service\nmetadata: {name: web}\n", []string{"-f", "-"}, []string{"- holds no Rollout"}},
+		{"no rollout", "apiVersion: v1\nkind: Service\nmetadata: {name: web}\n", []string{"-f", "-"}, []string{"- holds no Rollout or Canary"}},
+		{"canary without its target", "apiVersion: flagger.app/v1beta1\nkind: Canary\nmetadata: {name: web}\nspec:\n  targetRef: {apiVersion: apps/v1, kind: Deployment, name: web}\n  service: {port: 80}\n  analysis: {interval: 1m, threshold: 2, stepWeight: 50}\n",
+			[]string{"-f", "-"}, []string{`canary web targets Deployment "web", which the file does not hold`}},
 		{"workloadRef without its Deployment", strings.Split(readAll(t, "testdata/simulate/step-analysis.yaml"), "---\n")[1],
 			[]string{"-f", "-"}, []string{"rollout web", `spec.workloadRef names Deployment "web"`}},
 		{"limit", "", []string{"-f", "testdata/simulate/seed000-analysis.yaml", "--limit", "2m"}, nil},

@@ -24,6 +24,7 @@ var planners = []string{
 	"github.com/vireo-dev/vireo/api/flagger/v1beta1",
 	"github.com/vireo-dev/vireo/internal/canary",
 	"github.com/vireo-dev/vireo/internal/canary/apply",
+	"github.com/vireo-dev/vireo/internal/canary/sim",
 	"github.com/vireo-dev/vireo/internal/analysis",
 	"github.com/vireo-dev/vireo/internal/analysisrun",
 	"github.com/vireo-dev/vireo/internal/judge",
