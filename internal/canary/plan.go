@@ -383,6 +383,7 @@ func (d *decider) decide() {
 	}
 	if c.Spec.AutoscalerRef != nil && d.o.TargetHPA != nil {
 		d.p.PrimaryHPA = PrimaryHPA(c, d.o.TargetHPA)
+		defer d.holdPrimaryScale()
 	}
 	initializing := d.status.Phase == v1beta1.PhaseInitializing
 	if initializing {
@@ -465,6 +466,25 @@ func (d *decider) providersOnline() bool {
 	}
 	d.info("all the metrics providers are available!")
 	return true
+}
+
+// holdPrimaryScale: beyond Flagger (fluxcd/flagger#1600), while the
+// primary takes over the canary's load (Promoting, Finalising), its
+// autoscaler's minimum is raised to the canary's current replicas, so the
+// promoted primary does not start at the autoscaler's minimum and scale up
+// under the full load. Once Succeeded, the minimum is the target's again.
+func (d *decider) holdPrimaryScale() {
+	switch d.status.Phase {
+	case v1beta1.PhasePromoting, v1beta1.PhaseFinalising:
+	default:
+		return
+	}
+	h := d.p.PrimaryHPA
+	n := d.o.Target.Status.Replicas
+	if n <= ptr.Deref(h.Spec.MinReplicas, 1) {
+		return
+	}
+	h.Spec.MinReplicas = ptr.To(min(n, h.Spec.MaxReplicas))
 }
 
 func targetKind(c *v1beta1.Canary) string {

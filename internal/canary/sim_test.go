@@ -107,6 +107,23 @@ func TestSimulations(t *testing.T) {
 			at:    map[time.Duration]func(*sim.World){m(2 * time.Minute): setImage("stefanprodan/podinfo:3.1.1")},
 		},
 		{
+			name: "hpa-minimum-held-through-the-promotion",
+			setup: func(t *testing.T) *sim.World {
+				w := withHPA(newWorld(t, seed003()))
+				return w
+			},
+			until: 12 * time.Minute,
+			at: map[time.Duration]func(*sim.World){
+				m(2 * time.Minute): setImage("stefanprodan/podinfo:3.1.1"),
+				// Under load, the target's HPA scaled the canary to 4.
+				m(4*time.Minute + 30*time.Second): func(w *sim.World) {
+					w.Logf("   the canary's HPA scales podinfo to 4")
+					w.Target.Spec.Replicas = ptr.To[int32](4)
+					settle(w.Target, false)
+				},
+			},
+		},
+		{
 			name: "seed003-failing-metrics-roll-back",
 			setup: func(t *testing.T) *sim.World {
 				w := withHPA(newWorld(t, seed003()))

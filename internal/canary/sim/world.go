@@ -204,6 +204,8 @@ func (w *World) WritePrimary(_ context.Context, d *appsv1.Deployment) error {
 func (w *World) WritePrimaryHPA(_ context.Context, h *autoscalingv2.HorizontalPodAutoscaler) error {
 	if w.PrimaryHPA == nil {
 		w.Logf("create hpa %s -> %s", h.Name, h.Spec.ScaleTargetRef.Name)
+	} else if a, b := ptr.Deref(w.PrimaryHPA.Spec.MinReplicas, 1), ptr.Deref(h.Spec.MinReplicas, 1); a != b {
+		w.Logf("hpa %s minReplicas %d -> %d", h.Name, a, b)
 	}
 	w.PrimaryHPA = h
 	return nil
