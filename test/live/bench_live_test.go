@@ -29,12 +29,64 @@ func TestBenchLive(t *testing.T) {
 	for _, r := range routers {
 		results = append(results, runScenario(t, s, r, full))
 	}
+	var canaries []canaryResult
+	for _, p := range []string{"traefik", "gatewayapi:v1"} {
+		canaries = append(canaries, runCanaryScenario(t, s, p))
+	}
+	printCanaryTable(os.Stdout, canaries)
 	printTable(os.Stdout, results)
 	for _, res := range results {
 		if res.promotionFailed > 0 || res.afterAbort > 0 {
 			t.Errorf("%s: %d failed during the promotion, %d reached the canary after the abort", res.router, res.promotionFailed, res.afterAbort)
 		}
 	}
+	for _, res := range canaries {
+		if res.failed > 0 || res.yellowAfter > 0 {
+			t.Errorf("Canary %s: %d failed during the release, %d reached the bad canary after weight 0", res.provider, res.failed, res.yellowAfter)
+		}
+	}
+}
+
+// printCanaryTable prints the Flagger Canary rows: the live Canary of
+// test/live (interval 10s, +20% to 80%, 2 failed checks roll back), per
+// provider.
+func printCanaryTable(out *os.File, results []canaryResult) {
+	fmt.Fprintln(out, "\nlive: a Flagger Canary (canary-demo, interval 10s, +20% up to 80%, built-in success rate over Traefik's metrics, rolled back at 2 failed checks)")
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	head := []string{"measure"}
+	for _, r := range results {
+		head = append(head, "Canary "+r.provider)
+	}
+	fmt.Fprintln(tw, strings.Join(append(head, "target"), "\t"))
+	row := func(name, target string, cell func(canaryResult) string) {
+		cells := []string{name}
+		for _, r := range results {
+			cells = append(cells, cell(r))
+		}
+		fmt.Fprintln(tw, strings.Join(append(cells, target), "\t"))
+	}
+	for _, w := range []int32{20, 40, 60} {
+		row(fmt.Sprintf("healthy release: green's share at proxy weight %d", w), fmt.Sprintf("%d%%", w), func(r canaryResult) string {
+			for _, st := range r.shares {
+				if st.weight == w {
+					return fmt.Sprintf("%.1f%% of %d", st.percent(), st.requests)
+				}
+			}
+			return "-"
+		})
+	}
+	row("healthy release: requests, promotion included", "", func(r canaryResult) string {
+		return fmt.Sprintf("%d in %.0fs", r.requests, r.releaseTook.Seconds())
+	})
+	row("healthy release: failed requests", "0", func(r canaryResult) string { return fmt.Sprint(r.failed) })
+	row("bad canary: failed requests before the rollback", "", func(r canaryResult) string { return fmt.Sprint(r.badFailed) })
+	row("bad canary: first served to weight 0 in the proxy", "", func(r canaryResult) string {
+		return fmt.Sprintf("%.1fs", r.badServed.Seconds())
+	})
+	row("bad canary: requests it answered after weight 0", "0", func(r canaryResult) string {
+		return fmt.Sprintf("%d of %d", r.yellowAfter, r.afterRequest)
+	})
+	tw.Flush()
 }
 
 func printTable(out *os.File, results []result) {

@@ -181,14 +181,56 @@ func canaryProxyWeight(client *http.Client, apiURL string) (int32, bool) {
 	return 0, false
 }
 
+// canaryResult is what one Canary scenario measured.
+type canaryResult struct {
+	provider     string
+	releaseTook  time.Duration
+	requests     int
+	failed       int
+	shares       []stepShare // green's share of the requests at each proxy weight
+	badFailed    int         // failed requests before the rollback
+	badServed    time.Duration
+	yellowAfter  int
+	afterRequest int
+}
+
 func testLiveCanary(t *testing.T, provider string) {
 	s := need(t)
+	res := runCanaryScenario(t, s, provider)
+	t.Logf("%s: healthy release in %.0fs, %d requests, %d failed", provider, res.releaseTook.Seconds(), res.requests, res.failed)
+	var seen []int32
+	for _, st := range res.shares {
+		seen = append(seen, st.weight)
+		t.Logf("  proxy weight %3d: green answered %5.1f%% of %d requests", st.weight, st.percent(), st.requests)
+	}
+	t.Logf("%s: bad canary back to weight 0 in the proxy %.1fs after it was first served; %d failed requests before, %d of %d after from yellow",
+		provider, res.badServed.Seconds(), res.badFailed, res.yellowAfter, res.afterRequest)
+	if res.failed > 0 {
+		t.Errorf("%d requests failed during the healthy release", res.failed)
+	}
+	if fmt.Sprint(seen) != "[20 40 60 80]" {
+		t.Errorf("the proxy served the canary at %v, want 20 40 60 80", seen)
+	}
+	if res.badFailed == 0 {
+		t.Error("no request failed with the bad canary: the scenario measured nothing")
+	}
+	if res.yellowAfter > 0 {
+		t.Errorf("%d requests reached the bad canary after its weight was 0 in the proxy", res.yellowAfter)
+	}
+	if res.afterRequest == 0 {
+		t.Error("no requests measured after the rollback")
+	}
+}
+
+// runCanaryScenario plays a healthy release (blue to green) and a bad one
+// (yellow failing half its requests) of the Canary through the provider.
+func runCanaryScenario(t *testing.T, s *stack, provider string) canaryResult {
+	res := canaryResult{provider: provider}
 	s.resetCanary(t)
 	s.kubectl(t, canaryManifests(provider), "apply", "-f", "-")
 	s.waitPhase(t, 90*time.Second, v1beta1.PhaseInitialized)
 	s.waitServing(t, "blue")
 
-	// The healthy release, blue to green.
 	watch := watchProxyWith(canaryProxyWeight, s.traefikURL)
 	start := time.Now()
 	s.kubectl(t, "", "set", "image", "deployment/canary-demo", "canary-demo=vireo-demo:green")
@@ -198,30 +240,21 @@ func testLiveCanary(t *testing.T, provider string) {
 	events := watch.Stop()
 	time.Sleep(300 * time.Millisecond)
 	load := s.load(t, start, end)
-	failed := count(load, answer.failed)
-	t.Logf("%s: healthy release in %.0fs, %d requests, %d failed", provider, end.Sub(start).Seconds(), len(load), failed)
-	var seen []int32
+	res.releaseTook, res.requests, res.failed = end.Sub(start), len(load), count(load, answer.failed)
 	for i, e := range events {
+		if e.weight == 0 {
+			continue
+		}
 		to := end
 		if i+1 < len(events) {
 			to = events[i+1].at
 		}
 		in := within(load, e.at.Add(300*time.Millisecond), to)
-		green := count(in, func(a answer) bool { return a.color == "green" })
-		if e.weight > 0 {
-			seen = append(seen, e.weight)
-			t.Logf("  proxy weight %3d: green answered %5.1f%% of %d requests", e.weight, 100*float64(green)/float64(max(len(in), 1)), len(in))
-		}
-	}
-	if failed > 0 {
-		t.Errorf("%d requests failed during the healthy release", failed)
-	}
-	if fmt.Sprint(seen) != "[20 40 60 80]" {
-		t.Errorf("the proxy served the canary at %v, want 20 40 60 80", seen)
+		res.shares = append(res.shares, stepShare{weight: e.weight, requests: len(in),
+			canary: count(in, func(a answer) bool { return a.color == "green" })})
 	}
 	s.waitServing(t, "green")
 
-	// The bad canary: yellow fails half its requests.
 	s.setFaults(t, "yellow", 50)
 	watch = watchProxyWith(canaryProxyWeight, s.traefikURL)
 	bad := time.Now()
@@ -245,16 +278,9 @@ func testLiveCanary(t *testing.T, provider string) {
 	time.Sleep(300 * time.Millisecond)
 	load = s.load(t, bad, end)
 	before, after := within(load, bad, zero), within(load, zero, end)
-	yellowAfter := count(after, func(a answer) bool { return a.color == "yellow" })
-	t.Logf("%s: bad canary served from %s, back to weight 0 in the proxy %.1fs later; %d failed requests before, %d of %d after from yellow",
-		provider, up.Format("15:04:05.000"), zero.Sub(up).Seconds(), count(before, answer.failed), yellowAfter, len(after))
-	if count(before, answer.failed) == 0 {
-		t.Error("no request failed with the bad canary: the scenario measured nothing")
-	}
-	if yellowAfter > 0 {
-		t.Errorf("%d requests reached the bad canary after its weight was 0 in the proxy", yellowAfter)
-	}
-	if len(after) == 0 {
-		t.Error("no requests measured after the rollback")
-	}
+	res.badServed = zero.Sub(up)
+	res.badFailed = count(before, answer.failed)
+	res.yellowAfter = count(after, func(a answer) bool { return a.color == "yellow" })
+	res.afterRequest = len(after)
+	return res
 }
