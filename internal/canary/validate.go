@@ -14,7 +14,7 @@ import (
 
 // SupportedProviders are the routers Vireo drives for Canaries. Flagger's
 // other providers are valid Flagger but refused here, naming spec.provider.
-var SupportedProviders = []string{KubernetesProvider, "istio", "traefik", "gatewayapi:v1", "gatewayapi:v1beta1"}
+var SupportedProviders = []string{KubernetesProvider, "istio", "traefik", "nginx", "gatewayapi:v1", "gatewayapi:v1beta1"}
 
 // BuiltinMetrics are the metrics Vireo knows without a template.
 var BuiltinMetrics = []string{"request-success-rate", "request-duration"}
@@ -40,6 +40,9 @@ func Validate(c *v1beta1.Canary, defaultProvider string) field.ErrorList {
 	}
 
 	svc := spec.Child("service")
+	if Provider(c, defaultProvider) == "nginx" && (c.Spec.IngressRef == nil || c.Spec.IngressRef.Name == "") {
+		errs = append(errs, field.Required(spec.Child("ingressRef", "name"), "the nginx provider needs the Ingress to split"))
+	}
 	if strings.HasPrefix(Provider(c, defaultProvider), "gatewayapi") && len(c.Spec.Service.GatewayRefs) == 0 {
 		errs = append(errs, field.Required(svc.Child("gatewayRefs"), "the Gateway API provider needs the Gateways the HTTPRoute attaches to"))
 	}

@@ -36,6 +36,8 @@ func RouterFor(cl client.Client, provider string) Router {
 		return &istioRouter{objects{cl}}
 	case "traefik":
 		return &traefikRouter{objects{cl}}
+	case "nginx":
+		return &nginxRouter{cl}
 	case "gatewayapi:v1":
 		return &gatewayRouter{objects{cl}, "v1"}
 	case "gatewayapi:v1beta1":

@@ -9,6 +9,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -41,11 +42,32 @@ func TestRoutersAgainstRealAPIServer(t *testing.T) {
 			"gw/web.example.com: web-primary:80@100 web-canary:80@0 ", "gw/web.example.com: web-primary:80@75 web-canary:80@25 "},
 		{"gatewayapi:v1beta1", schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1beta1", Kind: "HTTPRoute"}, routeWeights,
 			"gw/web.example.com: web-primary:80@100 web-canary:80@0 ", "gw/web.example.com: web-primary:80@75 web-canary:80@25 "},
+		{"nginx", schema.GroupVersionKind{Group: "networking.k8s.io", Version: "v1", Kind: "Ingress"}, nginxWeights,
+			"web-canary: canary=true weight=0 backend=web-canary", "web-canary: canary=true weight=25 backend=web-canary"},
 	} {
 		t.Run(tc.provider, func(t *testing.T) {
-			routerCase(t, env, strings.ReplaceAll(strings.ReplaceAll(tc.provider, ":", "-"), "gatewayapi", "gw"), tc.provider, tc.gvk, tc.read, tc.initial, tc.step)
+			ns := strings.ReplaceAll(strings.ReplaceAll(tc.provider, ":", "-"), "gatewayapi", "gw")
+			obj := "web"
+			if tc.provider == "nginx" {
+				obj = "web-canary"
+			}
+			routerCase(t, env, ns, tc.provider, tc.gvk, obj, tc.read, tc.initial, tc.step)
 		})
 	}
+}
+
+func nginxWeights(u *unstructured.Unstructured) string {
+	ann := u.GetAnnotations()
+	backend := ""
+	rules, _, _ := unstructured.NestedSlice(u.Object, "spec", "rules")
+	if len(rules) > 0 {
+		paths, _, _ := unstructured.NestedSlice(rules[0].(map[string]any), "http", "paths")
+		if len(paths) > 0 {
+			backend, _, _ = unstructured.NestedString(paths[0].(map[string]any), "backend", "service", "name")
+		}
+	}
+	return fmt.Sprintf("%s: canary=%s weight=%s backend=%s", u.GetName(), ann["nginx.ingress.kubernetes.io/canary"],
+		ann["nginx.ingress.kubernetes.io/canary-weight"], backend)
 }
 
 func traefikWeights(u *unstructured.Unstructured) string {
@@ -77,7 +99,7 @@ func routeWeights(u *unstructured.Unstructured) string {
 	return out
 }
 
-func routerCase(t *testing.T, env *testenv.Env, ns, provider string, gvk schema.GroupVersionKind, read func(*unstructured.Unstructured) string, initial, step string) {
+func routerCase(t *testing.T, env *testenv.Env, ns, provider string, gvk schema.GroupVersionKind, obj string, read func(*unstructured.Unstructured) string, initial, step string) {
 	c := env.Client
 	ctx := context.Background()
 	must(t, c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
@@ -92,6 +114,15 @@ func routerCase(t *testing.T, env *testenv.Env, ns, provider string, gvk schema.
 			},
 		},
 	}))
+	if provider == "nginx" {
+		pathType := networkingv1.PathTypePrefix
+		must(t, c.Create(ctx, &networkingv1.Ingress{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web", Annotations: map[string]string{"kubernetes.io/ingress.class": "nginx"}},
+			Spec: networkingv1.IngressSpec{Rules: []networkingv1.IngressRule{{Host: "web.example.com", IngressRuleValue: networkingv1.IngressRuleValue{
+				HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{{Path: "/", PathType: &pathType,
+					Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "web", Port: networkingv1.ServiceBackendPort{Number: 80}}}}}}}}}},
+		}))
+	}
 	cn := &v1beta1.Canary{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},
 		Spec: v1beta1.CanarySpec{
@@ -99,6 +130,7 @@ func routerCase(t *testing.T, env *testenv.Env, ns, provider string, gvk schema.
 			TargetRef: v1beta1.TargetReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"},
 			Service: v1beta1.CanaryService{Port: 80, TargetPort: intOrString(8080), Hosts: []string{"web.example.com"},
 				GatewayRefs: []v1beta1.ParentReference{{Name: "gw"}}},
+			IngressRef: &v1beta1.IngressReference{APIVersion: "networking.k8s.io/v1", Kind: "Ingress", Name: "web"},
 			Analysis: &v1beta1.CanaryAnalysis{Interval: "30s", Threshold: 2, StepWeight: 25, MaxWeight: 50},
 		},
 	}
@@ -125,7 +157,7 @@ func routerCase(t *testing.T, env *testenv.Env, ns, provider string, gvk schema.
 		t.Helper()
 		u := &unstructured.Unstructured{}
 		u.SetGroupVersionKind(gvk)
-		must(t, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web"}, u))
+		must(t, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: obj}, u))
 		return u
 	}
 	services := func() string { return read(object()) }
