@@ -28,7 +28,9 @@ type nginxRouter struct {
 	client client.Client
 }
 
-func canaryIngressName(c *v1beta1.Canary) string { return c.Spec.IngressRef.Name + planner.CanarySuffix }
+func canaryIngressName(c *v1beta1.Canary) string {
+	return c.Spec.IngressRef.Name + planner.CanarySuffix
+}
 
 func (r *nginxRouter) Routes(ctx context.Context, c *v1beta1.Canary) (planner.Routes, error) {
 	var ing networkingv1.Ingress

@@ -131,7 +131,7 @@ func routerCase(t *testing.T, env *testenv.Env, ns, provider string, gvk schema.
 			Service: v1beta1.CanaryService{Port: 80, TargetPort: intOrString(8080), Hosts: []string{"web.example.com"},
 				GatewayRefs: []v1beta1.ParentReference{{Name: "gw"}}},
 			IngressRef: &v1beta1.IngressReference{APIVersion: "networking.k8s.io/v1", Kind: "Ingress", Name: "web"},
-			Analysis: &v1beta1.CanaryAnalysis{Interval: "30s", Threshold: 2, StepWeight: 25, MaxWeight: 50},
+			Analysis:   &v1beta1.CanaryAnalysis{Interval: "30s", Threshold: 2, StepWeight: 25, MaxWeight: 50},
 		},
 	}
 	must(t, c.Create(ctx, cn))
