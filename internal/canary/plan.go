@@ -21,6 +21,9 @@ import (
 // Routes are the router's weights: primary and canary, summing to 100.
 type Routes struct {
 	Primary, Canary int
+	// Mirror: the canary also gets a copy of the primary's requests (its
+	// answers are dropped).
+	Mirror bool
 }
 
 // Observed is everything a pass reads.
@@ -717,7 +720,7 @@ func (d *decider) advance() {
 	if d.provider == KubernetesProvider {
 		weight = 0
 	}
-	if weight == 0 && s.Iterations == 0 {
+	if weight == 0 && s.Iterations == 0 && !(d.a.Mirror && d.o.Routes.Mirror) {
 		d.info("Starting canary analysis for %s", d.target)
 		ok, answered := d.runHooks(v1beta1.HookPreRollout, v1beta1.PhaseProgressing, "Pre-rollout check %s passed",
 			"Halt %s advancement pre-rollout check %s failed %s")
@@ -961,7 +964,8 @@ func (d *decider) progressive(weight int) {
 	if step <= 0 {
 		return
 	}
-	if s.Phase != v1beta1.PhaseWaitingPromotion {
+	mirrored := d.o.Routes.Mirror
+	if s.Phase != v1beta1.PhaseWaitingPromotion && !mirrored {
 		for i := range d.a.Webhooks {
 			h := &d.a.Webhooks[i]
 			if h.Type != v1beta1.HookConfirmTrafficIncrease {
@@ -983,7 +987,11 @@ func (d *decider) progressive(weight int) {
 	}
 	if weight < MaxWeight(d.c) {
 		next := min(weight+step, TotalWeight)
-		d.p.Routes = &Routes{Primary: max(TotalWeight-next, 0), Canary: next}
+		if d.a.Mirror && weight == 0 && !mirrored {
+			// The first step of a mirrored canary only copies requests.
+			next = 0
+		}
+		d.p.Routes = &Routes{Primary: max(TotalWeight-next, 0), Canary: next, Mirror: d.a.Mirror && weight == 0 && !mirrored}
 		s.CanaryWeight = next
 		d.info("Advance %s canary weight %v", d.name, next)
 		return
@@ -1016,6 +1024,10 @@ func (d *decider) abTest(iterations int) {
 func (d *decider) blueGreen(iterations int) {
 	s := &d.status
 	if iterations > s.Iterations {
+		if d.provider != KubernetesProvider && d.a.Mirror && !d.o.Routes.Mirror {
+			// Blue-green mirrors the requests through every iteration.
+			d.p.Routes = &Routes{Primary: TotalWeight, Mirror: true}
+		}
 		s.Iterations++
 		d.info("Advance %s canary iteration %v/%v", d.name, s.Iterations, iterations)
 		return
@@ -1025,7 +1037,11 @@ func (d *decider) blueGreen(iterations int) {
 	}
 	if iterations == s.Iterations {
 		if d.provider != KubernetesProvider {
-			d.info("Routing all traffic to canary")
+			if d.a.Mirror {
+				d.info("Stop traffic mirroring and route all traffic to canary")
+			} else {
+				d.info("Routing all traffic to canary")
+			}
 			d.p.Routes = &Routes{Canary: TotalWeight}
 		}
 		s.Iterations++

@@ -231,6 +231,27 @@ func TestSimulations(t *testing.T) {
 			at:    map[time.Duration]func(*sim.World){m(time.Minute): setImage("stefanprodan/podinfo:3.1.1")},
 		},
 		{
+			name: "mirror-first-then-weights",
+			setup: func(t *testing.T) *sim.World {
+				c := seed003()
+				c.Spec.Analysis.Mirror, c.Spec.Analysis.MirrorWeight, c.Spec.Analysis.MaxWeight = true, 50, 20
+				return newWorld(t, c)
+			},
+			until: 9 * time.Minute,
+			at:    map[time.Duration]func(*sim.World){m(time.Minute): setImage("stefanprodan/podinfo:3.1.1")},
+		},
+		{
+			name: "blue-green-mirrored-istio",
+			setup: func(t *testing.T) *sim.World {
+				c := seed003()
+				c.Spec.Analysis.StepWeight, c.Spec.Analysis.MaxWeight, c.Spec.Analysis.Iterations = 0, 0, 2
+				c.Spec.Analysis.Mirror = true
+				return newWorld(t, c)
+			},
+			until: 9 * time.Minute,
+			at:    map[time.Duration]func(*sim.World){m(time.Minute): setImage("stefanprodan/podinfo:3.1.1")},
+		},
+		{
 			name: "step-weights-and-promotion-steps",
 			setup: func(t *testing.T) *sim.World {
 				c := seed003()

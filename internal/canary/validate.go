@@ -1,6 +1,7 @@
 package canary
 
 import (
+	"fmt"
 	"net/url"
 	"regexp"
 	"slices"
@@ -54,6 +55,12 @@ func Validate(c *v1beta1.Canary, defaultProvider string) field.ErrorList {
 	}
 	if a := c.Spec.Analysis; a != nil {
 		errs = append(errs, validateAnalysis(a, spec.Child("analysis"))...)
+		if p := Provider(c, defaultProvider); a.Mirror && p != "istio" {
+			errs = append(errs, field.Invalid(spec.Child("analysis", "mirror"), true, fmt.Sprintf("the %s provider cannot mirror requests in Vireo (istio can)", p)))
+		}
+		if a.MirrorWeight > TotalWeight {
+			errs = append(errs, field.Invalid(spec.Child("analysis", "mirrorWeight"), a.MirrorWeight, "must be between 0 and 100"))
+		}
 	}
 	return errs
 }

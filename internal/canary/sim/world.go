@@ -238,7 +238,11 @@ func (w *World) SetFinalizer(_ context.Context, present bool) error {
 
 func (w *World) SetRoutes(_ context.Context, r canary.Routes) error {
 	if r != w.Routes {
-		w.Logf("routes primary %d canary %d", r.Primary, r.Canary)
+		mirror := ""
+		if r.Mirror {
+			mirror = ", mirrored to the canary"
+		}
+		w.Logf("routes primary %d canary %d%s", r.Primary, r.Canary, mirror)
 	}
 	w.Routes = r
 	return nil

@@ -103,6 +103,7 @@ func weightsOf(c *v1beta1.Canary, vs map[string]any) planner.Routes {
 	for _, h := range https {
 		route, _ := h.(map[string]any)["route"].([]any)
 		var out planner.Routes
+		_, out.Mirror = h.(map[string]any)["mirror"]
 		found := false
 		for _, d := range route {
 			dm, _ := d.(map[string]any)
@@ -229,6 +230,16 @@ func virtualServiceSpec(c *v1beta1.Canary, w planner.Routes) map[string]any {
 	}
 	route := func(match any, dests ...map[string]any) map[string]any {
 		h := map[string]any{"route": toSlice(dests)}
+		if w.Mirror && len(dests) > 1 {
+			d := map[string]any{"host": canary}
+			if s.PortDiscovery && (len(s.Gateways) > 0 && s.Gateways[0] != "mesh" || s.Delegation) {
+				d["port"] = map[string]any{"number": int64(s.Port)}
+			}
+			h["mirror"] = d
+			if a := c.Spec.Analysis; a != nil && a.MirrorWeight > 0 {
+				h["mirrorPercentage"] = map[string]any{"value": int64(a.MirrorWeight)}
+			}
+		}
 		if match != nil {
 			h["match"] = match
 		}
