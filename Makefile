@@ -22,6 +22,7 @@ generate: ## deepcopy code and CRD manifests from api/
 	rm -f $(CRD_DIR)/*.yaml
 	$(CONTROLLER_GEN) crd:generateEmbeddedObjectMeta=true,allowDangerousTypes=true paths=./api/... output:crd:dir=$(CRD_DIR)
 	go run ./hack/crdpatch $(CRD_DIR)/*.yaml
+	rm -f charts/vireo/crds/*.yaml && cp $(CRD_DIR)/*.yaml charts/vireo/crds/
 
 verify-generated: ## fails when generated files differ from what the types produce
 	@hack/verify-generated

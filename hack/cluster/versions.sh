@@ -5,3 +5,4 @@ ETCD_VERSION=v3.6.5
 KWOK_VERSION=v0.7.0
 TRAEFIK_VERSION=v3.6.0       # the live stack's proxy (hack/live); newer versions do not build here
 ARGO_ROLLOUTS_VERSION=v1.8.5 # Argo Rollouts' own controller, for the takeover tests (test/e2e/takeover_test.go)
+HELM_VERSION=v4.3.2          # the chart's tests (helm lint, template, install): test/manifests, test/e2e

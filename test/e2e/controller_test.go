@@ -129,7 +129,14 @@ func (p *controllerProcess) log() string {
 // vireo-controller ServiceAccount with a short-lived token.
 func (c *cluster) serviceAccountKubeconfig(t *testing.T) string {
 	t.Helper()
-	token := strings.TrimSpace(c.must(t, "", "create", "token", "vireo-controller", "-n", systemNamespace, "--duration=1h"))
+	return c.serviceAccountKubeconfigIn(t, systemNamespace)
+}
+
+// serviceAccountKubeconfigIn is serviceAccountKubeconfig for the
+// vireo-controller ServiceAccount of another namespace (a Helm release's).
+func (c *cluster) serviceAccountKubeconfigIn(t *testing.T, ns string) string {
+	t.Helper()
+	token := strings.TrimSpace(c.must(t, "", "create", "token", "vireo-controller", "-n", ns, "--duration=1h"))
 	server := c.must(t, "", "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}")
 	ca := c.must(t, "", "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.certificate-authority}")
 	path := filepath.Join(t.TempDir(), "controller.kubeconfig")
