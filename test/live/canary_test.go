@@ -1,7 +1,6 @@
 package live
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -144,35 +143,17 @@ func (s *stack) waitPhase(t *testing.T, limit time.Duration, want ...v1beta1.Can
 // 0 when the weighted service lists only the primary (the traefik
 // provider drops the canary's entry at weight 0).
 func canaryProxyWeight(client *http.Client, apiURL string) (int32, bool) {
-	resp, err := client.Get(apiURL + "/api/http/services")
-	if err != nil {
+	services, ok := weightedServices(client, apiURL)
+	if !ok {
 		return 0, false
 	}
-	defer resp.Body.Close()
-	var services []struct {
-		Weighted *struct {
-			Services []struct {
-				Name   string `json:"name"`
-				Weight *int32 `json:"weight"`
-			} `json:"services"`
-		} `json:"weighted"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&services); err != nil {
-		return 0, false
-	}
-	for _, s := range services {
-		if s.Weighted == nil {
-			continue
-		}
-		primary, canary, w := false, false, int32(0)
-		for _, e := range s.Weighted.Services {
+	for _, entries := range services {
+		primary := false
+		for _, e := range entries {
 			primary = primary || strings.Contains(e.Name, "canary-demo-primary")
 			if strings.Contains(e.Name, "canary-demo-canary") && e.Weight != nil {
-				canary, w = true, *e.Weight
+				return *e.Weight, true
 			}
-		}
-		if canary {
-			return w, true
 		}
 		if primary {
 			return 0, true

@@ -51,30 +51,46 @@ func (p *proxyWatch) Stop() []weightEvent {
 	return p.events
 }
 
-// canaryWeight is the weight of the canary-demo-canary entry of Traefik's
-// weighted services.
-func canaryWeight(client *http.Client, apiURL string) (int32, bool) {
+// weightedEntry is one entry of a Traefik weighted service.
+type weightedEntry struct {
+	Name   string `json:"name"`
+	Weight *int32 `json:"weight"`
+}
+
+// weightedServices reads the entries of Traefik's weighted services, one
+// list per weighted service, from its API.
+func weightedServices(client *http.Client, apiURL string) ([][]weightedEntry, bool) {
 	resp, err := client.Get(apiURL + "/api/http/services")
 	if err != nil {
-		return 0, false
+		return nil, false
 	}
 	defer resp.Body.Close()
 	var services []struct {
 		Weighted *struct {
-			Services []struct {
-				Name   string `json:"name"`
-				Weight *int32 `json:"weight"`
-			} `json:"services"`
+			Services []weightedEntry `json:"services"`
 		} `json:"weighted"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&services); err != nil {
+		return nil, false
+	}
+	var out [][]weightedEntry
+	for _, s := range services {
+		if s.Weighted != nil {
+			out = append(out, s.Weighted.Services)
+		}
+	}
+	return out, true
+}
+
+// canaryWeight is the weight of the canary-demo-canary entry of Traefik's
+// weighted services.
+func canaryWeight(client *http.Client, apiURL string) (int32, bool) {
+	services, ok := weightedServices(client, apiURL)
+	if !ok {
 		return 0, false
 	}
-	for _, s := range services {
-		if s.Weighted == nil {
-			continue
-		}
-		for _, e := range s.Weighted.Services {
+	for _, entries := range services {
+		for _, e := range entries {
 			if strings.Contains(e.Name, "canary-demo-canary") && e.Weight != nil {
 				return *e.Weight, true
 			}
