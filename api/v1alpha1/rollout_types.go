@@ -747,6 +747,10 @@ const (
 	PauseReasonBlueGreenPause         PauseReason = "BlueGreenPause"
 	PauseReasonInconclusiveAnalysis   PauseReason = "InconclusiveAnalysisRun"
 	PauseReasonInconclusiveExperiment PauseReason = "InconclusiveExperiment"
+	// PauseReasonFailedAnalysis is Vireo's own: a Failed or Error analysis
+	// run paused the rollout, as its vireo.dev/on-analysis-failure: pause
+	// asks, instead of aborting it.
+	PauseReasonFailedAnalysis PauseReason = "FailedAnalysisRun"
 )
 
 // PauseCondition is one reason a rollout is paused, and since when.

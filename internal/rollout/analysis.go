@@ -99,6 +99,20 @@ const (
 	analysisStopped                   // Failed or Error (the rollout aborts), or Inconclusive (it pauses)
 )
 
+// OnAnalysisFailureAnnotation on a Rollout chooses what a Failed or Error
+// analysis run does (Vireo's own; the manifest stays valid Argo): abort
+// (the default, as Argo), pause (wait for a person: promote goes on, abort
+// aborts), or notify (an event, which notifications can send, and the
+// rollout goes on).
+const OnAnalysisFailureAnnotation = "vireo.dev/on-analysis-failure"
+
+// The values of OnAnalysisFailureAnnotation.
+const (
+	OnFailureAbort  = "abort"
+	OnFailurePause  = "pause"
+	OnFailureNotify = "notify"
+)
+
 // analysisGate keeps one run of a kind going for the current revision: it
 // asks for the run when *ref names none of this revision (or the run is
 // gone), records the run's phase in *ref, and acts on its outcome: a Failed
@@ -134,6 +148,27 @@ func analysisGate(plan *Plan, ref **v1alpha1.RolloutAnalysisRunStatus, req RunRe
 	case v1alpha1.AnalysisPhaseSuccessful:
 		return analysisPassed
 	case v1alpha1.AnalysisPhaseFailed, v1alpha1.AnalysisPhaseError:
+		switch plan.onFailure {
+		case OnFailurePause:
+			if recorded == phase && pauseCondition(st, v1alpha1.PauseReasonFailedAnalysis) == nil {
+				// Paused for it before, and promoted since: the user goes on.
+				st.ControllerPause = len(st.PauseConditions) > 0
+				return analysisPassed
+			}
+			if pauseCondition(st, v1alpha1.PauseReasonFailedAnalysis) == nil {
+				st.PauseConditions = append(st.PauseConditions, v1alpha1.PauseCondition{Reason: v1alpha1.PauseReasonFailedAnalysis, StartTime: wholeSecondUp(now)})
+				st.ControllerPause = true
+				plan.event(corev1.EventTypeWarning, reasons.AnalysisRunPrefix+string(phase), "%s analysis run %s %s%s; paused until promoted or aborted (%s: pause)",
+					req.Kind, run.Name, phase, colon(run.Status.Message), OnAnalysisFailureAnnotation)
+			}
+			return analysisStopped
+		case OnFailureNotify:
+			if recorded != phase {
+				plan.event(corev1.EventTypeWarning, reasons.AnalysisRunPrefix+string(phase), "%s analysis run %s %s%s; going on (%s: notify)",
+					req.Kind, run.Name, phase, colon(run.Status.Message), OnAnalysisFailureAnnotation)
+			}
+			return analysisPassed
+		}
 		if !st.Abort {
 			st.Abort, st.AbortedAt = true, nil
 			plan.event(corev1.EventTypeWarning, reasons.AnalysisRunPrefix+string(phase), "%s analysis run %s %s%s", req.Kind, run.Name, phase, colon(run.Status.Message))

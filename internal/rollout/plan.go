@@ -138,6 +138,7 @@ type Plan struct {
 	runs              runs // the observed AnalysisRuns, by name
 	experiments       map[string]*v1alpha1.Experiment
 	waitingOnAnalysis bool     // a run the rollout waits on is still going
+	onFailure         string   // what a Failed or Error run does (OnAnalysisFailureAnnotation)
 	routing           *routing // the routers' state as the pass started; nil without trafficRouting
 	recordHeld        bool     // the routers may be taken to hold status.canary.weights (see Decide)
 }
@@ -183,7 +184,7 @@ func decide(obs Observed, recordHeld bool) *Plan {
 	now := metav1.NewTime(obs.Now)
 	plan := &Plan{Status: *ro.Status.DeepCopy(), Scale: map[string]int32{}, Services: map[string]string{}, Annotate: map[string]map[string]string{},
 		TemplateMetadata: map[string]MetadataChange{}, PodMetadata: map[string]MetadataChange{}, runs: indexRuns(obs.AnalysisRuns),
-		experiments: experimentsByName(obs.Experiments), recordHeld: recordHeld}
+		experiments: experimentsByName(obs.Experiments), recordHeld: recordHeld, onFailure: ro.Annotations[OnAnalysisFailureAnnotation]}
 	st := &plan.Status
 	if len(obs.Orphans) > 0 {
 		obs.ReplicaSets = slices.Clone(obs.ReplicaSets)

@@ -28,6 +28,10 @@ func Validate(ro *v1alpha1.Rollout) field.ErrorList {
 	spec := &ro.Spec
 	p := field.NewPath("spec")
 	var errs field.ErrorList
+	if v, ok := ro.Annotations[OnAnalysisFailureAnnotation]; ok && v != OnFailureAbort && v != OnFailurePause && v != OnFailureNotify {
+		errs = append(errs, field.NotSupported(field.NewPath("metadata", "annotations").Key(OnAnalysisFailureAnnotation), v,
+			[]string{OnFailureAbort, OnFailurePause, OnFailureNotify}))
+	}
 
 	if spec.Replicas != nil && *spec.Replicas < 0 {
 		errs = append(errs, field.Invalid(p.Child("replicas"), *spec.Replicas, "must be greater than or equal to 0"))

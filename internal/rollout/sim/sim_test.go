@@ -74,6 +74,12 @@ func withRoleMetadata(ro *v1alpha1.Rollout) *v1alpha1.Rollout {
 	return ro
 }
 
+// onFailure sets vireo.dev/on-analysis-failure.
+func onFailure(ro *v1alpha1.Rollout, policy string) *v1alpha1.Rollout {
+	ro.Annotations = map[string]string{rollout.OnAnalysisFailureAnnotation: policy}
+	return ro
+}
+
 func withDeadline(ro *v1alpha1.Rollout, seconds int32, Abort bool) *v1alpha1.Rollout {
 	ro.Spec.ProgressDeadlineSeconds = ptr.To(seconds)
 	ro.Spec.ProgressDeadlineAbort = Abort
@@ -295,6 +301,18 @@ func scenarios() []scenario {
 			c.TrafficRouting = &v1alpha1.RolloutTrafficRouting{Traefik: &v1alpha1.TraefikTrafficRouting{WeightedTraefikServiceName: "demo"}}
 		}, withPort), until: 60 * s, endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
 			analysis: Script{RunExperiment: ok(4)},
+			actions:  map[time.Duration]Action{5 * s: SetImage("green")}},
+		{name: "on-analysis-failure-pause-then-promoted", ro: onFailure(seedRollout(4, weight(25), analysisStep(), weight(50)), "pause"), until: 40 * s,
+			endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
+			analysis: Script{rollout.RunStep: ends(3, v1alpha1.AnalysisPhaseFailed)},
+			actions:  map[time.Duration]Action{5 * s: SetImage("green"), 20 * s: Promote}},
+		{name: "on-analysis-failure-pause-then-aborted", ro: onFailure(seedRollout(4, weight(25), analysisStep(), weight(50)), "pause"), until: 40 * s,
+			endPhase: v1alpha1.RolloutPhaseDegraded, endImage: "blue",
+			analysis: Script{rollout.RunStep: ends(3, v1alpha1.AnalysisPhaseFailed)},
+			actions:  map[time.Duration]Action{5 * s: SetImage("green"), 20 * s: Abort}},
+		{name: "on-analysis-failure-notify", ro: onFailure(seedRollout(4, weight(25), analysisStep(), weight(50)), "notify"), until: 40 * s,
+			endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
+			analysis: Script{rollout.RunStep: ends(3, v1alpha1.AnalysisPhaseFailed)},
 			actions:  map[time.Duration]Action{5 * s: SetImage("green")}},
 		{name: "inline-analysis-step", ro: seedRollout(4, weight(25), analysisStep(), weight(50), analysisStep()), until: 40 * s,
 			endPhase: v1alpha1.RolloutPhaseHealthy, endImage: "green",
