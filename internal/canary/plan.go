@@ -96,8 +96,6 @@ type Plan struct {
 	// Finalizer adds (true) or removes (false) FinalizerName; nil leaves
 	// it. It is added before the status is written, removed after.
 	Finalizer *bool
-	// Invalid is the message of an invalid spec; empty when valid.
-	Invalid string
 	// RequeueAfter: look again after this long, or on the next change.
 	RequeueAfter time.Duration
 }
@@ -301,7 +299,6 @@ func (d *decider) promoted() {
 const InvalidSpecCondition = "InvalidSpec"
 
 func (d *decider) setInvalid(msg string) {
-	d.p.Invalid = msg
 	var out []v1beta1.CanaryCondition
 	var cur *v1beta1.CanaryCondition
 	for i := range d.status.Conditions {
