@@ -104,9 +104,7 @@ spec:
 func (s *stack) resetCanary(t *testing.T) {
 	t.Helper()
 	s.reset(t)
-	s.kubectl(t, "", "delete", "canary.flagger.app", "canary-demo", "--ignore-not-found", "--wait=true")
-	s.kubectl(t, "", "delete", "deployment", "canary-demo", "canary-demo-primary", "--ignore-not-found", "--wait=true")
-	s.kubectl(t, "", "delete", "service", "canary-demo", "canary-demo-primary", "canary-demo-canary", "--ignore-not-found")
+	s.kubectl(t, "", "delete", "service", "canary-demo", "canary-demo-canary", "--ignore-not-found")
 	s.kubectl(t, "", "delete", "metrictemplate.flagger.app", "traefik-success-rate", "--ignore-not-found")
 	s.kubectl(t, "", "wait", "--for=delete", "pod", "-l", "app in (canary-demo, canary-demo-primary)", "--timeout=60s")
 }
@@ -208,6 +206,8 @@ func testLiveCanary(t *testing.T, provider string) {
 func runCanaryScenario(t *testing.T, s *stack, provider string) canaryResult {
 	res := canaryResult{provider: provider}
 	s.resetCanary(t)
+	// The scenarios after this one start from a namespace without it.
+	t.Cleanup(func() { s.resetCanary(t) })
 	s.kubectl(t, canaryManifests(provider), "apply", "-f", "-")
 	s.waitPhase(t, 90*time.Second, v1beta1.PhaseInitialized)
 	s.waitServing(t, "blue")

@@ -183,6 +183,11 @@ func runScenario(t *testing.T, s *stack, r router, tm timing) result {
 // route objects of every router, the analysis runs and injected faults.
 func (s *stack) reset(t *testing.T) {
 	t.Helper()
+	// A Flagger Canary of an earlier scenario owns Services and a route of
+	// the same names: it goes first, with its Deployments.
+	s.kubectl(t, "", "delete", "canary.flagger.app", "canary-demo", "--ignore-not-found", "--wait=true")
+	s.kubectl(t, "", "delete", "deployment", "canary-demo", "canary-demo-primary", "--ignore-not-found", "--wait=true")
+	s.kubectl(t, "", "delete", "service", "canary-demo-primary", "--ignore-not-found")
 	s.kubectl(t, "", "delete", "rollout", "canary-demo", "--ignore-not-found", "--wait=true")
 	s.kubectl(t, "", "delete", "analysisruns", "--all", "--ignore-not-found")
 	s.kubectl(t, "", "delete", "ingressroute.traefik.io,traefikservice.traefik.io,httproute.gateway.networking.k8s.io",
