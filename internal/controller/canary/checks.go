@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -182,6 +183,37 @@ func (k *Checker) query(ctx context.Context, q *planner.MetricQuery, secret map[
 		creds := map[string][]byte{"address": []byte(p.Address), "authToken": secret["token"], "org": secret["org"]}
 		metric.Provider.Influxdb = &v1alpha1.InfluxdbMetric{Profile: "metrictemplate", Query: q.Query}
 		return influxdb.Provider{Credentials: fixedSecret(creds)}.Query(ctx, metric)
+	case "newrelic":
+		// Flagger's New Relic: the Insights query API, with the query key
+		// in X-Query-Key, over the metric's interval.
+		account, key := string(secret["newrelic_account_id"]), string(secret["newrelic_query_key"])
+		if account == "" || key == "" {
+			return nil, errors.New("the newrelic MetricTemplate's secretRef needs newrelic_account_id and newrelic_query_key")
+		}
+		iv, err := time.ParseDuration(q.Interval)
+		if err != nil || iv <= 0 {
+			iv = time.Minute
+		}
+		address := strings.TrimRight(p.Address, "/")
+		if address == "" {
+			address = "https://insights-api.newrelic.com"
+		}
+		nrql := fmt.Sprintf("%s SINCE %d seconds ago", q.Query, int64(iv.Seconds()))
+		var answer struct {
+			Results []struct {
+				Result *float64 `json:"result"`
+			} `json:"results"`
+		}
+		err = httpquery.JSON(ctx, httpquery.Request{Provider: "newrelic", Method: http.MethodGet, Timeout: 5 * time.Second,
+			URL:    address + "/v1/accounts/" + url.PathEscape(account) + "/query?" + url.Values{"nrql": {nrql}}.Encode(),
+			Header: http.Header{"X-Query-Key": {key}}}, &answer)
+		if err != nil {
+			return nil, err
+		}
+		if len(answer.Results) != 1 || answer.Results[0].Result == nil {
+			return nil, nil
+		}
+		return *answer.Results[0].Result, nil
 	case "graphite":
 		if len(secret["username"]) > 0 {
 			return nil, errors.New("graphite with a username and password is not served by Vireo yet")
@@ -189,7 +221,7 @@ func (k *Checker) query(ctx context.Context, q *planner.MetricQuery, secret map[
 		metric.Provider.Graphite = &v1alpha1.GraphiteMetric{Address: p.Address, Query: q.Query}
 		return graphite.Provider{}.Query(ctx, metric)
 	}
-	return nil, fmt.Errorf("metric provider %q is not served by Vireo yet (prometheus, datadog, influxdb and graphite are)", p.Type)
+	return nil, fmt.Errorf("metric provider %q is not served by Vireo yet (prometheus, datadog, newrelic, influxdb and graphite are)", p.Type)
 }
 
 // fixedSecret hands a provider one Secret's data whatever it asks for: the

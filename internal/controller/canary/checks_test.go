@@ -37,6 +37,12 @@ func TestMetricTemplateProviders(t *testing.T) {
 			}
 			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 			fmt.Fprint(w, "#datatype,string,long,double\n#group,false,false,false\n#default,_result,,\n,result,table,_value\n,,0,7.25\n\n")
+		case "/v1/accounts/42/query": // New Relic Insights
+			if r.Header.Get("X-Query-Key") != "nrkey" || r.URL.Query().Get("nrql") != "SELECT percentage(count(*), WHERE httpResponseCode != '500') FROM Transaction SINCE 60 seconds ago" {
+				http.Error(w, "forbidden "+r.URL.Query().Get("nrql"), http.StatusForbidden)
+				return
+			}
+			fmt.Fprint(w, `{"results":[{"result":99.25}]}`)
 		case "/render": // Graphite
 			fmt.Fprint(w, `[{"target":"errors","datapoints":[[3.5,1],[null,2]]}]`)
 		case "/prom/api/v1/query":
@@ -54,6 +60,7 @@ func TestMetricTemplateProviders(t *testing.T) {
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "test", Name: "dd"}, Data: map[string][]byte{"datadog_api_key": []byte("api"), "datadog_application_key": []byte("app")}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "test", Name: "influx"}, Data: map[string][]byte{"token": []byte("tok"), "org": []byte("acme")}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "test", Name: "prom"}, Data: map[string][]byte{"username": []byte("u"), "password": []byte("p")}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "test", Name: "nr"}, Data: map[string][]byte{"newrelic_account_id": []byte("42"), "newrelic_query_key": []byte("nrkey")}},
 	).Build()
 	k := &Checker{Reader: secrets}
 	for _, tc := range []struct {
@@ -63,6 +70,7 @@ func TestMetricTemplateProviders(t *testing.T) {
 		{"datadog", srv.URL, "dd", "avg:errors{*}", planner.Result{OK: true, Value: 2.5}},
 		{"influxdb", srv.URL, "influx", `from(bucket:"b") |> range(start: -1m)`, planner.Result{OK: true, Value: 7.25}},
 		{"graphite", srv.URL, "", "target=errors&from=-1min", planner.Result{OK: true, Value: 3.5}},
+		{"newrelic", srv.URL, "nr", "SELECT percentage(count(*), WHERE httpResponseCode != '500') FROM Transaction", planner.Result{OK: true, Value: 99.25}},
 		{"prometheus", srv.URL + "/prom", "prom", "up", planner.Result{NoValues: true, Err: "no values found"}},
 	} {
 		t.Run(tc.typ, func(t *testing.T) {
