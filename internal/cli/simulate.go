@@ -117,7 +117,7 @@ func (e *env) simulateFile(file string, data []byte, o simulate.Options) (err er
 				return
 			}
 			var b bytes.Buffer
-			if err = simulateCanary(&b, cn, deployments, templatesIn(data), o); err != nil {
+			if err = simulateCanary(&b, cn, deployments, data, o); err != nil {
 				err = fmt.Errorf("%s: %w", file, err)
 				return
 			}

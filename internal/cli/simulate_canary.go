@@ -7,6 +7,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	flaggerv1beta1 "github.com/vireo-dev/vireo/api/flagger/v1beta1"
@@ -22,7 +23,8 @@ import (
 // template's query finds no values). The log is every write, check and
 // event, at its simulated time.
 func simulateCanary(b *bytes.Buffer, cn *flaggerv1beta1.Canary, deployments map[string]*appsv1.Deployment,
-	templates map[string]*flaggerv1beta1.MetricTemplate, o simulate.Options) error {
+	data []byte, o simulate.Options) error {
+	templates := templatesIn(data)
 	target := deployments[cn.Spec.TargetRef.Name]
 	if target == nil {
 		return fmt.Errorf("canary %s targets Deployment %q, which the file does not hold: add it to simulate", cn.Name, cn.Spec.TargetRef.Name)
@@ -37,6 +39,9 @@ func simulateCanary(b *bytes.Buffer, cn *flaggerv1beta1.Canary, deployments map[
 		target.Namespace = cn.Namespace
 	}
 	w := canarysim.New(cn.DeepCopy(), target.DeepCopy())
+	if ref := cn.Spec.AutoscalerRef; ref != nil && ref.Kind == "HorizontalPodAutoscaler" {
+		w.HPA = hpaIn(data, ref.Name)
+	}
 	w.Templates = map[string]*flaggerv1beta1.MetricTemplate{}
 	for k, t := range templates {
 		if strings.HasPrefix(k, "/") { // no namespace: the Canary's
@@ -117,4 +122,23 @@ func templatesIn(data []byte) map[string]*flaggerv1beta1.MetricTemplate {
 		}
 	}
 	return out
+}
+
+// hpaIn is the manifest's HorizontalPodAutoscaler of this name (autoscaling
+// v2 or v2beta2, read as v2), or nil.
+func hpaIn(data []byte, name string) *autoscalingv2.HorizontalPodAutoscaler {
+	objects, err := decodeManifest(data)
+	if err != nil {
+		return nil
+	}
+	for _, u := range objects {
+		if u.GetKind() != "HorizontalPodAutoscaler" || u.GetName() != name {
+			continue
+		}
+		var h autoscalingv2.HorizontalPodAutoscaler
+		if runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &h) == nil {
+			return &h
+		}
+	}
+	return nil
 }
