@@ -51,7 +51,7 @@ func (w *writer) CopyConfigs(ctx context.Context, names []string) error {
 				return fmt.Errorf("configmap %s.%s get query error: %w", name, w.canary.Namespace, err)
 			}
 			dst := &corev1.ConfigMap{ObjectMeta: planner.PrimaryConfig(w.canary, &src), Data: src.Data, BinaryData: src.BinaryData}
-			if err := w.upsert(ctx, dst, func(cur client.Object) bool {
+			if err := w.upsert(ctx, w.reader, dst, func(cur client.Object) bool {
 				c := cur.(*corev1.ConfigMap)
 				same := equality.Semantic.DeepEqual(c.Data, dst.Data) && equality.Semantic.DeepEqual(c.BinaryData, dst.BinaryData)
 				c.Data, c.BinaryData = dst.Data, dst.BinaryData
@@ -65,7 +65,7 @@ func (w *writer) CopyConfigs(ctx context.Context, names []string) error {
 				return fmt.Errorf("secret %s.%s get query error: %w", name, w.canary.Namespace, err)
 			}
 			dst := &corev1.Secret{ObjectMeta: planner.PrimaryConfig(w.canary, &src), Data: src.Data, Type: src.Type}
-			if err := w.upsert(ctx, dst, func(cur client.Object) bool {
+			if err := w.upsert(ctx, w.reader, dst, func(cur client.Object) bool {
 				c := cur.(*corev1.Secret)
 				same := equality.Semantic.DeepEqual(c.Data, dst.Data)
 				c.Data = dst.Data
@@ -78,17 +78,20 @@ func (w *writer) CopyConfigs(ctx context.Context, names []string) error {
 	return nil
 }
 
-// upsert creates obj, or, when it exists, lets mutate bring the current
-// object in line and updates it if mutate reports a change.
-func (w *writer) upsert(ctx context.Context, obj client.Object, mutate func(cur client.Object) bool, cur client.Object) error {
-	err := w.client.Create(ctx, obj)
-	if err == nil || !apierrors.IsAlreadyExists(err) {
-		if err != nil {
+// upsert reads obj's current version from the reader (the cache for
+// Services, the API server for kinds the controller does not watch):
+// missing, it is created; present, mutate brings it in line and it is
+// updated if mutate reports a change. A pass with nothing to change makes
+// no write and no failed create.
+func (w *writer) upsert(ctx context.Context, from client.Reader, obj client.Object, mutate func(cur client.Object) bool, cur client.Object) error {
+	err := from.Get(ctx, client.ObjectKeyFromObject(obj), cur)
+	if apierrors.IsNotFound(err) {
+		if err := w.client.Create(ctx, obj); err != nil {
 			return fmt.Errorf("creating %T %s: %w", obj, klog.KObj(obj), err)
 		}
 		return nil
 	}
-	if err := w.reader.Get(ctx, client.ObjectKeyFromObject(obj), cur); err != nil {
+	if err != nil {
 		return fmt.Errorf("reading %T %s: %w", obj, klog.KObj(obj), err)
 	}
 	// A Service may be the user's (the apex, taken over); any other object
@@ -127,7 +130,7 @@ func (w *writer) WritePrimary(ctx context.Context, d *appsv1.Deployment) error {
 }
 
 func (w *writer) WritePrimaryHPA(ctx context.Context, h *autoscalingv2.HorizontalPodAutoscaler) error {
-	return w.upsert(ctx, h, func(cur client.Object) bool {
+	return w.upsert(ctx, w.reader, h, func(cur client.Object) bool {
 		c := cur.(*autoscalingv2.HorizontalPodAutoscaler)
 		if equality.Semantic.DeepEqual(c.Spec, h.Spec) {
 			return false
@@ -139,7 +142,7 @@ func (w *writer) WritePrimaryHPA(ctx context.Context, h *autoscalingv2.Horizonta
 
 func (w *writer) WriteServices(ctx context.Context, svcs []*corev1.Service) error {
 	for _, s := range svcs {
-		err := w.upsert(ctx, s, func(cur client.Object) bool {
+		err := w.upsert(ctx, w.client, s, func(cur client.Object) bool {
 			c := cur.(*corev1.Service)
 			ports := s.Spec.Ports
 			// Keep the node ports the API server assigned.
