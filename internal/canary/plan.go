@@ -113,6 +113,16 @@ type decider struct {
 	p        Plan
 	status   v1beta1.CanaryStatus
 	asked    bool
+	hash     string // the target's SpecHash, once computed
+}
+
+// targetHash is the target's pod template hash, computed once a pass (a
+// dump of the whole template).
+func (d *decider) targetHash() string {
+	if d.hash == "" {
+		d.hash = SpecHash(d.o.Target.Spec.Template)
+	}
+	return d.hash
 }
 
 // Decide plans one pass over a Canary.
@@ -231,7 +241,7 @@ func (d *decider) setPhase(phase v1beta1.CanaryPhase) {
 func (d *decider) sync(phase v1beta1.CanaryPhase, weight, failed, iterations int) {
 	s := &d.status
 	s.Phase, s.CanaryWeight, s.FailedChecks, s.Iterations = phase, weight, failed, iterations
-	s.LastAppliedSpec = SpecHash(d.o.Target.Spec.Template)
+	s.LastAppliedSpec = d.targetHash()
 	if phase == v1beta1.PhaseInitialized {
 		s.LastPromotedSpec = s.LastAppliedSpec
 	}
@@ -558,14 +568,14 @@ func (d *decider) terminate() {
 
 // promotionID changes at every promotion and stays the same between.
 func (d *decider) promotionID() string {
-	return hashOf(struct{ UID, Spec string }{string(d.c.UID), SpecHash(d.o.Target.Spec.Template)})
+	return hashOf(struct{ UID, Spec string }{string(d.c.UID), d.targetHash()})
 }
 
 // changed: the target's pod template or a tracked config differs from the
 // last one recorded.
 func (d *decider) changed() bool {
 	s := &d.c.Status
-	if SpecHash(d.o.Target.Spec.Template) != s.LastAppliedSpec {
+	if d.targetHash() != s.LastAppliedSpec {
 		return true
 	}
 	var had map[string]string
