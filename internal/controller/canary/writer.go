@@ -86,7 +86,9 @@ func (w *writer) CopyConfigs(ctx context.Context, names []string) error {
 func (w *writer) upsert(ctx context.Context, from client.Reader, obj client.Object, mutate func(cur client.Object) bool, cur client.Object) error {
 	err := from.Get(ctx, client.ObjectKeyFromObject(obj), cur)
 	if apierrors.IsNotFound(err) {
-		if err := w.client.Create(ctx, obj); err != nil {
+		// Already there when the cache had not seen it yet: the next pass
+		// reads it and brings it in line.
+		if err := w.client.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("creating %T %s: %w", obj, klog.KObj(obj), err)
 		}
 		return nil
