@@ -134,6 +134,8 @@ func AssessMetric(m *v1alpha1.Metric, res *v1alpha1.MetricResult, terminating bo
 		return v1alpha1.AnalysisPhaseError, fmt.Sprintf("%d errors in a row, more than consecutiveErrorLimit %d", res.ConsecutiveError, l.ConsecutiveError)
 	case l.ConsecutiveSuccess > 0 && res.ConsecutiveSuccess >= l.ConsecutiveSuccess:
 		return v1alpha1.AnalysisPhaseSuccessful, ""
+	case judgedWithin(res):
+		return v1alpha1.AnalysisPhaseSuccessful, "the judge found the canary within tolerance"
 	case l.Count > 0 && res.Count >= l.Count:
 		if l.ConsecutiveSuccess > 0 {
 			// Every measurement taken without the successes in a row it needed.
@@ -144,6 +146,13 @@ func AssessMetric(m *v1alpha1.Metric, res *v1alpha1.MetricResult, terminating bo
 		return v1alpha1.AnalysisPhaseSuccessful, ""
 	}
 	return v1alpha1.AnalysisPhaseRunning, ""
+}
+
+// judgedWithin is whether the metric's last measurement is the judge's
+// finding that the canary is within tolerance.
+func judgedWithin(res *v1alpha1.MetricResult) bool {
+	last := res.Measurements[len(res.Measurements)-1]
+	return last.Phase == v1alpha1.AnalysisPhaseSuccessful && last.Metadata[JudgeVerdictKey] == JudgeWithinTolerance
 }
 
 // ErrorRetryInterval is the wait before measuring again, after an error, a

@@ -1,6 +1,8 @@
 package analysis
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -9,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
+	"github.com/vireo-dev/vireo/internal/judge"
 )
 
 // Supported names the providers Vireo can measure with.
@@ -63,9 +66,21 @@ func ValidateRun(spec *v1alpha1.AnalysisRunSpec, metrics []v1alpha1.Metric) fiel
 		case "several":
 			errs = append(errs, field.Invalid(mp.Child("provider"), "", "set exactly one provider"))
 		case "plugin":
-			for key := range m.Provider.Plugin {
+			for key, raw := range m.Provider.Plugin {
+				path := mp.Child("provider", "plugin").Key(key)
 				if key != JudgePlugin {
-					errs = append(errs, field.NotSupported(mp.Child("provider", "plugin").Key(key), key, []string{JudgePlugin}))
+					errs = append(errs, field.NotSupported(path, key, []string{JudgePlugin}))
+				} else if _, _, err := judge.ParseSpec(raw.Raw, path.String()); err != nil && !hasArgs(raw.Raw) {
+					// With {{args}} in it, the configuration is checked when the run has them.
+					detail := err.Error()
+					var se *judge.SpecError
+					if errors.As(err, &se) {
+						detail = se.Detail
+						if se.Field != "" {
+							path = field.NewPath(path.String() + "." + se.Field)
+						}
+					}
+					errs = append(errs, field.Invalid(path, "", detail))
 				}
 			}
 		case "skywalking":
@@ -113,3 +128,14 @@ func ValidateRun(spec *v1alpha1.AnalysisRunSpec, metrics []v1alpha1.Metric) fiel
 	}
 	return errs
 }
+
+// hasArgs is whether raw still has {{args.…}} to substitute.
+func hasArgs(raw []byte) bool { return bytes.Contains(raw, []byte("{{")) }
+
+// The judge marks the measurement that found the canary within tolerance
+// (its confidence sequence at or below 1 + tolerance): the metric is then
+// done, Successful, without waiting for its count.
+const (
+	JudgeVerdictKey      = "judge.verdict"
+	JudgeWithinTolerance = "within-tolerance"
+)

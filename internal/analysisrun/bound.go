@@ -12,6 +12,9 @@ import (
 const (
 	// maxField bounds a measurement's value and message, in bytes.
 	maxField = 1024
+	// maxMetadata bounds each metadata value: a provider's state (the
+	// judge's, up to 8 boundaries' sums) lives there.
+	maxMetadata = 8 << 10
 	// maxResults bounds the JSON of a run's metricResults: with the spec
 	// and metadata, a run stays well under etcd's 1.5 MiB request limit
 	// and the 256 KiB this controller allows itself.
@@ -19,11 +22,14 @@ const (
 )
 
 // clip shortens s to maxField bytes (on a rune boundary), saying so.
-func clip(s string) string {
-	if len(s) <= maxField {
+func clip(s string) string { return clipTo(s, maxField) }
+
+// clipTo shortens s to n bytes (on a rune boundary), saying so.
+func clipTo(s string, n int) string {
+	if len(s) <= n {
 		return s
 	}
-	cut := maxField - 64
+	cut := n - 64
 	for cut > 0 && s[cut]&0xC0 == 0x80 {
 		cut--
 	}
@@ -34,7 +40,7 @@ func clip(s string) string {
 func bound(m v1alpha1.Measurement) v1alpha1.Measurement {
 	m.Value, m.Message = clip(m.Value), clip(m.Message)
 	for k, v := range m.Metadata {
-		m.Metadata[k] = clip(v)
+		m.Metadata[k] = clipTo(v, maxMetadata)
 	}
 	return m
 }

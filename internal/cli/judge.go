@@ -51,7 +51,7 @@ func (j *judgeFlags) run(cmd *cobra.Command) error {
 	fmt.Fprintf(out, "The judge (α %g, tolerance %g%%) on %g requests/s, %g%% to the canary, stable at %g%% errors, looked at every %s for %s; %d runs a row.\n\n",
 		j.alpha, j.tolerance*100, j.rps, j.weight*100, j.errorRate*100, j.interval, j.duration, j.runs)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CANARY/STABLE\tABORTED\tMEDIAN TIME\tP95 TIME\tCANARY REQUESTS BY THEN (MEDIAN)")
+	fmt.Fprintln(tw, "CANARY/STABLE\tABORTED\tMEDIAN TIME\tP95 TIME\tCANARY REQUESTS BY THEN (MEDIAN)\tPASSED EARLY (MEDIAN TIME)")
 	for _, ratio := range []float64{1, 1 + j.tolerance, 1.25, 1.5, 2, 3, 5} {
 		o := judge.Simulate(cfg, judge.Traffic{ErrorRate: j.errorRate, Ratio: ratio, RPS: j.rps, Weight: j.weight, Interval: j.interval, Duration: j.duration}, j.runs, 1)
 		median, p95, reqs := "-", "-", "-"
@@ -62,7 +62,11 @@ func (j *judgeFlags) run(cmd *cobra.Command) error {
 		if ratio <= 1+j.tolerance {
 			label += " (a false abort)"
 		}
-		fmt.Fprintf(tw, "%s\t%.1f%%\t%s\t%s\t%s\n", label, 100*o.Aborted, median, p95, reqs)
+		early := fmt.Sprintf("%.1f%%", 100*o.Passed)
+		if o.Passed > 0 {
+			early += " (" + o.PassMedian.String() + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%.1f%%\t%s\t%s\t%s\t%s\n", label, 100*o.Aborted, median, p95, reqs, early)
 	}
 	return tw.Flush()
 }

@@ -24,6 +24,7 @@ package judge
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Counts are a version's cumulative request and error counts, as read from
@@ -50,7 +51,10 @@ var alternatives = []float64{1.25, 1.5, 2, 3, 5, 10}
 type State struct {
 	// LogRatios are the log likelihood ratios of each alternative against
 	// the null boundary, summed over the intervals seen.
-	LogRatios []float64
+	LogRatios []float64 `json:"logRatios,omitempty"`
+	// LogLik is the log likelihood of each ratio on the grid (GridRatio),
+	// less its largest value: what the confidence sequence is read from.
+	LogLik []float64 `json:"logLik,omitempty"`
 	// Canary and Stable are the counts last seen, to take increments from.
 	Canary, Stable Counts
 }
@@ -59,35 +63,85 @@ type State struct {
 type Verdict int
 
 const (
-	// Continue: no evidence of harm yet.
+	// Continue: no evidence either way yet.
 	Continue Verdict = iota
 	// Harm: the canary's error rate is above the stable's by more than
 	// the tolerance, with false-abort probability at most α.
 	Harm
+	// Within: the confidence sequence puts the ratio at or below 1 +
+	// tolerance; wrong with probability at most α.
+	Within
 )
 
-// Update takes the cumulative counts now and returns the new state, the
-// e-value and the verdict. A counter that went down was reset: its new
-// value is the increment.
-func Update(cfg Config, s State, canary, stable Counts) (State, float64, Verdict) {
+func (v Verdict) String() string {
+	return [...]string{"continue", "harm", "within-tolerance"}[v]
+}
+
+// Result is where the test stands after a measurement.
+type Result struct {
+	// EValue is the evidence against "the canary is at most 1 + tolerance
+	// times as bad"; it fails at 1/α.
+	EValue float64
+	Verdict
+	// Low and High bound the ratio of the canary's error rate to the
+	// stable's: a confidence sequence at level 1-α, valid at every look at
+	// once. Low is 0 and High +Inf before there is evidence.
+	Low, High float64
+}
+
+// The grid of ratios the confidence sequence is computed on: 2^(j/8) for j
+// from -gridHalf to gridHalf, 1/16 to 16 in steps of 9%.
+const (
+	gridSteps = 8
+	gridHalf  = 4 * gridSteps
+	gridLen   = 2*gridHalf + 1
+)
+
+// GridRatio is the j-th ratio of the grid.
+func GridRatio(j int) float64 { return math.Exp2(float64(j-gridHalf) / gridSteps) }
+
+// Update takes the cumulative counts now and returns the new state and
+// where the test stands. A counter that went down was reset: its new value
+// is the increment.
+func Update(cfg Config, s State, canary, stable Counts) (State, Result) {
 	if len(s.LogRatios) != len(alternatives) {
 		s.LogRatios = make([]float64, len(alternatives))
+	}
+	if len(s.LogLik) != gridLen {
+		s.LogLik = make([]float64, gridLen)
 	}
 	dc, ds := increment(s.Canary, canary), increment(s.Stable, stable)
 	s.Canary, s.Stable = canary, stable
 	rho0 := 1 + cfg.Tolerance
 	if dc.Requests > 0 && ds.Requests > 0 && dc.Errors+ds.Errors > 0 {
-		theta0 := share(dc.Requests, ds.Requests, rho0)
 		for i, k := range alternatives {
-			theta := share(dc.Requests, ds.Requests, rho0*k)
-			s.LogRatios[i] += dc.Errors*math.Log(theta/theta0) + ds.Errors*math.Log((1-theta)/(1-theta0))
+			s.LogRatios[i] += logLik(dc, ds, rho0*k) - logLik(dc, ds, rho0)
+		}
+		top := math.Inf(-1)
+		for j := range s.LogLik {
+			s.LogLik[j] += logLik(dc, ds, GridRatio(j))
+			top = max(top, s.LogLik[j])
+		}
+		for j := range s.LogLik {
+			s.LogLik[j] -= top
 		}
 	}
-	e := EValue(s)
-	if e >= 1/cfg.Alpha {
-		return s, e, Harm
+	r := Result{EValue: EValue(s)}
+	r.Low, r.High = Interval(s, cfg.Alpha)
+	switch {
+	case r.EValue >= 1/cfg.Alpha:
+		r.Verdict = Harm
+	case r.High <= rho0:
+		r.Verdict = Within
 	}
-	return s, e, Continue
+	return s, r
+}
+
+// logLik is the log likelihood of the canary's share of an interval's
+// errors at ratio rho, less the terms that do not depend on rho.
+func logLik(dc, ds Counts, rho float64) float64 {
+	theta := share(dc.Requests, ds.Requests, rho)
+	return dc.Errors*math.Log(theta) + ds.Errors*math.Log1p(-theta)
 }
 
 // EValue is the mixture's value: the mean of the alternatives' ratios.
@@ -100,6 +154,42 @@ func EValue(s State) float64 {
 		sum += math.Exp(min(l, 700))
 	}
 	return sum / float64(len(s.LogRatios))
+}
+
+// Interval is the confidence sequence on the ratio at level 1-alpha: the
+// ratios of the grid that a mixture test, of every grid ratio weighed
+// equally against that one, has not rejected at 1/alpha, widened by one
+// grid step on each side (so a true ratio between two grid points is
+// covered too). The log likelihood is concave in log ρ, so the set is an
+// interval.
+func Interval(s State, alpha float64) (low, high float64) {
+	if len(s.LogLik) != gridLen {
+		return 0, math.Inf(1)
+	}
+	// E(ρk) = mean_j exp(ℓj - ℓk) < 1/α  ⇔  ℓk > logΣexp(ℓ) - log(n/α).
+	top := slices.Max(s.LogLik)
+	sum := 0.0
+	for _, l := range s.LogLik {
+		sum += math.Exp(l - top)
+	}
+	cut := top + math.Log(sum) - math.Log(float64(gridLen)/alpha)
+	first, last := -1, -1
+	for j, l := range s.LogLik {
+		if l > cut {
+			if first < 0 {
+				first = j
+			}
+			last = j
+		}
+	}
+	low, high = 0, math.Inf(1)
+	if first > 0 {
+		low = GridRatio(first - 1)
+	}
+	if last >= 0 && last < gridLen-1 {
+		high = GridRatio(last + 1)
+	}
+	return low, high
 }
 
 // share is θ: the canary's share of the errors when it serves nc requests
@@ -126,7 +216,22 @@ func Ratio(canary, stable Counts) float64 {
 }
 
 // Describe says where the test stands, for a measurement's message.
-func Describe(cfg Config, e float64, canary, stable Counts) string {
-	return fmt.Sprintf("e-value %.3g (fails at %.3g); canary %g errors in %g requests, stable %g in %g; observed ratio %.3g, tolerated up to %.3g",
-		e, 1/cfg.Alpha, canary.Errors, canary.Requests, stable.Errors, stable.Requests, Ratio(canary, stable), 1+cfg.Tolerance)
+func Describe(cfg Config, r Result, canary, stable Counts) string {
+	return DescribeAs(cfg, r, canary, stable, "errors")
+}
+
+// DescribeAs is Describe with the counted events named (errors, or
+// requests slower than a boundary).
+func DescribeAs(cfg Config, r Result, canary, stable Counts, events string) string {
+	return fmt.Sprintf("e-value %.3g (fails at %.3g); canary %g %s in %g requests, stable %g in %g; observed ratio %.3g, %g%% confidence interval %s, tolerated up to %.3g",
+		r.EValue, 1/cfg.Alpha, canary.Errors, events, canary.Requests, stable.Errors, stable.Requests, Ratio(canary, stable), 100*(1-cfg.Alpha), FormatInterval(r.Low, r.High), 1+cfg.Tolerance)
+}
+
+// FormatInterval writes a confidence interval on the ratio as [0.91, 1.3].
+func FormatInterval(low, high float64) string {
+	h := "∞"
+	if !math.IsInf(high, 1) {
+		h = fmt.Sprintf("%.3g", high)
+	}
+	return fmt.Sprintf("[%.3g, %s]", low, h)
 }

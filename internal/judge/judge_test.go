@@ -28,11 +28,11 @@ const (
 )
 
 // outcome is when each method aborted (the look's index), or -1.
-type outcome struct{ judge, threshold, peeking int }
+type outcome struct{ judge, passed, threshold, peeking int }
 
 func run(sc scenario, seed int64) outcome {
 	r := rand.New(rand.NewSource(seed))
-	out := outcome{-1, -1, -1}
+	out := outcome{-1, -1, -1, -1}
 	var st State
 	var canary, stable Counts
 	thresholdFailures := 0
@@ -45,10 +45,13 @@ func run(sc scenario, seed int64) outcome {
 		canary.Errors += ec
 		stable.Requests += ns
 		stable.Errors += es
-		var verdict Verdict
-		st, _, verdict = Update(Defaults, st, canary, stable)
-		if verdict == Harm && out.judge < 0 {
+		var res Result
+		st, res = Update(Defaults, st, canary, stable)
+		if res.Verdict == Harm && out.judge < 0 && out.passed < 0 {
 			out.judge = i
+		}
+		if res.Verdict == Within && out.judge < 0 && out.passed < 0 {
+			out.passed = i
 		}
 		// The seeds' threshold analysis: the canary's success rate over the
 		// interval at least 0.95, failureLimit 3 (the 4th failure aborts).
@@ -76,6 +79,7 @@ func run(sc scenario, seed int64) outcome {
 // most α of the time, however often it looks; a naive z-test looked at
 // every interval does not keep that bound.
 func TestFalseAbortsAtMostAlpha(t *testing.T) {
+	t.Parallel()
 	const runs = 2000
 	for _, sc := range []scenario{{base: 0.01, ratio: 1, rps: 100}, {base: 0.001, ratio: 1, rps: 1000}, {base: 0.05, ratio: 1.1, rps: 10}} {
 		aborts := 0
@@ -112,28 +116,28 @@ func TestDetectsARegression(t *testing.T) {
 // null: only the error-rate ratio counts.
 func TestCounterResetAndNoTraffic(t *testing.T) {
 	var st State
-	st, e, v := Update(Defaults, st, Counts{100, 1}, Counts{400, 4})
-	if v != Continue || e <= 0 {
-		t.Fatalf("first look: e %g, verdict %v", e, v)
+	st, r := Update(Defaults, st, Counts{100, 1}, Counts{400, 4})
+	if r.Verdict != Continue || r.EValue <= 0 {
+		t.Fatalf("first look: %+v", r)
 	}
 	before := st.LogRatios[0]
 	// No new traffic: nothing learned.
-	st, _, _ = Update(Defaults, st, Counts{100, 1}, Counts{400, 4})
+	st, _ = Update(Defaults, st, Counts{100, 1}, Counts{400, 4})
 	if st.LogRatios[0] != before {
 		t.Errorf("no traffic moved the test: %g -> %g", before, st.LogRatios[0])
 	}
 	// A counter reset: the new value is the increment, never negative.
-	st, _, _ = Update(Defaults, st, Counts{10, 0}, Counts{40, 0})
+	st, _ = Update(Defaults, st, Counts{10, 0}, Counts{40, 0})
 	if st.Canary.Requests != 10 || math.IsNaN(st.LogRatios[0]) {
 		t.Errorf("after a reset: %+v", st)
 	}
 	// All errors in the canary at equal traffic: evidence of harm builds.
 	var bad State
-	var verdict Verdict
-	for i := 1; i <= 30 && verdict != Harm; i++ {
-		bad, _, verdict = Update(Defaults, bad, Counts{float64(100 * i), float64(5 * i)}, Counts{float64(400 * i), float64(4 * i)})
+	var res Result
+	for i := 1; i <= 30 && res.Verdict != Harm; i++ {
+		bad, res = Update(Defaults, bad, Counts{float64(100 * i), float64(5 * i)}, Counts{float64(400 * i), float64(4 * i)})
 	}
-	if verdict != Harm {
+	if res.Verdict != Harm {
 		t.Errorf("a canary with 5x the stable's error rate never judged harmful: e %g", EValue(bad))
 	}
 }
@@ -150,24 +154,26 @@ func TestSimulationTable(t *testing.T) {
 		"Columns: the share of runs aborted, and the median and p95 time to abort among them, for the judge, the seeds' threshold analysis\n"+
 		"(success rate >= 0.95 each interval, failureLimit 3) and a one-sided z-test looked at every interval.\n"+
 		"At ratio 1.0 an abort is a false abort.\n\n", runs, Defaults.Alpha, Defaults.Tolerance*100)
-	b.WriteString("| base error rate | canary/stable | req/s | judge aborts | judge median / p95 | threshold aborts | threshold median / p95 | peeking z aborts | peeking median / p95 |\n|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| base error rate | canary/stable | req/s | judge aborts | judge median / p95 | judge passes early | threshold aborts | threshold median / p95 | peeking z aborts | peeking median / p95 |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	var rows []Row
 	for _, base := range []float64{0.001, 0.01, 0.05} {
 		for _, ratio := range []float64{1, 1.1, 1.5, 2, 5} {
 			for _, rps := range []float64{10, 100, 1000} {
-				var j, th, pk []int
+				var j, pass, th, pk []int
 				for seed := int64(1); seed <= runs; seed++ {
 					o := run(scenario{base, ratio, rps}, seed)
 					for _, x := range []struct {
 						v int
 						l *[]int
-					}{{o.judge, &j}, {o.threshold, &th}, {o.peeking, &pk}} {
+					}{{o.judge, &j}, {o.passed, &pass}, {o.threshold, &th}, {o.peeking, &pk}} {
 						if x.v >= 0 {
 							*x.l = append(*x.l, x.v)
 						}
 					}
 				}
-				fmt.Fprintf(&b, "| %g%% | %g | %g | %s | %s | %s | %s | %s | %s |\n", base*100, ratio, rps,
-					percent(j, runs), times(j), percent(th, runs), times(th), percent(pk, runs), times(pk))
+				fmt.Fprintf(&b, "| %g%% | %g | %g | %s | %s | %s | %s | %s | %s | %s |\n", base*100, ratio, rps,
+					percent(j, runs), times(j), percent(pass, runs), percent(th, runs), times(th), percent(pk, runs), times(pk))
+				rows = append(rows, Row{Base: base, Ratio: ratio, RPS: rps, Judge: summary(j, runs), Threshold: summary(th, runs), Peeking: summary(pk, runs)})
 			}
 		}
 	}
@@ -188,4 +194,117 @@ func times(l []int) string {
 	slices.Sort(l)
 	at := func(q float64) time.Duration { return time.Duration(l[int(q*float64(len(l)-1))]+1) * interval }
 	return fmt.Sprintf("%s / %s", at(0.5), at(0.95))
+}
+
+// The e-value and the confidence interval of a fixed sequence, against
+// values computed by hand (a separate Python script of the same formulas:
+// e = mean over k of Π (θk/θ0)^xc ((1-θk)/(1-θ0))^xs, θ = nc·ρ/(nc·ρ+ns)).
+func TestKnownValues(t *testing.T) {
+	var st State
+	st, r := Update(Defaults, st, Counts{100, 3}, Counts{400, 4})
+	if math.Abs(r.EValue-1.560610840855782) > 1e-9 {
+		t.Errorf("look 1: e-value %.15g, want 1.560610840855782", r.EValue)
+	}
+	st, r = Update(Defaults, st, Counts{250, 9}, Counts{1000, 10})
+	if math.Abs(r.EValue-9.66875799294904) > 1e-9 {
+		t.Errorf("look 2: e-value %.15g, want 9.66875799294904", r.EValue)
+	}
+	if math.Abs(r.Low-0.5946035575013605) > 1e-12 || !math.IsInf(r.High, 1) || r.Verdict != Continue {
+		t.Errorf("look 2: interval [%g, %g] %v, want [0.5946, +Inf] continue", r.Low, r.High, r.Verdict)
+	}
+	_, r = Update(Defaults, State{}, Counts{1000, 60}, Counts{4000, 40})
+	if math.Abs(r.Low-2.5936791093020193) > 1e-12 || math.Abs(r.High-13.454342644059432) > 1e-12 || r.Verdict != Harm {
+		t.Errorf("6x: interval [%g, %g] %v, want [2.594, 13.45] harm", r.Low, r.High, r.Verdict)
+	}
+	// Rounding the state for the metadata moves nothing that matters.
+	rounded, exact := st.Rounded(), st
+	_, a := Update(Defaults, rounded, Counts{400, 12}, Counts{1600, 16})
+	_, b := Update(Defaults, exact, Counts{400, 12}, Counts{1600, 16})
+	if math.Abs(a.EValue/b.EValue-1) > 1e-3 || a.Low != b.Low || a.High != b.High {
+		t.Errorf("rounded state: %+v, exact %+v", a, b)
+	}
+}
+
+// The confidence sequence covers the true ratio at every look at once in
+// at least 1-α of 10,000 simulated runs: a ratio on the grid (1), one
+// between grid points (1.3) and one of a regression (2).
+func TestConfidenceSequenceCoverage(t *testing.T) {
+	t.Parallel()
+	const runs, looks = 10000, 60
+	for _, ratio := range []float64{1, 1.3, 2} {
+		missed, narrowed := 0, 0
+		for seed := int64(1); seed <= runs; seed++ {
+			r := rand.New(rand.NewSource(seed))
+			var st State
+			var canary, stable Counts
+			for range looks {
+				nc, ns := poisson(r, 1000*weight), poisson(r, 1000*(1-weight))
+				canary.Requests += nc
+				canary.Errors += poisson(r, nc*0.01*ratio)
+				stable.Requests += ns
+				stable.Errors += poisson(r, ns*0.01)
+				var res Result
+				st, res = Update(Defaults, st, canary, stable)
+				if ratio < res.Low || ratio > res.High {
+					missed++
+					break
+				}
+			}
+			if _, res := Update(Defaults, st, canary, stable); !math.IsInf(res.High, 1) && res.Low > 0 {
+				narrowed++
+			}
+		}
+		rate := float64(missed) / runs
+		// α plus three standard errors of the estimate.
+		if bound := Defaults.Alpha + 3*math.Sqrt(Defaults.Alpha*(1-Defaults.Alpha)/runs); rate > bound {
+			t.Errorf("ratio %g: the sequence missed it in %.4f of runs, above %.4f", ratio, rate, bound)
+		}
+		if narrowed < runs/2 {
+			t.Errorf("ratio %g: only %d of %d runs ended with a bounded interval; the sequence says nothing", ratio, narrowed, runs)
+		}
+		t.Logf("ratio %g: missed in %.2f%% of %d runs of %d looks", ratio, 100*rate, runs, looks)
+	}
+}
+
+// The latency test: a canary whose tail is slower is caught, one with the
+// same distribution is not, and the boundaries are picked from the
+// histogram's, never its counts.
+func TestLatency(t *testing.T) {
+	bounds, err := Boundaries([]float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, math.Inf(1)}, nil)
+	if err != nil || len(bounds) != MaxBoundaries || bounds[0] != 0.005 || bounds[len(bounds)-1] != 10 {
+		t.Fatalf("boundaries: %v %v", bounds, err)
+	}
+	if _, err := Boundaries([]float64{0.1, 0.5, math.Inf(1)}, []float64{0.3}); err == nil || !strings.Contains(err.Error(), "0.3") {
+		t.Errorf("a boundary the histogram lacks: %v", err)
+	}
+	if got, _ := Boundaries([]float64{0.1, 0.5, 1, math.Inf(1)}, []float64{0.5}); len(got) != 1 || got[0] != 0.5 {
+		t.Errorf("asked for 0.5: %v", got)
+	}
+	bounds = []float64{0.1, 0.5, 1}
+	// share of requests at or below each boundary
+	fast := map[float64]float64{0.1: 0.5, 0.5: 0.9, 1: 0.99}
+	slow := map[float64]float64{0.1: 0.3, 0.5: 0.7, 1: 0.95} // the canary: 3x the tail past 0.5 s
+	hist := func(n float64, cdf map[float64]float64) Histogram {
+		h := Histogram{math.Inf(1): n}
+		for b, q := range cdf {
+			h[b] = math.Round(n * q)
+		}
+		return h
+	}
+	var same, worse LatencyState
+	var rs, rw LatencyResult
+	for i := 1; i <= 30; i++ {
+		n := float64(200 * i)
+		same, rs = UpdateLatency(Defaults, same, bounds, hist(n, fast), hist(4*n, fast))
+		if rw.Verdict != Harm {
+			worse, rw = UpdateLatency(Defaults, worse, bounds, hist(n, slow), hist(4*n, fast))
+		}
+	}
+	if rs.Verdict == Harm {
+		t.Errorf("equal latency judged harmful: %+v", rs)
+	}
+	if rw.Verdict != Harm {
+		t.Errorf("a slower canary never caught: %+v", rw)
+	}
+	t.Logf("equal: e %.3g; slower: e %.3g at le=%g, interval %s", rs.EValue, rw.EValue, rw.Boundary, FormatInterval(rw.Low, rw.High))
 }

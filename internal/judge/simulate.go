@@ -23,13 +23,17 @@ type Outcome struct {
 	// CanaryRequests the median number of canary requests seen by then.
 	Median, P95    time.Duration
 	CanaryRequests float64
+	// Passed is the share of runs the judge ended early, its confidence
+	// sequence within the tolerance, and PassMedian their median time.
+	Passed     float64
+	PassMedian time.Duration
 }
 
 // Simulate plays the judge on runs of synthetic traffic (Poisson counts),
 // from seed, deterministically.
 func Simulate(cfg Config, tr Traffic, runs int, seed int64) Outcome {
 	looks := int(tr.Duration / tr.Interval)
-	var at []int
+	var at, passed []int
 	var requests []float64
 	for k := range runs {
 		r := rand.New(rand.NewSource(seed + int64(k)))
@@ -42,15 +46,22 @@ func Simulate(cfg Config, tr Traffic, runs int, seed int64) Outcome {
 			canary.Errors += poisson(r, nc*tr.ErrorRate*tr.Ratio)
 			stable.Requests += ns
 			stable.Errors += poisson(r, ns*tr.ErrorRate)
-			var v Verdict
-			if st, _, v = Update(cfg, st, canary, stable); v == Harm {
+			var r Result
+			if st, r = Update(cfg, st, canary, stable); r.Verdict == Harm {
 				at = append(at, i)
 				requests = append(requests, canary.Requests)
+				break
+			} else if r.Verdict == Within {
+				passed = append(passed, i)
 				break
 			}
 		}
 	}
-	out := Outcome{Aborted: float64(len(at)) / float64(runs)}
+	out := Outcome{Aborted: float64(len(at)) / float64(runs), Passed: float64(len(passed)) / float64(runs)}
+	if len(passed) > 0 {
+		slices.Sort(passed)
+		out.PassMedian = time.Duration(passed[len(passed)/2]+1) * tr.Interval
+	}
 	if len(at) > 0 {
 		slices.Sort(at)
 		slices.Sort(requests)

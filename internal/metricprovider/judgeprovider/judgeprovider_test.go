@@ -11,6 +11,7 @@ import (
 	"time"
 
 	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/analysis"
@@ -118,4 +119,126 @@ func TestJudgeConfigErrorsNameTheField(t *testing.T) {
 	if _, _, err := Parse(&m); err == nil || !strings.Contains(err.Error(), "prometheus.address") {
 		t.Errorf("no address: %v", err)
 	}
+}
+
+// Each measurement records the counts, the e-value and the confidence
+// interval of the ratio; a state that does not read is an Error, never a
+// silent new start.
+func TestMeasurementRecordsWhereTheTestStands(t *testing.T) {
+	c := &counters{values: map[string]float64{"cr": 2000, "ce": 20, "sr": 8000, "se": 80}}
+	srv := httptest.NewServer(c)
+	defer srv.Close()
+	metric := judgeMetric(srv.URL, "")
+	run := &v1alpha1.AnalysisRun{}
+	m := measure(t, run, &metric)
+	for _, k := range []string{stateKey, eValueKey, lowKey, highKey, countsKey} {
+		if m.Metadata[k] == "" {
+			t.Errorf("metadata %s missing: %v", k, m.Metadata)
+		}
+	}
+	if m.Metadata[countsKey] != "canary 20/2000, stable 80/8000" || !strings.Contains(m.Message, "confidence interval [") {
+		t.Errorf("counts %q, message %q", m.Metadata[countsKey], m.Message)
+	}
+	run.Status.MetricResults[0].Measurements[0].Metadata[stateKey] = `{"logRatios": [1, 2` // clipped
+	if m := measure(t, run, &metric); m.Phase != v1alpha1.AnalysisPhaseError || !strings.Contains(m.Message, "does not read") {
+		t.Errorf("a broken state: %s %q", m.Phase, m.Message)
+	}
+}
+
+// At high traffic with equal rates the confidence sequence comes within
+// the tolerance, and the metric is done, Successful, before its count.
+func TestWithinToleranceEndsTheMetric(t *testing.T) {
+	c := &counters{values: map[string]float64{}}
+	srv := httptest.NewServer(c)
+	defer srv.Close()
+	metric := judgeMetric(srv.URL, `,"tolerance":0.5`)
+	count := intstr.FromInt32(1000)
+	metric.Count = &count
+	run := &v1alpha1.AnalysisRun{}
+	var n float64
+	for i := 1; i <= 200; i++ {
+		n += 20000
+		for k, v := range map[string]float64{"cr": n, "ce": n * 0.05, "sr": 4 * n, "se": 4 * n * 0.05} {
+			c.set(k, v)
+		}
+		m := measure(t, run, &metric)
+		if m.Phase != v1alpha1.AnalysisPhaseSuccessful {
+			t.Fatalf("look %d: %s %q", i, m.Phase, m.Message)
+		}
+		if phase, why := analysis.AssessMetric(&metric, &run.Status.MetricResults[0], false); phase == v1alpha1.AnalysisPhaseSuccessful {
+			if !strings.Contains(m.Message, "within tolerance") || !strings.Contains(why, "within tolerance") {
+				t.Errorf("done at look %d: %q, %q", i, m.Message, why)
+			}
+			t.Logf("within tolerance 1.5 after %d looks: %s", i, m.Message)
+			return
+		}
+	}
+	t.Fatal("equal rates at 20,000 requests a look never came within a 50% tolerance")
+}
+
+// histograms plays Prometheus answering _bucket queries by le.
+type histograms struct {
+	mu     sync.Mutex
+	values map[string]map[string]float64
+}
+
+func (h *histograms) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var series []string
+	for le, v := range h.values[r.Form.Get("query")] {
+		series = append(series, fmt.Sprintf(`{"metric":{"le":%q},"value":[1700000000,"%g"]}`, le, v))
+	}
+	fmt.Fprintf(w, `{"status":"success","data":{"resultType":"vector","result":[%s]}}`, strings.Join(series, ","))
+}
+
+// The latency test over HTTP: equal distributions pass; a canary whose
+// requests over 250 ms are three times as common fails, and the failed
+// measurement names the boundary.
+func TestLatencyProvider(t *testing.T) {
+	h := &histograms{values: map[string]map[string]float64{}}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	cfg := fmt.Sprintf(`{"kind":"latency","prometheus":{"address":%q},"canary":{"buckets":"cb"},"stable":{"buckets":"sb"}}`, srv.URL)
+	metric := v1alpha1.Metric{Name: "latency", Provider: v1alpha1.MetricProvider{Plugin: map[string]apiextv1.JSON{Key: {Raw: []byte(cfg)}}}}
+	fast := map[string]float64{"0.1": 0.6, "0.25": 0.9, "1": 0.99, "+Inf": 1}
+	slow := map[string]float64{"0.1": 0.5, "0.25": 0.7, "1": 0.97, "+Inf": 1}
+	set := func(q string, n float64, cdf map[string]float64) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.values[q] = map[string]float64{}
+		for le, p := range cdf {
+			h.values[q][le] = float64(int(n * p))
+		}
+	}
+	run := &v1alpha1.AnalysisRun{}
+	var n float64
+	for i := 0; i < 20; i++ {
+		n += 500
+		set("cb", n, fast)
+		set("sb", 4*n, fast)
+		if m := measure(t, run, &metric); m.Phase != v1alpha1.AnalysisPhaseSuccessful {
+			t.Fatalf("equal latency, look %d: %s %q", i, m.Phase, m.Message)
+		}
+	}
+	base := n
+	for i := 0; i < 30; i++ {
+		n += 500
+		h.mu.Lock()
+		h.values["cb"] = map[string]float64{}
+		for le, p := range slow {
+			h.values["cb"][le] = float64(int(base*fast[le] + (n-base)*p))
+		}
+		h.mu.Unlock()
+		set("sb", 4*n, fast)
+		if m := measure(t, run, &metric); m.Phase == v1alpha1.AnalysisPhaseFailed {
+			if m.Metadata[boundaryKey] != "0.25" || !strings.Contains(m.Message, "slower than 0.25s") {
+				t.Errorf("failed at the wrong boundary: %v %q", m.Metadata[boundaryKey], m.Message)
+			}
+			t.Logf("a 3x tail over 250 ms failed %d looks after it began: %s", i+1, m.Message)
+			return
+		}
+	}
+	t.Fatal("a canary with 3x the stable's share over 250 ms was never judged")
 }

@@ -35,22 +35,65 @@ type Provider struct {
 // query's matrix the list of every sample's value, series after series.
 // Prometheus' NaN and ±Inf come through as such.
 func (p Provider) Query(ctx context.Context, metric *v1alpha1.Metric) (any, error) {
+	d, err := p.fetch(ctx, metric)
+	if err != nil {
+		return nil, err
+	}
+	return d.value()
+}
+
+// Sample is one series of an instant vector: its labels and value.
+type Sample struct {
+	Labels map[string]string
+	Value  float64
+}
+
+// Vector runs an instant query whose answer is a vector, and returns its
+// series with their labels (a histogram's le, say).
+func (p Provider) Vector(ctx context.Context, metric *v1alpha1.Metric) ([]Sample, error) {
+	d, err := p.fetch(ctx, metric)
+	if err != nil {
+		return nil, err
+	}
+	if d.ResultType != "vector" {
+		return nil, fmt.Errorf("provider.prometheus: query %q gave a %s, not an instant vector", metric.Provider.Prometheus.Query, d.ResultType)
+	}
+	var series []struct {
+		Metric map[string]string `json:"metric"`
+		Value  []any             `json:"value"`
+	}
+	if err := json.Unmarshal(d.Result, &series); err != nil {
+		return nil, fmt.Errorf("provider.prometheus: a vector result: %w", err)
+	}
+	out := make([]Sample, 0, len(series))
+	for _, s := range series {
+		f, err := number(s.Value)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Sample{Labels: s.Metric, Value: f})
+	}
+	return out, nil
+}
+
+// fetch sends the metric's query and returns the answer's data.
+func (p Provider) fetch(ctx context.Context, metric *v1alpha1.Metric) (data, error) {
 	pm := metric.Provider.Prometheus
 	if pm == nil {
-		return nil, errors.New("provider.prometheus is not set")
+		return data{}, errors.New("provider.prometheus is not set")
 	}
 	if pm.Address == "" {
-		return nil, errors.New("provider.prometheus.address is required")
+		return data{}, errors.New("provider.prometheus.address is required")
 	}
 	if strings.TrimSpace(pm.Query) == "" {
-		return nil, errors.New("provider.prometheus.query is required")
+		return data{}, errors.New("provider.prometheus.query is required")
 	}
 	form := url.Values{"query": {pm.Query}}
 	path := "/api/v1/query"
 	if rq := pm.RangeQuery; rq != nil {
 		path = "/api/v1/query_range"
 		if err := p.rangeArgs(rq, form); err != nil {
-			return nil, err
+			return data{}, err
 		}
 	}
 	timeout := DefaultTimeout
@@ -61,17 +104,17 @@ func (p Provider) Query(ctx context.Context, metric *v1alpha1.Metric) (any, erro
 	header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req := httpquery.Request{Provider: "provider.prometheus", Method: http.MethodPost, URL: strings.TrimRight(pm.Address, "/") + path,
 		Header: header, Body: []byte(form.Encode()), Timeout: timeout, Insecure: pm.Insecure, Auth: &pm.Authentication}
-	data, err := httpquery.Do(ctx, req)
+	body, err := httpquery.Do(ctx, req)
 	var answer response
-	if jerr := json.Unmarshal(data, &answer); jerr == nil && answer.Status == "error" {
+	if jerr := json.Unmarshal(body, &answer); jerr == nil && answer.Status == "error" {
 		// Prometheus explains a bad query in the body of its 4xx answer.
-		return nil, fmt.Errorf("provider.prometheus: query %q: %s: %s", pm.Query, answer.ErrorType, answer.Error)
+		return data{}, fmt.Errorf("provider.prometheus: query %q: %s: %s", pm.Query, answer.ErrorType, answer.Error)
 	} else if err != nil {
-		return nil, err
+		return data{}, err
 	} else if jerr != nil {
-		return nil, fmt.Errorf("provider.prometheus: the answer is not Prometheus' JSON: %w", jerr)
+		return data{}, fmt.Errorf("provider.prometheus: the answer is not Prometheus' JSON: %w", jerr)
 	}
-	return answer.Data.value()
+	return answer.Data, nil
 }
 
 // rangeArgs evaluates start and end, expressions such as
