@@ -82,10 +82,10 @@ func TestPluginProviderIsTheJudge(t *testing.T) {
 		t.Errorf("the judge refused: %v", errs)
 	}
 	for cfg, want := range map[string]string{
-		`{"canary":{"requests":"a","errors":"b"},"stable":{"requests":"c","errors":"d"}}`: "provider.plugin[vireo.dev/judge].prometheus.address",
+		`{"canary":{"requests":"a","errors":"b"},"stable":{"requests":"c","errors":"d"}}`:                                    "provider.plugin[vireo.dev/judge].prometheus.address",
 		`{"prometheus":{"address":"http://p"},"kind":"latency","canary":{"buckets":"a"},"stable":{"buckets":"b"},"alpha":2}`: "provider.plugin[vireo.dev/judge].alpha",
-		`{"prometheus":{"address":"http://p"},"kind":"latency","canary":{"buckets":"a"}}`: "provider.plugin[vireo.dev/judge].canary.buckets",
-		`{"prometheus":{"address":"http://p"},"tolerence":0.2}`: `unknown field "tolerence"`,
+		`{"prometheus":{"address":"http://p"},"kind":"latency","canary":{"buckets":"a"}}`:                                    "provider.plugin[vireo.dev/judge].canary.buckets",
+		`{"prometheus":{"address":"http://p"},"tolerence":0.2}`:                                                              `unknown field "tolerence"`,
 	} {
 		bad := []v1alpha1.Metric{{Name: "j", Provider: v1alpha1.MetricProvider{Plugin: map[string]apiextv1.JSON{JudgePlugin: {Raw: []byte(cfg)}}}}}
 		if errs := ValidateRun(&v1alpha1.AnalysisRunSpec{Metrics: bad}, bad); len(errs) != 1 || !strings.Contains(errs[0].Error(), want) {

@@ -75,7 +75,6 @@ func ParseSpec(raw []byte, p string) (Spec, Config, error) {
 	return c, cfg, nil
 }
 
-
 // SpecError is a bad field of the judge's configuration: Field is its path
 // under the configuration ("" for the whole), Path where that sits.
 type SpecError struct {
