@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"math"
 	"regexp"
 	"strings"
 	"time"
@@ -188,7 +189,11 @@ func WriteRollout(w io.Writer, v rolloutview.Rollout, now time.Time, color bool)
 				if j == len(run.Metrics)-1 {
 					mb = "└──"
 				}
-				rows = append(rows, row{tree: st + mb + "◇ " + m.Name, kind: "Metric", status: s.measuring(m.Status), info: recent(m.Measurements, 5)})
+				info := recent(m.Measurements, 5)
+				if j := judgeInfo(m.Measurements); j != "" {
+					info = j
+				}
+				rows = append(rows, row{tree: st + mb + "◇ " + m.Name, kind: "Metric", status: s.measuring(m.Status), info: info})
 			}
 		}
 	}
@@ -232,4 +237,40 @@ func recent(ms []rolloutview.Measurement, n int) string {
 		out = append(out, v)
 	}
 	return strings.Join(out, " ")
+}
+
+// sparks are the levels of a sparkline, lowest first.
+var sparks = []rune("▁▂▃▄▅▆▇█")
+
+// judgeInfo charts the canary judge's test for a metric's measurements: a
+// sparkline of the e-value on a log scale from 1 to where it fails, then
+// the latest e-value and the confidence interval on the canary/stable
+// ratio against the tolerated ratio. "" when the metric is not the judge's.
+func judgeInfo(ms []rolloutview.Measurement) string {
+	var last *rolloutview.JudgeReading
+	var line []rune
+	for _, m := range ms {
+		j := m.Judge
+		if j == nil {
+			continue
+		}
+		last = j
+		level := 0.0
+		if j.FailsAt > 1 && j.EValue > 1 {
+			level = min(1, math.Log(j.EValue)/math.Log(j.FailsAt))
+		}
+		line = append(line, sparks[int(math.Round(level*float64(len(sparks)-1)))])
+	}
+	if last == nil {
+		return ""
+	}
+	high := "∞"
+	if last.High != nil {
+		high = fmt.Sprintf("%.3g", *last.High)
+	}
+	out := fmt.Sprintf("e %s %.3g/%.3g ratio [%.3g, %s] tolerated ≤%.3g", string(line), last.EValue, last.FailsAt, last.Low, high, last.Tolerated)
+	if last.Boundary != "" {
+		out += " (slower than " + last.Boundary + "s)"
+	}
+	return out
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
+	"github.com/vireo-dev/vireo/internal/judge"
 	"github.com/vireo-dev/vireo/internal/rolloutview"
 )
 
@@ -84,6 +86,43 @@ func (f *fixture) run(name, rev, hash string, phase v1alpha1.AnalysisPhase, valu
 	f.o.AnalysisRuns = append(f.o.AnalysisRuns, run)
 }
 
+// judgeRun adds a run of the canary judge whose canary has twice the
+// stable's error rate: the test's own numbers, look after look, until it
+// fails.
+func (f *fixture) judgeRun(name, rev, hash string) {
+	ro := f.o.Rollout
+	run := v1alpha1.AnalysisRun{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ro.Namespace, CreationTimestamp: ago(3 * time.Minute),
+		Labels:          map[string]string{"rollouts-pod-template-hash": hash},
+		Annotations:     map[string]string{"rollout.argoproj.io/revision": rev},
+		OwnerReferences: []metav1.OwnerReference{{APIVersion: "argoproj.io/v1alpha1", Kind: "Rollout", Name: ro.Name, UID: ro.UID, Controller: ptr.To(true)}}},
+		Status: v1alpha1.AnalysisRunStatus{Phase: v1alpha1.AnalysisPhaseFailed}}
+	m := v1alpha1.MetricResult{Name: "judge", Phase: v1alpha1.AnalysisPhaseFailed}
+	var st judge.State
+	for i := 1; i <= 40; i++ {
+		canary := judge.Counts{Requests: float64(200 * i), Errors: float64(4 * i)}
+		stable := judge.Counts{Requests: float64(800 * i), Errors: float64(8 * i)}
+		var r judge.Result
+		st, r = judge.Update(judge.Defaults, st, canary, stable)
+		p := v1alpha1.AnalysisPhaseSuccessful
+		if r.Verdict == judge.Harm {
+			p = v1alpha1.AnalysisPhaseFailed
+		}
+		at := ago(time.Duration(40-i) * 10 * time.Second)
+		f := func(x float64) string { return strconv.FormatFloat(x, 'g', 4, 64) }
+		m.Measurements = append(m.Measurements, v1alpha1.Measurement{Phase: p, Value: f(r.EValue), StartedAt: &at, FinishedAt: &at,
+			Metadata: map[string]string{judge.MetaEValue: f(r.EValue), judge.MetaFailsAt: "100", judge.MetaLow: f(r.Low), judge.MetaHigh: f(r.High), judge.MetaTolerated: "1.1"}})
+		if p == v1alpha1.AnalysisPhaseFailed {
+			m.Failed++
+			break
+		}
+		m.Successful++
+	}
+	m.Count = int32(len(m.Measurements))
+	m.Measurements = m.Measurements[max(0, len(m.Measurements)-10):]
+	run.Status.MetricResults = []v1alpha1.MetricResult{m}
+	f.o.AnalysisRuns = append(f.o.AnalysisRuns, run)
+}
+
 func canarySteps() v1alpha1.RolloutStrategy {
 	return v1alpha1.RolloutStrategy{Canary: &v1alpha1.CanaryStrategy{Steps: []v1alpha1.CanaryStep{
 		{SetWeight: ptr.To[int32](20)}, {Pause: &v1alpha1.RolloutPause{}},
@@ -147,6 +186,14 @@ func states() map[string]rolloutview.Objects {
 			Weights: &v1alpha1.TrafficWeights{Canary: v1alpha1.WeightDestination{Weight: 20, ServiceName: "demo-canary", PodTemplateHash: "6cf78c66c5"},
 				Stable: v1alpha1.WeightDestination{Weight: 80, ServiceName: "demo-stable", PodTemplateHash: "687d76d795"}}}}
 	out["analysis"] = analysis.o
+
+	judged := newFixture(canarySteps(), 5)
+	judged.rs("2", "6cf78c66c5", "yellow", 1, 1, 2*time.Minute)
+	judged.rs("1", "687d76d795", "blue", 5, 5, 30*time.Minute)
+	judged.judgeRun("rollouts-demo-6cf78c66c5-2", "2", "6cf78c66c5")
+	judged.o.Rollout.Status = v1alpha1.RolloutStatus{Phase: v1alpha1.RolloutPhaseProgressing, StableRS: "687d76d795", CurrentPodHash: "6cf78c66c5",
+		CurrentStepIndex: ptr.To[int32](1), Replicas: 6, UpdatedReplicas: 1, ReadyReplicas: 6, AvailableReplicas: 6}
+	out["judge"] = judged.o
 	return out
 }
 

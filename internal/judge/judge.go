@@ -223,7 +223,7 @@ func Describe(cfg Config, r Result, canary, stable Counts) string {
 // DescribeAs is Describe with the counted events named (errors, or
 // requests slower than a boundary).
 func DescribeAs(cfg Config, r Result, canary, stable Counts, events string) string {
-	return fmt.Sprintf("e-value %.3g (fails at %.3g); canary %g %s in %g requests, stable %g in %g; observed ratio %.3g, %g%% confidence interval %s, tolerated up to %.3g",
+	return fmt.Sprintf("e-value %.3g (fails at %.3g); canary %.6g %s in %.6g requests, stable %.6g in %.6g; observed ratio %.3g, %g%% confidence interval %s, tolerated up to %.3g",
 		r.EValue, 1/cfg.Alpha, canary.Errors, events, canary.Requests, stable.Errors, stable.Requests, Ratio(canary, stable), 100*(1-cfg.Alpha), FormatInterval(r.Low, r.High), 1+cfg.Tolerance)
 }
 

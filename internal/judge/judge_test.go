@@ -6,11 +6,15 @@ import (
 	"math"
 	"math/rand"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
+
+var tableRuns = flag.Int("judge-runs", 10000, "with -judge-table: runs a cell")
 
 var table = flag.Bool("judge-table", false, "print the simulation table (10,000 runs a cell) and write it to docs/judge-simulation.md")
 
@@ -148,37 +152,61 @@ func TestSimulationTable(t *testing.T) {
 	if !*table {
 		t.Skip("run with -judge-table")
 	}
-	const runs = 10000
+	runs := *tableRuns
 	var b strings.Builder
 	fmt.Fprintf(&b, "# The judge in simulation\n\n%d runs a cell; 30 minutes looked at every 10 s; 20%% of the traffic to the canary; α = %g, tolerance %g%%.\n"+
 		"Columns: the share of runs aborted, and the median and p95 time to abort among them, for the judge, the seeds' threshold analysis\n"+
 		"(success rate >= 0.95 each interval, failureLimit 3) and a one-sided z-test looked at every interval.\n"+
 		"At ratio 1.0 an abort is a false abort.\n\n", runs, Defaults.Alpha, Defaults.Tolerance*100)
 	b.WriteString("| base error rate | canary/stable | req/s | judge aborts | judge median / p95 | judge passes early | threshold aborts | threshold median / p95 | peeking z aborts | peeking median / p95 |\n|---|---|---|---|---|---|---|---|---|---|\n")
-	var rows []Row
+	type cell struct {
+		sc              scenario
+		j, pass, th, pk []int
+	}
+	var cells []*cell
 	for _, base := range []float64{0.001, 0.01, 0.05} {
 		for _, ratio := range []float64{1, 1.1, 1.5, 2, 5} {
 			for _, rps := range []float64{10, 100, 1000} {
-				var j, pass, th, pk []int
-				for seed := int64(1); seed <= runs; seed++ {
-					o := run(scenario{base, ratio, rps}, seed)
+				cells = append(cells, &cell{sc: scenario{base, ratio, rps}})
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	work := make(chan *cell)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for c := range work {
+				for seed := int64(1); seed <= int64(runs); seed++ {
+					o := run(c.sc, seed)
 					for _, x := range []struct {
 						v int
 						l *[]int
-					}{{o.judge, &j}, {o.passed, &pass}, {o.threshold, &th}, {o.peeking, &pk}} {
+					}{{o.judge, &c.j}, {o.passed, &c.pass}, {o.threshold, &c.th}, {o.peeking, &c.pk}} {
 						if x.v >= 0 {
 							*x.l = append(*x.l, x.v)
 						}
 					}
 				}
-				fmt.Fprintf(&b, "| %g%% | %g | %g | %s | %s | %s | %s | %s | %s | %s |\n", base*100, ratio, rps,
-					percent(j, runs), times(j), percent(pass, runs), percent(th, runs), times(th), percent(pk, runs), times(pk))
-				rows = append(rows, Row{Base: base, Ratio: ratio, RPS: rps, Judge: summary(j, runs), Threshold: summary(th, runs), Peeking: summary(pk, runs)})
 			}
-		}
+		})
 	}
+	for _, c := range cells {
+		work <- c
+	}
+	close(work)
+	wg.Wait()
+	var rows []Row
+	for _, c := range cells {
+		fmt.Fprintf(&b, "| %g%% | %g | %g | %s | %s | %s | %s | %s | %s | %s |\n", c.sc.base*100, c.sc.ratio, c.sc.rps,
+			percent(c.j, runs), times(c.j), percent(c.pass, runs), percent(c.th, runs), times(c.th), percent(c.pk, runs), times(c.pk))
+		rows = append(rows, Row{Base: c.sc.base, Ratio: c.sc.ratio, RPS: c.sc.rps, Judge: summary(c.j, runs), Threshold: summary(c.th, runs), Peeking: summary(c.pk, runs)})
+	}
+	b.WriteString("\n![The judge, the threshold analysis and a peeked z-test at 100 requests/s](judge-simulation.png)\n")
 	fmt.Print(b.String())
 	if err := os.WriteFile("../../docs/judge-simulation.md", []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := writePlot(rows, runs, "../../docs/judge-simulation.png"); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -5,6 +5,7 @@ package rolloutview
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
+	"github.com/vireo-dev/vireo/internal/judge"
 	planner "github.com/vireo-dev/vireo/internal/rollout"
 )
 
@@ -124,6 +126,42 @@ type Measurement struct {
 	Value  string    `json:"value"`
 	// Number is Value read as a number, for charts; nil when it is not one.
 	Number *float64 `json:"number,omitempty"`
+	// Judge is where the canary judge's test stood, for its measurements.
+	Judge *JudgeReading `json:"judge,omitempty"`
+}
+
+// JudgeReading is one judge measurement: the e-value and where it fails,
+// and the confidence interval on the canary/stable ratio with the
+// tolerated ratio. High is nil while the interval is unbounded.
+type JudgeReading struct {
+	EValue    float64  `json:"eValue"`
+	FailsAt   float64  `json:"failsAt"`
+	Low       float64  `json:"low"`
+	High      *float64 `json:"high,omitempty"`
+	Tolerated float64  `json:"tolerated"`
+	Counts    string   `json:"counts,omitempty"`
+	Boundary  string   `json:"boundary,omitempty"`
+}
+
+// judgeReading reads the judge's record from a measurement's metadata;
+// nil when it has none.
+func judgeReading(meta map[string]string) *JudgeReading {
+	num := func(k string) (float64, bool) {
+		f, err := strconv.ParseFloat(meta[k], 64)
+		return f, err == nil
+	}
+	e, ok := num(judge.MetaEValue)
+	if !ok {
+		return nil
+	}
+	r := &JudgeReading{EValue: e, Counts: meta[judge.MetaCounts], Boundary: meta[judge.MetaBoundary]}
+	r.FailsAt, _ = num(judge.MetaFailsAt)
+	r.Low, _ = num(judge.MetaLow)
+	r.Tolerated, _ = num(judge.MetaTolerated)
+	if h, ok := num(judge.MetaHigh); ok && !math.IsInf(h, 1) {
+		r.High = &h
+	}
+	return r
 }
 
 // Objects are what a view is built from: the Rollout and the objects it owns.
@@ -350,6 +388,7 @@ func analysisRun(run v1alpha1.AnalysisRun) AnalysisRun {
 			if f, err := strconv.ParseFloat(strings.Trim(ms.Value, "[] "), 64); err == nil {
 				meas.Number = &f
 			}
+			meas.Judge = judgeReading(ms.Metadata)
 			metric.Measurements = append(metric.Measurements, meas)
 		}
 		a.Metrics = append(a.Metrics, metric)

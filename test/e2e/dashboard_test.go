@@ -99,7 +99,15 @@ spec:
     successCondition: result >= 80
     provider:
       web: {url: %q, jsonPath: "{$.rate}"}
-`, url), "apply", "-n", ns, "-f", "-")
+  - name: judge
+    interval: 2s
+    provider:
+      plugin:
+        vireo.dev/judge:
+          prometheus: {address: %q}
+          canary: {requests: 'sum(app_requests_total{version="canary"})', errors: 'sum(app_requests_total{version="canary",code="500"})'}
+          stable: {requests: 'sum(app_requests_total{version="stable"})', errors: 'sum(app_requests_total{version="stable",code="500"})'}
+`, url, startPrometheus(t, startVersions(t, 0.01, 0.01).addr)), "apply", "-n", ns, "-f", "-")
 	c.applySeed002(t, ns)
 	c.must(t, `{"spec":{"strategy":{"canary":{"analysis":{"templates":[{"templateName":"success-rate"}]}}}}}`,
 		"patch", "rollout/rollouts-demo", "-n", ns, "--type=merge", "--patch-file=/dev/stdin")
@@ -199,6 +207,13 @@ spec:
 	points, err := chromedp.Run(bctx, chromedp.Evaluate[int](circles))
 	if err != nil {
 		fail("counting the chart's points: %v", err)
+	}
+	// The judge's chart: the e-value against where it fails, and the
+	// interval on the ratio, look after look.
+	const judgeLooks = `document.querySelectorAll('figure.chart.judge[data-metric="judge"] circle').length`
+	do("the judge's chart", chromedp.Poll[chromedp.Void](judgeLooks+" >= 2", chromedp.WithPollingTimeout(90*time.Second)))
+	if caption := text(`figure.chart.judge figcaption`); !strings.Contains(caption, "e-value") || !strings.Contains(caption, "fails at 100") || !strings.Contains(caption, "tolerated up to 1.1") {
+		t.Errorf("the judge's chart says %q", caption)
 	}
 	shot("dashboard-3-paused-with-analysis.png")
 

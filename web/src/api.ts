@@ -62,6 +62,20 @@ export interface Measurement {
   status: string
   value: string
   number?: number
+  judge?: JudgeReading
+}
+
+// The canary judge's test at one measurement: the e-value and where it
+// fails, and the confidence interval on the canary/stable ratio (high is
+// absent while unbounded) with the tolerated ratio.
+export interface JudgeReading {
+  eValue: number
+  failsAt: number
+  low: number
+  high?: number
+  tolerated: number
+  counts?: string
+  boundary?: string
 }
 
 export type Action = 'promote' | 'promote-full' | 'abort' | 'retry' | 'restart'

@@ -43,14 +43,12 @@ const Key = analysis.JudgePlugin
 
 // The measurement metadata keys the judge writes.
 const (
-	// stateKey holds the test's state (JSON), read by the next measurement.
-	stateKey = "judge.state"
-	// The readable record of where the test stands.
-	eValueKey   = "judge.eValue"
-	lowKey      = "judge.ratioLow"
-	highKey     = "judge.ratioHigh"
-	countsKey   = "judge.counts"
-	boundaryKey = "judge.boundary"
+	stateKey    = judge.MetaState
+	eValueKey   = judge.MetaEValue
+	lowKey      = judge.MetaLow
+	highKey     = judge.MetaHigh
+	countsKey   = judge.MetaCounts
+	boundaryKey = judge.MetaBoundary
 )
 
 // Config is the plugin's configuration.
@@ -103,6 +101,8 @@ func (p Provider) Run(ctx context.Context, run *v1alpha1.AnalysisRun, metric *v1
 		eValueKey: strconv.FormatFloat(r.EValue, 'g', 4, 64),
 		lowKey:    strconv.FormatFloat(r.Low, 'g', 4, 64),
 		highKey:   strconv.FormatFloat(r.High, 'g', 4, 64),
+		judge.MetaFailsAt:   strconv.FormatFloat(1/cfg.Alpha, 'g', 4, 64),
+		judge.MetaTolerated: strconv.FormatFloat(1+cfg.Tolerance, 'g', 4, 64),
 		countsKey: fmt.Sprintf("canary %g/%g, stable %g/%g", o.canary.Errors, o.canary.Requests, o.stable.Errors, o.stable.Requests),
 	}
 	if c.Kind == KindLatency {
