@@ -3,6 +3,7 @@ package canary
 import (
 	"bytes"
 	"fmt"
+	"github.com/vireo-dev/vireo/internal/judge"
 	"strings"
 	"text/template"
 	"time"
@@ -58,6 +59,8 @@ type Result struct {
 	NoValues bool
 	// Err says what failed (the webhook's answer, or the query's error).
 	Err string
+	// Judge is a vireo-judge metric's reading of the counters.
+	Judge *judge.Reading
 }
 
 // Model is what a query template can read: {{ name }}, {{ namespace }},

@@ -241,6 +241,7 @@ func (d *decider) setPhase(phase v1beta1.CanaryPhase) {
 func (d *decider) sync(phase v1beta1.CanaryPhase, weight, failed, iterations int) {
 	s := &d.status
 	s.Phase, s.CanaryWeight, s.FailedChecks, s.Iterations = phase, weight, failed, iterations
+	s.Judge = nil // a new start is a new test
 	s.LastAppliedSpec = d.targetHash()
 	if phase == v1beta1.PhaseInitialized {
 		s.LastPromotedSpec = s.LastAppliedSpec
@@ -908,10 +909,15 @@ func (d *decider) runAnalysis() (ok, answered bool) {
 				d.asked = true
 				return false, false
 			}
-			pass, why := judgeMetric(d.c, m, d.provider, r)
-			value := ""
-			if r.OK {
-				value = strconv.FormatFloat(r.Value, 'g', 6, 64)
+			var pass bool
+			var why, value string
+			if q.Provider.Type == JudgeProvider {
+				pass, why, value = d.judgeCheck(m, q, r)
+			} else {
+				pass, why = judgeMetric(d.c, m, d.provider, r)
+				if r.OK {
+					value = strconv.FormatFloat(r.Value, 'g', 6, 64)
+				}
 			}
 			d.record(m.Name, "metric", value, pass, why)
 			if !pass {

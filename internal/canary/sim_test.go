@@ -2,6 +2,7 @@ package canary_test
 
 import (
 	"flag"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/vireo-dev/vireo/api/flagger/v1beta1"
 	"github.com/vireo-dev/vireo/internal/canary"
 	"github.com/vireo-dev/vireo/internal/canary/sim"
+	"github.com/vireo-dev/vireo/internal/judge"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of the canary simulations")
@@ -81,6 +83,36 @@ func seed003() *v1beta1.Canary {
 	}
 }
 
+// withJudge gives seed 003's Canary a vireo-judge MetricTemplate in place
+// of its success rate, and answers it with counters of 100 requests a
+// second split by the route's weights: the stable fails 1%, the canary
+// canaryErrors.
+func withJudge(w *sim.World, canaryErrors float64) *sim.World {
+	w.Templates["test/judge"] = &v1beta1.MetricTemplate{
+		ObjectMeta: metav1.ObjectMeta{Name: "judge", Namespace: "test"},
+		Spec: v1beta1.MetricTemplateSpec{Provider: v1beta1.MetricTemplateProvider{Type: canary.JudgeProvider, Address: "http://prometheus:9090"},
+			Query: "canary:\n  requests: sum(istio_requests_total{destination_workload=\"{{ target }}\"})\n  errors: sum(istio_requests_total{destination_workload=\"{{ target }}\",response_code=~\"5..\"})\n" +
+				"stable:\n  requests: sum(istio_requests_total{destination_workload=\"{{ target }}-primary\"})\n  errors: sum(istio_requests_total{destination_workload=\"{{ target }}-primary\",response_code=~\"5..\"})\n"}}
+	w.Canary.Spec.Analysis.Metrics[0] = v1beta1.CanaryMetric{Name: "judge", TemplateRef: &v1beta1.CrossNamespaceReference{Name: "judge"}, Interval: "1m"}
+	var reading judge.Reading
+	last := w.Now
+	w.Answer = func(w *sim.World, c canary.Check) canary.Result {
+		if c.Kind != canary.MetricCheck || c.Metric.Name != "judge" {
+			return healthy(w, c)
+		}
+		n := 100 * w.Now.Sub(last).Seconds()
+		last = w.Now
+		share := float64(w.Routes.Canary) / float64(canary.TotalWeight)
+		reading.Canary.Requests += math.Round(n * share)
+		reading.Canary.Errors += math.Round(n * share * canaryErrors)
+		reading.Stable.Requests += math.Round(n * (1 - share))
+		reading.Stable.Errors += math.Round(n * (1 - share) * 0.01)
+		r := reading
+		return canary.Result{OK: true, Judge: &r}
+	}
+	return w
+}
+
 func withHPA(w *sim.World) *sim.World {
 	w.HPA = &autoscalingv2.HorizontalPodAutoscaler{
 		ObjectMeta: metav1.ObjectMeta{Name: "podinfo", Namespace: "test"},
@@ -135,6 +167,21 @@ func TestSimulations(t *testing.T) {
 				}
 				return w
 			},
+			until: 15 * time.Minute,
+			at:    map[time.Duration]func(*sim.World){m(2 * time.Minute): setImage("stefanprodan/podinfo:3.1.1")},
+		},
+		{
+			// The judge against the primary: a canary failing 3% of its
+			// requests against the primary's 1% is rolled back; one at 1%
+			// is promoted.
+			name:  "judge-template-rolls-back-a-regression",
+			setup: func(t *testing.T) *sim.World { return withJudge(newWorld(t, seed003()), 0.03) },
+			until: 15 * time.Minute,
+			at:    map[time.Duration]func(*sim.World){m(2 * time.Minute): setImage("stefanprodan/podinfo:3.1.1")},
+		},
+		{
+			name:  "judge-template-promotes-an-equal-canary",
+			setup: func(t *testing.T) *sim.World { return withJudge(newWorld(t, seed003()), 0.01) },
 			until: 15 * time.Minute,
 			at:    map[time.Duration]func(*sim.World){m(2 * time.Minute): setImage("stefanprodan/podinfo:3.1.1")},
 		},

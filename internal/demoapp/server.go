@@ -35,7 +35,7 @@ type Server struct {
 	color  string
 	store  Store
 	sleep  func(context.Context, time.Duration)
-	fail   func(percent int) bool
+	fail   func(percent float64) bool
 	reg    *prometheus.Registry
 	total  *prometheus.CounterVec
 	timing *prometheus.HistogramVec
@@ -48,7 +48,7 @@ func New(color string, store Store) *Server {
 		color: color,
 		store: store,
 		sleep: sleepCtx,
-		fail:  func(p int) bool { return p > 0 && rand.IntN(100) < p },
+		fail:  func(p float64) bool { return p > 0 && rand.Float64()*100 < p },
 		reg:   prometheus.NewRegistry(),
 		total: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vireo_demo_requests_total",
@@ -99,7 +99,7 @@ func (s *Server) serveColor(w http.ResponseWriter, r *http.Request) {
 			s.sleep(r.Context(), time.Duration(f.LatencyMillis)*time.Millisecond)
 		}
 		if s.fail(f.ErrorPercent) {
-			code, answer.Error = http.StatusInternalServerError, "injected error ("+strconv.Itoa(f.ErrorPercent)+"%)"
+			code, answer.Error = http.StatusInternalServerError, "injected error ("+strconv.FormatFloat(f.ErrorPercent, 'g', -1, 64)+"%)"
 		}
 	}
 	w.Header().Set(ColorHeader, s.color)

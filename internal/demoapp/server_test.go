@@ -105,7 +105,7 @@ func TestBadConfigNamesTheField(t *testing.T) {
 	defer srv.Close()
 	for query, want := range map[string]string{
 		"error=150":          "error: 150 is not a percentage",
-		"error=lots":         `error: "lots" is not a whole number`,
+		"error=lots":         `error: "lots" is not a number`,
 		"latency=-1":         "latency: -1 is not between 0 and 10000",
 		"color=Bad!&error=1": "color: \"Bad!\" is not a version's colour",
 	} {

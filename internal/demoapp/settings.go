@@ -14,8 +14,9 @@ import (
 // Faults are what a version is told to do wrong: answer a share of requests
 // with an error, and wait before answering.
 type Faults struct {
-	// ErrorPercent is the share of requests answered with 500, 0 to 100.
-	ErrorPercent int `json:"errorPercent"`
+	// ErrorPercent is the share of requests answered with 500, 0 to 100
+	// (fractions too: 0.5 fails one request in 200).
+	ErrorPercent float64 `json:"errorPercent"`
 	// LatencyMillis is added to every answer, 0 to 10000.
 	LatencyMillis int `json:"latencyMillis"`
 }
@@ -23,7 +24,7 @@ type Faults struct {
 // Validate names the first field out of range.
 func (f Faults) Validate() error {
 	if f.ErrorPercent < 0 || f.ErrorPercent > 100 {
-		return fmt.Errorf("error: %d is not a percentage (0 to 100)", f.ErrorPercent)
+		return fmt.Errorf("error: %g is not a percentage (0 to 100)", f.ErrorPercent)
 	}
 	if f.LatencyMillis < 0 || f.LatencyMillis > 10000 {
 		return fmt.Errorf("latency: %d is not between 0 and 10000 milliseconds", f.LatencyMillis)
@@ -35,10 +36,17 @@ func (f Faults) Validate() error {
 // from base for any that is missing.
 func ParseFaults(get func(string) string, base Faults) (Faults, error) {
 	f := base
+	if raw := get("error"); raw != "" {
+		p, err := strconv.ParseFloat(raw, 64)
+		if err != nil || p != p {
+			return base, fmt.Errorf("error: %q is not a number", raw)
+		}
+		f.ErrorPercent = p
+	}
 	for _, field := range []struct {
 		name string
 		into *int
-	}{{"error", &f.ErrorPercent}, {"latency", &f.LatencyMillis}} {
+	}{{"latency", &f.LatencyMillis}} {
 		raw := get(field.name)
 		if raw == "" {
 			continue

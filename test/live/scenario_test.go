@@ -46,6 +46,9 @@ type timing struct {
 	scaleDownDelay *int
 	// settle is how long requests are watched after the abort.
 	settle time.Duration
+	// analysis is the Rollout's analysis template: "" keeps success-rate
+	// (the seed's threshold analysis), "judge" swaps in judge.yaml.
+	analysis string
 }
 
 // stepShare is the canary's share of real requests at one weight.
@@ -205,7 +208,11 @@ func (s *stack) reset(t *testing.T) {
 func (s *stack) applyManifests(t *testing.T, r router, tm timing) {
 	t.Helper()
 	var docs []map[string]any
-	for _, name := range []string{"services.yaml", r.manifest, "success-rate.yaml", "rollout.yaml"} {
+	analysis := "success-rate"
+	if tm.analysis != "" {
+		analysis = tm.analysis
+	}
+	for _, name := range []string{"services.yaml", r.manifest, analysis + ".yaml", "rollout.yaml"} {
 		data, err := os.ReadFile(filepath.Join(s.root, "hack", "live", "manifests", name))
 		if err != nil {
 			t.Fatal(err)
@@ -224,6 +231,9 @@ func (s *stack) applyManifests(t *testing.T, r router, tm timing) {
 		u := &unstructured.Unstructured{Object: obj}
 		switch u.GetKind() {
 		case "AnalysisTemplate":
+			if u.GetName() != "success-rate" {
+				break
+			}
 			metrics, _, _ := unstructured.NestedSlice(obj, "spec", "metrics")
 			m := metrics[0].(map[string]any)
 			if tm.interval != "" {
@@ -242,6 +252,10 @@ func (s *stack) applyManifests(t *testing.T, r router, tm timing) {
 			unstructured.SetNestedSlice(obj, metrics, "spec", "metrics")
 		case "Rollout":
 			unstructured.SetNestedField(obj, r.routing, "spec", "strategy", "canary", "trafficRouting")
+			if tm.analysis != "" {
+				unstructured.SetNestedSlice(obj, []any{map[string]any{"templateName": tm.analysis}}, "spec", "strategy", "canary", "analysis", "templates")
+				unstructured.RemoveNestedField(obj, "spec", "strategy", "canary", "analysis", "args")
+			}
 			if tm.scaleDownDelay != nil {
 				unstructured.SetNestedField(obj, int64(*tm.scaleDownDelay), "spec", "strategy", "canary", "scaleDownDelaySeconds")
 			}
@@ -284,9 +298,9 @@ func (s *stack) vireo(t *testing.T, args ...string) {
 
 // setFaults sets a version's error rate through the demo app's endpoint, as
 // the page's slider does, through Traefik.
-func (s *stack) setFaults(t *testing.T, color string, errorPercent int) {
+func (s *stack) setFaults(t *testing.T, color string, errorPercent float64) {
 	t.Helper()
-	resp, err := http.Post(fmt.Sprintf("%s/config?color=%s&error=%d", s.webURL, color, errorPercent), "", nil)
+	resp, err := http.Post(fmt.Sprintf("%s/config?color=%s&error=%g", s.webURL, color, errorPercent), "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

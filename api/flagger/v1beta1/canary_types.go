@@ -599,6 +599,11 @@ type CanaryStatus struct {
 	// what each metric measured and what each webhook answered.
 	// +optional
 	Checks []CanaryCheck `json:"checks,omitempty"`
+	// Judge holds the state of the canary judge's sequential test for each
+	// metric whose MetricTemplate is of type vireo-judge, by metric name,
+	// for the analysis in progress (Vireo's own; Flagger has none).
+	// +optional
+	Judge map[string]string `json:"judge,omitempty"`
 }
 
 // CanaryCheck is one check of an analysis step.

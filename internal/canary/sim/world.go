@@ -175,7 +175,11 @@ func Describe(c canary.Check, r canary.Result) string {
 		}
 		return fmt.Sprintf("webhook %s %s (%s): %s", t, c.Hook.Name, c.Phase, verdict)
 	}
-	if r.OK {
+	switch {
+	case r.OK && r.Judge != nil:
+		j := r.Judge
+		verdict = fmt.Sprintf("canary %g/%g, stable %g/%g (errors/requests)", j.Canary.Errors, j.Canary.Requests, j.Stable.Errors, j.Stable.Requests)
+	case r.OK:
 		verdict = fmt.Sprintf("%g", r.Value)
 	}
 	return fmt.Sprintf("metric %s: %s", c.Metric.Name, verdict)

@@ -22,6 +22,7 @@ import (
 	"github.com/vireo-dev/vireo/internal/metricprovider"
 	"github.com/vireo-dev/vireo/internal/metricprovider/datadog"
 	"github.com/vireo-dev/vireo/internal/metricprovider/graphite"
+	"github.com/vireo-dev/vireo/internal/metricprovider/judgeprovider"
 	"github.com/vireo-dev/vireo/internal/metricprovider/httpquery"
 	"github.com/vireo-dev/vireo/internal/metricprovider/influxdb"
 	"github.com/vireo-dev/vireo/internal/metricprovider/prometheus"
@@ -137,6 +138,17 @@ func (k *Checker) metric(ctx context.Context, q *planner.MetricQuery) planner.Re
 		}
 		secret = s.Data
 	}
+	if q.Provider.Type == planner.JudgeProvider {
+		spec, _, err := planner.JudgeSpec(q.Provider, q.Query)
+		if err != nil {
+			return planner.Result{Err: err.Error()}
+		}
+		reading, err := judgeprovider.Read(ctx, spec, time.Now)
+		if err != nil {
+			return planner.Result{Err: err.Error()}
+		}
+		return planner.Result{OK: true, Judge: &reading}
+	}
 	v, err := k.query(ctx, q, secret)
 	if err != nil {
 		return planner.Result{Err: err.Error()}
@@ -221,7 +233,7 @@ func (k *Checker) query(ctx context.Context, q *planner.MetricQuery, secret map[
 		metric.Provider.Graphite = &v1alpha1.GraphiteMetric{Address: p.Address, Query: q.Query}
 		return graphite.Provider{}.Query(ctx, metric)
 	}
-	return nil, fmt.Errorf("metric provider %q is not served by Vireo yet (prometheus, datadog, newrelic, influxdb and graphite are)", p.Type)
+	return nil, fmt.Errorf("metric provider %q is not served by Vireo yet (prometheus, datadog, newrelic, influxdb, graphite and %s are)", p.Type, planner.JudgeProvider)
 }
 
 // fixedSecret hands a provider one Secret's data whatever it asks for: the

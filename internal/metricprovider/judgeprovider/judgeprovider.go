@@ -23,7 +23,6 @@ package judgeprovider
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -86,34 +85,37 @@ func (p Provider) Run(ctx context.Context, run *v1alpha1.AnalysisRun, metric *v1
 	if err != nil {
 		return metricprovider.Finish(m, v1alpha1.AnalysisPhaseError, err.Error(), p.Now())
 	}
-	var o outcome
-	if c.Kind == KindLatency {
-		o, err = p.latency(ctx, c, cfg, run, metric.Name)
-	} else {
-		o, err = p.errors(ctx, c, cfg, run, metric.Name)
-	}
+	reading, err := Read(ctx, c, p.Now)
 	if err != nil {
 		return metricprovider.Finish(m, v1alpha1.AnalysisPhaseError, err.Error(), p.Now())
 	}
-	r := o.result
+	prev, err := lastState(run, metric.Name)
+	if err != nil {
+		return metricprovider.Finish(m, v1alpha1.AnalysisPhaseError, err.Error(), p.Now())
+	}
+	step, err := judge.Advance(c, cfg, prev, reading)
+	if err != nil {
+		return metricprovider.Finish(m, v1alpha1.AnalysisPhaseError, fmt.Sprintf("provider.plugin.%s: %v", Key, err), p.Now())
+	}
+	r := step.Result
 	m.Metadata = map[string]string{
-		stateKey:  o.state,
-		eValueKey: strconv.FormatFloat(r.EValue, 'g', 4, 64),
-		lowKey:    strconv.FormatFloat(r.Low, 'g', 4, 64),
-		highKey:   strconv.FormatFloat(r.High, 'g', 4, 64),
+		stateKey:            step.State,
+		eValueKey:           strconv.FormatFloat(r.EValue, 'g', 4, 64),
+		lowKey:              strconv.FormatFloat(r.Low, 'g', 4, 64),
+		highKey:             strconv.FormatFloat(r.High, 'g', 4, 64),
 		judge.MetaFailsAt:   strconv.FormatFloat(1/cfg.Alpha, 'g', 4, 64),
 		judge.MetaTolerated: strconv.FormatFloat(1+cfg.Tolerance, 'g', 4, 64),
-		countsKey: fmt.Sprintf("canary %g/%g, stable %g/%g", o.canary.Errors, o.canary.Requests, o.stable.Errors, o.stable.Requests),
+		countsKey:           fmt.Sprintf("canary %g/%g, stable %g/%g", step.Canary.Errors, step.Canary.Requests, step.Stable.Errors, step.Stable.Requests),
 	}
 	if c.Kind == KindLatency {
-		m.Metadata[boundaryKey] = strconv.FormatFloat(o.boundary, 'g', -1, 64)
+		m.Metadata[boundaryKey] = strconv.FormatFloat(step.Boundary, 'g', -1, 64)
 	}
 	m.Value = strconv.FormatFloat(r.EValue, 'g', 4, 64)
-	msg := o.describe(cfg)
+	msg := step.Describe(cfg)
 	switch {
 	case r.Verdict == judge.Harm:
-		return metricprovider.Finish(m, v1alpha1.AnalysisPhaseFailed, o.harm+": "+msg, p.Now())
-	case o.canary.Requests == 0 || o.stable.Requests == 0:
+		return metricprovider.Finish(m, v1alpha1.AnalysisPhaseFailed, step.Harmed(c)+": "+msg, p.Now())
+	case step.NoData():
 		// No data yet is no verdict: the measurement waits for traffic
 		// (it does not count), and ends Inconclusive if none comes.
 		m.Message = noData + msg
@@ -126,79 +128,29 @@ func (p Provider) Run(ctx context.Context, run *v1alpha1.AnalysisRun, metric *v1
 	return metricprovider.Finish(m, v1alpha1.AnalysisPhaseSuccessful, msg, p.Now())
 }
 
-// outcome is a measurement's reading of the test: its state (JSON), its
-// result, and the counts it rests on (for latency, the worst boundary's:
-// errors are the requests slower than it).
-type outcome struct {
-	state          string
-	result         judge.Result
-	canary, stable judge.Counts
-	boundary       float64
-	harm           string
-}
-
-func (o outcome) describe(cfg judge.Config) string {
-	if o.boundary != 0 {
-		return judge.DescribeAs(cfg, o.result, o.canary, o.stable, fmt.Sprintf("slower than %gs", o.boundary))
-	}
-	return judge.Describe(cfg, o.result, o.canary, o.stable)
-}
-
-// errors advances the error-rate test.
-func (p Provider) errors(ctx context.Context, c Config, cfg judge.Config, run *v1alpha1.AnalysisRun, name string) (outcome, error) {
-	var counts [4]float64
-	for i, q := range []string{c.Canary.Requests, c.Canary.Errors, c.Stable.Requests, c.Stable.Errors} {
+// Read reads the counters the judge's configuration names, from its
+// Prometheus: a look's reading.
+func Read(ctx context.Context, c Config, now func() time.Time) (judge.Reading, error) {
+	var r judge.Reading
+	p := Provider{Now: now}
+	if c.Kind == KindLatency {
 		var err error
-		if counts[i], err = p.read(ctx, c.Prometheus.Address, q); err != nil {
-			return outcome{}, err
+		if r.CanaryHist, err = p.histogram(ctx, c.Prometheus.Address, c.Canary.Buckets); err != nil {
+			return r, err
+		}
+		r.StableHist, err = p.histogram(ctx, c.Prometheus.Address, c.Stable.Buckets)
+		return r, err
+	}
+	for _, x := range []struct {
+		q    string
+		into *float64
+	}{{c.Canary.Requests, &r.Canary.Requests}, {c.Canary.Errors, &r.Canary.Errors}, {c.Stable.Requests, &r.Stable.Requests}, {c.Stable.Errors, &r.Stable.Errors}} {
+		var err error
+		if *x.into, err = p.read(ctx, c.Prometheus.Address, x.q); err != nil {
+			return r, err
 		}
 	}
-	o := outcome{canary: judge.Counts{Requests: counts[0], Errors: counts[1]}, stable: judge.Counts{Requests: counts[2], Errors: counts[3]},
-		harm: "the canary's error rate is above the stable's beyond the tolerance"}
-	var st judge.State
-	if err := lastState(run, name, &st); err != nil {
-		return o, err
-	}
-	st, o.result = judge.Update(cfg, st, o.canary, o.stable)
-	data, _ := json.Marshal(st.Rounded())
-	o.state = string(data)
-	return o, nil
-}
-
-// latency advances the latency test.
-func (p Provider) latency(ctx context.Context, c Config, cfg judge.Config, run *v1alpha1.AnalysisRun, name string) (outcome, error) {
-	canary, err := p.histogram(ctx, c.Prometheus.Address, c.Canary.Buckets)
-	if err != nil {
-		return outcome{}, err
-	}
-	stable, err := p.histogram(ctx, c.Prometheus.Address, c.Stable.Buckets)
-	if err != nil {
-		return outcome{}, err
-	}
-	var st judge.LatencyState
-	if err := lastState(run, name, &st); err != nil {
-		return outcome{}, err
-	}
-	bounds := st.Boundaries
-	if len(bounds) == 0 {
-		// Chosen once, from the boundaries the stable's histogram has.
-		have := make([]float64, 0, len(stable))
-		for b := range stable {
-			have = append(have, b)
-		}
-		if bounds, err = judge.Boundaries(have, c.Boundaries); err != nil {
-			return outcome{}, fmt.Errorf("provider.plugin.%s.boundaries: %w", Key, err)
-		}
-	}
-	for _, h := range []judge.Histogram{canary, stable} {
-		if _, ok := h[math.Inf(1)]; len(h) > 0 && !ok {
-			return outcome{}, fmt.Errorf("provider.plugin.%s: a buckets query gave no le=\"+Inf\" series, so the total is unknown", Key)
-		}
-	}
-	st, r := judge.UpdateLatency(cfg, st, bounds, canary, stable)
-	data, _ := json.Marshal(st.Rounded())
-	return outcome{state: string(data), result: r.Result, canary: canary.Slower(r.Boundary), stable: stable.Slower(r.Boundary), boundary: r.Boundary,
-		harm: "the canary's latency is worse than the stable's beyond the tolerance"}, nil
+	return r, nil
 }
 
 // histogram reads a buckets query: one series a boundary, by its le label.
@@ -275,22 +227,18 @@ func (p Provider) read(ctx context.Context, address, query string) (float64, err
 	return f, nil
 }
 
-// lastState reads the test's state as the metric's last measurement left
-// it into st; none yet leaves st empty. A state that does not read is an
-// error, never a silent new start.
-func lastState(run *v1alpha1.AnalysisRun, metric string, st any) error {
+// lastState is the test's state (JSON) as the metric's last measurement
+// left it; "" before the first.
+func lastState(run *v1alpha1.AnalysisRun, metric string) (string, error) {
 	for _, r := range run.Status.MetricResults {
 		if r.Name != metric {
 			continue
 		}
 		for i := len(r.Measurements) - 1; i >= 0; i-- {
 			if data, ok := r.Measurements[i].Metadata[stateKey]; ok {
-				if err := json.Unmarshal([]byte(data), st); err != nil {
-					return fmt.Errorf("the judge's state in measurement %d of metric %s does not read (%v); the test cannot go on", i, metric, err)
-				}
-				return nil
+				return data, nil
 			}
 		}
 	}
-	return nil
+	return "", nil
 }
