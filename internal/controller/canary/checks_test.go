@@ -89,3 +89,31 @@ func TestMetricTemplateProviders(t *testing.T) {
 		t.Errorf("an unserved provider: %+v", got)
 	}
 }
+
+// A vireo-judge MetricTemplate: the checker reads the four counters its
+// query names from the provider's Prometheus and hands the planner the
+// reading; a configuration that does not read names spec.query.
+func TestJudgeTemplateReadsCounters(t *testing.T) {
+	counts := map[string]string{"cr": "200", "ce": "6", "sr": "800", "se": "8"}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		v, ok := counts[r.Form.Get("query")]
+		if r.URL.Path != "/api/v1/query" || !ok {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprintf(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"%s"]}]}}`, v)
+	}))
+	defer srv.Close()
+	k := &Checker{Reader: fake.NewClientBuilder().Build()}
+	p := v1beta1.MetricTemplateProvider{Type: planner.JudgeProvider, Address: srv.URL}
+	got := k.metric(context.Background(), &planner.MetricQuery{Name: "judge", Provider: p, Namespace: "test",
+		Query: "canary: {requests: cr, errors: ce}\nstable: {requests: sr, errors: se}\ntolerance: 0.2\n"})
+	if !got.OK || got.Judge == nil || got.Judge.Canary.Requests != 200 || got.Judge.Canary.Errors != 6 || got.Judge.Stable.Requests != 800 || got.Judge.Stable.Errors != 8 {
+		t.Fatalf("reading: %+v (judge %+v)", got, got.Judge)
+	}
+	got = k.metric(context.Background(), &planner.MetricQuery{Name: "judge", Provider: p, Namespace: "test", Query: "canary: {requests: cr}\n"})
+	if got.OK || !strings.Contains(got.Err, "spec.query") {
+		t.Errorf("a configuration missing queries: %+v", got)
+	}
+}
