@@ -49,9 +49,10 @@ bench: ## micro-benchmarks, then the rollout benchmark on the local control plan
 	VIREO_REQUIRE_CLUSTER=1 go test -count=1 -timeout 30m -run '^TestBenchAbortToWeightZero$$' -v ./test/e2e/ -args -bench-abort=$(BENCH_ABORT) | grep -v '^{'
 
 
-bench-live: ## seed 000's story at full length through both routers, with real requests; prints a table
+bench-live: ## seed 000's story at full length through both routers, and the judge against the threshold analysis (20 healthy promotions), with real requests; prints tables
 	@hack/cluster/build && hack/cluster/build traefik
-	@set -o pipefail; VIREO_REQUIRE_CLUSTER=1 go test -count=1 -timeout 30m -run '^TestBenchLive$$' -v ./test/live/ -args -bench-live \
+	@set -o pipefail; VIREO_REQUIRE_CLUSTER=1 VIREO_JUDGE_LIVE_TABLE=$(CURDIR)/.cache/judge-live.md VIREO_JUDGE_HEALTHY_RUNS=20 \
+	  go test -count=1 -timeout 90m -run '^(TestBenchLive|TestLiveJudgeAgainstThreshold|TestLiveJudgeHealthyPromotions)$$' -v ./test/live/ -args -bench-live \
 	  | grep -v -E '^(=== RUN|--- (PASS|SKIP)|PASS$$|ok[[:space:]])'
 
 demo: ## seed 000 live: the live stack, a healthy promotion, then a bad canary rolled back; stays up until Ctrl-C

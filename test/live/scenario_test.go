@@ -252,7 +252,7 @@ func (s *stack) applyManifests(t *testing.T, r router, tm timing) {
 			unstructured.SetNestedSlice(obj, metrics, "spec", "metrics")
 		case "Rollout":
 			unstructured.SetNestedField(obj, r.routing, "spec", "strategy", "canary", "trafficRouting")
-			if tm.analysis != "" {
+			if tm.analysis != "" && tm.analysis != "success-rate" {
 				unstructured.SetNestedSlice(obj, []any{map[string]any{"templateName": tm.analysis}}, "spec", "strategy", "canary", "analysis", "templates")
 				unstructured.RemoveNestedField(obj, "spec", "strategy", "canary", "analysis", "args")
 			}
