@@ -5,4 +5,5 @@ ETCD_VERSION=v3.6.5
 KWOK_VERSION=v0.7.0
 TRAEFIK_VERSION=v3.6.0       # the live stack's proxy (hack/live); newer versions do not build here
 ARGO_ROLLOUTS_VERSION=v1.8.5 # Argo Rollouts' own controller, for the takeover tests (test/e2e/takeover_test.go)
+KREW_VERSION=v0.4.3          # the krew plugin manifest's test: test/manifests
 HELM_VERSION=v4.3.2          # the chart's tests (helm lint, template, install): test/manifests, test/e2e
