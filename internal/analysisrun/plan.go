@@ -38,6 +38,8 @@ type Task struct {
 	Metric *v1alpha1.Metric
 	// Last is the measurement in flight, for Resume and Terminate.
 	Last v1alpha1.Measurement
+	// Due is when a Measure was due by the metric's schedule.
+	Due time.Time
 }
 
 // Plan is a pass over a run: the run as it will be measured (its metrics
@@ -89,7 +91,7 @@ func Decide(run *v1alpha1.AnalysisRun, metrics []v1alpha1.Metric, now time.Time)
 			if err != nil || !ok || at.After(now) {
 				continue
 			}
-			p.Tasks = append(p.Tasks, Task{Kind: Measure, Metric: m})
+			p.Tasks = append(p.Tasks, Task{Kind: Measure, Metric: m, Due: at})
 		}
 	}
 	return p

@@ -65,6 +65,10 @@ func (d *decider) judgeCheck(m *v1beta1.CanaryMetric, q *MetricQuery, r Result) 
 	d.status.Judge[m.Name] = step.State
 	value := fmt.Sprintf("%.4g", step.Result.EValue)
 	switch {
+	case step.Baseline():
+		// The first check of an analysis takes the counters as the zero
+		// point (their history is earlier releases'); it judges nothing.
+		return true, "", ""
 	case step.NoData():
 		return false, fmt.Sprintf("Halt advancement no values found for custom metric: %s: a version served no requests yet", m.Name), value
 	case step.Result.Verdict == judge.Harm:

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Reading is one look at the counters: for kind errors each version's
@@ -14,8 +15,9 @@ type Reading struct {
 }
 
 // Step is a look's outcome: the new state (JSON, for the next look), the
-// result, and the counts it rests on (for latency the worst boundary's,
-// whose "errors" are the requests slower than it).
+// result, and the counts since the first look that it rests on (for
+// latency the worst boundary's, whose "errors" are the requests slower
+// than it).
 type Step struct {
 	State          string
 	Result         Result
@@ -23,7 +25,12 @@ type Step struct {
 	Boundary       float64
 }
 
-// NoData is whether a version had no requests yet: no verdict.
+// Baseline is whether this was the first look: the counters taken as the
+// zero point, nothing judged.
+func (s Step) Baseline() bool { return s.Result.Baseline }
+
+// NoData is whether a version had no requests since the first look: no
+// verdict (the first look itself has none).
 func (s Step) NoData() bool { return s.Canary.Requests == 0 || s.Stable.Requests == 0 }
 
 // Harmed says what the canary was found worse at.
@@ -70,7 +77,8 @@ func Advance(spec Spec, cfg Config, prev string, r Reading) (Step, error) {
 		}
 		st, res := UpdateLatency(cfg, st, bounds, r.CanaryHist, r.StableHist)
 		data, _ := json.Marshal(st.Rounded())
-		return Step{State: string(data), Result: res.Result, Canary: r.CanaryHist.Slower(res.Boundary), Stable: r.StableHist.Slower(res.Boundary), Boundary: res.Boundary}, nil
+		worst := st.Tests[slices.Index(bounds, res.Boundary)]
+		return Step{State: string(data), Result: res.Result, Canary: worst.CanarySeen, Stable: worst.StableSeen, Boundary: res.Boundary}, nil
 	}
 	var st State
 	if err := decode(prev, &st); err != nil {
@@ -78,7 +86,7 @@ func Advance(spec Spec, cfg Config, prev string, r Reading) (Step, error) {
 	}
 	st, res := Update(cfg, st, r.Canary, r.Stable)
 	data, _ := json.Marshal(st.Rounded())
-	return Step{State: string(data), Result: res, Canary: r.Canary, Stable: r.Stable}, nil
+	return Step{State: string(data), Result: res, Canary: st.CanarySeen, Stable: st.StableSeen}, nil
 }
 
 func decode(prev string, into any) error {

@@ -57,6 +57,12 @@ type State struct {
 	LogLik []float64 `json:"logLik,omitempty"`
 	// Canary and Stable are the counts last seen, to take increments from.
 	Canary, Stable Counts
+	// Started is set by the first look, which only takes the counters as
+	// they are: the test counts what happens from then on, never the
+	// history the counters carry from earlier releases.
+	Started bool `json:"started,omitempty"`
+	// CanarySeen and StableSeen are the counts since the first look.
+	CanarySeen, StableSeen Counts
 }
 
 // Verdict is a measurement's outcome.
@@ -87,6 +93,9 @@ type Result struct {
 	// stable's: a confidence sequence at level 1-α, valid at every look at
 	// once. Low is 0 and High +Inf before there is evidence.
 	Low, High float64
+	// Baseline: this was the first look, which took the counters as the
+	// zero point and judged nothing.
+	Baseline bool
 }
 
 // The grid of ratios the confidence sequence is computed on: 2^(j/8) for j
@@ -101,8 +110,9 @@ const (
 func GridRatio(j int) float64 { return math.Exp2(float64(j-gridHalf) / gridSteps) }
 
 // Update takes the cumulative counts now and returns the new state and
-// where the test stands. A counter that went down was reset: its new value
-// is the increment.
+// where the test stands. The first look only takes the counts as the zero
+// point. A counter that went down was reset: its new value is the
+// increment.
 func Update(cfg Config, s State, canary, stable Counts) (State, Result) {
 	if len(s.LogRatios) != len(alternatives) {
 		s.LogRatios = make([]float64, len(alternatives))
@@ -112,6 +122,12 @@ func Update(cfg Config, s State, canary, stable Counts) (State, Result) {
 	}
 	dc, ds := increment(s.Canary, canary), increment(s.Stable, stable)
 	s.Canary, s.Stable = canary, stable
+	baseline := !s.Started
+	if baseline {
+		s.Started, dc, ds = true, Counts{}, Counts{}
+	}
+	s.CanarySeen = Counts{Requests: s.CanarySeen.Requests + dc.Requests, Errors: s.CanarySeen.Errors + dc.Errors}
+	s.StableSeen = Counts{Requests: s.StableSeen.Requests + ds.Requests, Errors: s.StableSeen.Errors + ds.Errors}
 	rho0 := 1 + cfg.Tolerance
 	if dc.Requests > 0 && ds.Requests > 0 && dc.Errors+ds.Errors > 0 {
 		for i, k := range alternatives {
@@ -126,7 +142,7 @@ func Update(cfg Config, s State, canary, stable Counts) (State, Result) {
 			s.LogLik[j] -= top
 		}
 	}
-	r := Result{EValue: EValue(s)}
+	r := Result{EValue: EValue(s), Baseline: baseline}
 	r.Low, r.High = Interval(s, cfg.Alpha)
 	switch {
 	case r.EValue >= 1/cfg.Alpha:

@@ -37,8 +37,8 @@ type outcome struct{ judge, passed, threshold, peeking int }
 func run(sc scenario, seed int64) outcome {
 	r := rand.New(rand.NewSource(seed))
 	out := outcome{-1, -1, -1, -1}
-	var st State
 	var canary, stable Counts
+	st, _ := Update(Defaults, State{}, canary, stable) // the first look, at the start
 	thresholdFailures := 0
 	for i := 0; i < intervals; i++ {
 		n := sc.rps * interval.Seconds()
@@ -119,10 +119,16 @@ func TestDetectsARegression(t *testing.T) {
 // Traffic that shifts (a burst, a quiet hour) changes nothing under the
 // null: only the error-rate ratio counts.
 func TestCounterResetAndNoTraffic(t *testing.T) {
-	var st State
-	st, r := Update(Defaults, st, Counts{100, 1}, Counts{400, 4})
-	if r.Verdict != Continue || r.EValue <= 0 {
-		t.Fatalf("first look: %+v", r)
+	// The first look takes the counters as they are, history and all, as
+	// the zero point: it judges nothing.
+	st, r := Update(Defaults, State{}, Counts{5000, 500}, Counts{9000, 9})
+	if !r.Baseline || r.EValue != 1 || st.CanarySeen != (Counts{}) {
+		t.Fatalf("first look: %+v, seen %+v", r, st.CanarySeen)
+	}
+	st, r = Update(Defaults, State{}, Counts{}, Counts{})
+	st, r = Update(Defaults, st, Counts{100, 1}, Counts{400, 4})
+	if r.Verdict != Continue || r.EValue <= 0 || r.Baseline || st.CanarySeen != (Counts{100, 1}) {
+		t.Fatalf("second look: %+v", r)
 	}
 	before := st.LogRatios[0]
 	// No new traffic: nothing learned.
@@ -136,8 +142,7 @@ func TestCounterResetAndNoTraffic(t *testing.T) {
 		t.Errorf("after a reset: %+v", st)
 	}
 	// All errors in the canary at equal traffic: evidence of harm builds.
-	var bad State
-	var res Result
+	bad, res := Update(Defaults, State{}, Counts{}, Counts{})
 	for i := 1; i <= 30 && res.Verdict != Harm; i++ {
 		bad, res = Update(Defaults, bad, Counts{float64(100 * i), float64(5 * i)}, Counts{float64(400 * i), float64(4 * i)})
 	}
@@ -228,7 +233,7 @@ func times(l []int) string {
 // values computed by hand (a separate Python script of the same formulas:
 // e = mean over k of Π (θk/θ0)^xc ((1-θk)/(1-θ0))^xs, θ = nc·ρ/(nc·ρ+ns)).
 func TestKnownValues(t *testing.T) {
-	var st State
+	st, _ := Update(Defaults, State{}, Counts{}, Counts{})
 	st, r := Update(Defaults, st, Counts{100, 3}, Counts{400, 4})
 	if math.Abs(r.EValue-1.560610840855782) > 1e-9 {
 		t.Errorf("look 1: e-value %.15g, want 1.560610840855782", r.EValue)
@@ -240,7 +245,8 @@ func TestKnownValues(t *testing.T) {
 	if math.Abs(r.Low-0.5946035575013605) > 1e-12 || !math.IsInf(r.High, 1) || r.Verdict != Continue {
 		t.Errorf("look 2: interval [%g, %g] %v, want [0.5946, +Inf] continue", r.Low, r.High, r.Verdict)
 	}
-	_, r = Update(Defaults, State{}, Counts{1000, 60}, Counts{4000, 40})
+	six, _ := Update(Defaults, State{}, Counts{}, Counts{})
+	_, r = Update(Defaults, six, Counts{1000, 60}, Counts{4000, 40})
 	if math.Abs(r.Low-2.5936791093020193) > 1e-12 || math.Abs(r.High-13.454342644059432) > 1e-12 || r.Verdict != Harm {
 		t.Errorf("6x: interval [%g, %g] %v, want [2.594, 13.45] harm", r.Low, r.High, r.Verdict)
 	}
@@ -263,8 +269,8 @@ func TestConfidenceSequenceCoverage(t *testing.T) {
 		missed, narrowed := 0, 0
 		for seed := int64(1); seed <= runs; seed++ {
 			r := rand.New(rand.NewSource(seed))
-			var st State
 			var canary, stable Counts
+			st, _ := Update(Defaults, State{}, canary, stable)
 			for range looks {
 				nc, ns := poisson(r, 1000*weight), poisson(r, 1000*(1-weight))
 				canary.Requests += nc
@@ -319,8 +325,11 @@ func TestLatency(t *testing.T) {
 		}
 		return h
 	}
-	var same, worse LatencyState
-	var rs, rw LatencyResult
+	same, rs := UpdateLatency(Defaults, LatencyState{}, bounds, hist(0, fast), hist(0, fast))
+	worse, rw := UpdateLatency(Defaults, LatencyState{}, bounds, hist(0, fast), hist(0, fast))
+	if !rs.Baseline {
+		t.Errorf("the first latency look is not the baseline: %+v", rs)
+	}
 	for i := 1; i <= 30; i++ {
 		n := float64(200 * i)
 		same, rs = UpdateLatency(Defaults, same, bounds, hist(n, fast), hist(4*n, fast))

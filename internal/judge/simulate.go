@@ -37,8 +37,8 @@ func Simulate(cfg Config, tr Traffic, runs int, seed int64) Outcome {
 	var requests []float64
 	for k := range runs {
 		r := rand.New(rand.NewSource(seed + int64(k)))
-		var st State
 		var canary, stable Counts
+		st, _ := Update(cfg, State{}, canary, stable) // the first look, at the start
 		for i := range looks {
 			n := tr.RPS * tr.Interval.Seconds()
 			nc, ns := poisson(r, n*tr.Weight), poisson(r, n*(1-tr.Weight))

@@ -28,7 +28,8 @@ func TestGrafanaDashboard(t *testing.T) {
 
 	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `{"ok": 1}`) }))
 	defer web.Close()
-	c.must(t, manyRollouts(1, "2s")+fmt.Sprintf(`---
+	// The routed rollout gives the routers' verify time observations.
+	c.must(t, manyRollouts(1, "2s")+"---\n"+routedRollout("routed", 2, "", "[{setWeight: 50}, {pause: {duration: 2s}}]")+fmt.Sprintf(`---
 apiVersion: argoproj.io/v1alpha1
 kind: AnalysisRun
 metadata: {name: web-check}
@@ -47,9 +48,10 @@ metadata: {name: short}
 spec:
   duration: 5s
 `, web.URL)+experimentTemplates, "apply", "-n", ns, "-f", "-")
-	eventually(t, 90*time.Second, "the Rollout Healthy", c.allHealthy(t, ns, 1, ":blue"))
+	eventually(t, 90*time.Second, "the Rollouts Healthy", c.allHealthy(t, ns, 2, ":blue"))
 	c.setImage(t, ns, "rollout/ro-000", "green")
-	eventually(t, 90*time.Second, "the update promoted", c.allHealthy(t, ns, 1, ":green"))
+	c.setImage(t, ns, "rollout/routed", "green")
+	eventually(t, 90*time.Second, "the updates promoted", c.allHealthy(t, ns, 2, ":green"))
 
 	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "docs", "grafana", "vireo.json"))
 	if err != nil {

@@ -8,7 +8,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
+	"github.com/vireo-dev/vireo/internal/analysis"
 	planner "github.com/vireo-dev/vireo/internal/analysisrun"
+	"github.com/vireo-dev/vireo/internal/controller/metrics"
 	"github.com/vireo-dev/vireo/internal/metricprovider"
 )
 
@@ -52,6 +54,9 @@ func (p pass) measure(ctx context.Context, plan *planner.Plan) []v1alpha1.Measur
 		if err != nil {
 			out[i] = failed(p.now, err.Error())
 			continue
+		}
+		if t.Kind == planner.Measure && !t.Due.IsZero() {
+			metrics.MeasurementLateness(analysis.ProviderName(&t.Metric.Provider), p.now.Sub(t.Due))
 		}
 		wg.Add(1)
 		go func() {

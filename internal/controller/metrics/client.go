@@ -30,6 +30,7 @@ type counter struct{ next http.RoundTripper }
 
 func (c counter) RoundTrip(r *http.Request) (*http.Response, error) {
 	kind, ns, name, verb := describe(r)
+	countWrite(r)
 	resp, err := c.next.RoundTrip(r)
 	code := "0"
 	if resp != nil {

@@ -69,7 +69,7 @@ func Register(reader client.Reader) error {
 	objects.mu.Unlock()
 	var err error
 	registerOnce.Do(func() {
-		cs := []prometheus.Collector{rolloutEvents, objects, k8sRequests}
+		cs := append([]prometheus.Collector{rolloutEvents, objects, k8sRequests}, vireoCollectors()...)
 		for _, k := range []Kind{Rollout, AnalysisRun, Experiment} {
 			cs = append(cs, reconcileDuration[k], reconcileErrors[k])
 		}
@@ -87,8 +87,10 @@ func Register(reader client.Reader) error {
 func Timed(k Kind, r reconcile.Reconciler) reconcile.Reconciler {
 	return reconcile.Func(func(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 		start := time.Now()
+		ctx, writes := countWrites(ctx)
 		res, err := r.Reconcile(ctx, req)
 		reconcileDuration[k].WithLabelValues(req.Namespace, req.Name).Observe(time.Since(start).Seconds())
+		writesPerReconcile.WithLabelValues(string(k)).Observe(float64(writes.Load()))
 		if err != nil {
 			reconcileErrors[k].WithLabelValues(req.Namespace, req.Name).Inc()
 		}

@@ -310,6 +310,7 @@ func (r *Reconciler) applyPlan(ctx context.Context, obs *planner.Observed, plan 
 	case out.EvictionBlocked:
 		plan.RequeueAfter = sooner(plan.RequeueAfter, evictionRetry)
 	}
+	observe(obs, plan)
 	return requeueAt(plan.RequeueAfter), nil
 }
 

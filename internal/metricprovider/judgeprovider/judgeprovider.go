@@ -115,6 +115,11 @@ func (p Provider) Run(ctx context.Context, run *v1alpha1.AnalysisRun, metric *v1
 	switch {
 	case r.Verdict == judge.Harm:
 		return metricprovider.Finish(m, v1alpha1.AnalysisPhaseFailed, step.Harmed(c)+": "+msg, p.Now())
+	case step.Baseline():
+		// The first look takes the counters as the zero point; the
+		// measurement reads again shortly, with traffic since then.
+		m.Message = baseline
+		return metricprovider.Later(m, p.Now().Add(noDataRetry))
 	case step.NoData():
 		// No data yet is no verdict: the measurement waits for traffic
 		// (it does not count), and ends Inconclusive if none comes.
@@ -180,6 +185,9 @@ func (p Provider) histogram(ctx context.Context, address, query string) (judge.H
 	}
 	return h, nil
 }
+
+// baseline is the message of the first look.
+const baseline = "the counters as the analysis starts are the zero point: the test counts the requests from here"
 
 // noData starts the message of a measurement waiting for traffic.
 const noData = "no data: a version served no requests yet; "
