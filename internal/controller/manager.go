@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	flaggerv1beta1 "github.com/vireo-dev/vireo/api/flagger/v1beta1"
@@ -34,7 +35,9 @@ import (
 	canaryctrl "github.com/vireo-dev/vireo/internal/controller/canary"
 	experimentctrl "github.com/vireo-dev/vireo/internal/controller/experiment"
 	"github.com/vireo-dev/vireo/internal/controller/fence"
+	"github.com/vireo-dev/vireo/internal/controller/notifier"
 	rolloutctrl "github.com/vireo-dev/vireo/internal/controller/rollout"
+	"github.com/vireo-dev/vireo/internal/metricprovider"
 	"github.com/vireo-dev/vireo/internal/metricprovider/job"
 	rolloutpkg "github.com/vireo-dev/vireo/internal/rollout"
 )
@@ -195,7 +198,16 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	}
 	writer := fence.Client(mgr.GetClient(), f)
 	// Events are counted (rollout_events_total) once the fence lets them by.
-	recorder := fence.Recorder(metrics.CountingRecorder(mgr.GetEventRecorderFor("vireo-controller")), f)
+	// Notifications (Argo Rollouts' configuration) are sent for them too.
+	notifyNS := opts.CredentialsNamespace
+	if notifyNS == "" {
+		notifyNS = metricprovider.ControllerNamespace()
+	}
+	notes := &notifier.Notifier{Reader: mgr.GetAPIReader(), Namespace: notifyNS}
+	if err := mgr.Add(manager.RunnableFunc(notes.Start)); err != nil {
+		return nil, err
+	}
+	recorder := fence.Recorder(metrics.CountingRecorder(mgr.GetEventRecorderFor("vireo-controller"), notes.Event), f)
 	// Argo Rollouts' metrics, the objects' state read from the cache.
 	if err := metrics.Register(mgr.GetClient()); err != nil {
 		return nil, fmt.Errorf("registering metrics: %w", err)

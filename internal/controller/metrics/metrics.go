@@ -99,16 +99,23 @@ func Timed(k Kind, r reconcile.Reconciler) reconcile.Reconciler {
 }
 
 // CountingRecorder counts the Events raised on Rollouts
-// (rollout_events_total) and passes every Event on to r.
-func CountingRecorder(r record.EventRecorder) record.EventRecorder {
-	return counting{r}
+// (rollout_events_total), hands each to onRollout (the notifier; nil for
+// none), and passes every Event on to r.
+func CountingRecorder(r record.EventRecorder, onRollout func(ro *v1alpha1.Rollout, eventType, reason string)) record.EventRecorder {
+	return counting{r, onRollout}
 }
 
-type counting struct{ record.EventRecorder }
+type counting struct {
+	record.EventRecorder
+	onRollout func(ro *v1alpha1.Rollout, eventType, reason string)
+}
 
 func (c counting) count(obj runtime.Object, eventType, reason string) {
 	if ro, ok := obj.(*v1alpha1.Rollout); ok {
 		rolloutEvents.WithLabelValues(ro.Namespace, ro.Name, eventType, reason).Inc()
+		if c.onRollout != nil {
+			c.onRollout(ro, eventType, reason)
+		}
 	}
 }
 

@@ -37,7 +37,7 @@ var (
 )
 
 func vireoCollectors() []prometheus.Collector {
-	return []prometheus.Collector{stepDelay, measurementLateness, routerVerify, writesPerReconcile}
+	return []prometheus.Collector{stepDelay, measurementLateness, routerVerify, writesPerReconcile, notificationSuccess, notificationError, notificationSend}
 }
 
 // StepTransition records how long after its pause expired a rollout moved
@@ -84,4 +84,29 @@ func countWrite(r *http.Request) {
 			n.Add(1)
 		}
 	}
+}
+
+// Argo Rollouts' notification metrics.
+var (
+	notificationSuccess = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "notification_send_success", Help: "Notifications sent."},
+		append(objectLabels, "type", "reason"))
+	notificationError = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "notification_send_error", Help: "Notifications that could not be sent."},
+		append(objectLabels, "type", "reason"))
+	notificationSend = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "notification_send", Help: "How long sending an Event's notifications took, in seconds.",
+		Buckets: reconcileBuckets}, objectLabels)
+)
+
+// NotificationSent counts a notification delivered.
+func NotificationSent(namespace, name, eventType, reason string) {
+	notificationSuccess.WithLabelValues(namespace, name, eventType, reason).Inc()
+}
+
+// NotificationFailed counts a notification that could not be delivered.
+func NotificationFailed(namespace, name, eventType, reason string) {
+	notificationError.WithLabelValues(namespace, name, eventType, reason).Inc()
+}
+
+// NotificationSendTime records how long an Event's notifications took.
+func NotificationSendTime(namespace, name string, d time.Duration) {
+	notificationSend.WithLabelValues(namespace, name).Observe(d.Seconds())
 }
