@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
-	"github.com/vireo-dev/vireo/internal/metricprovider/httpquery"
+	"github.com/vireo-dev/vireo/internal/httpquery"
 )
 
 // ServiceTypes are the service types Vireo sends to: Argo Rollouts'

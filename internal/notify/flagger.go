@@ -17,7 +17,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vireo-dev/vireo/internal/metricprovider/httpquery"
+	"github.com/vireo-dev/vireo/internal/httpquery"
 )
 
 // Field is one name and value shown under a message.

@@ -22,7 +22,7 @@ import (
 	"github.com/vireo-dev/vireo/internal/metricprovider"
 	"github.com/vireo-dev/vireo/internal/metricprovider/datadog"
 	"github.com/vireo-dev/vireo/internal/metricprovider/graphite"
-	"github.com/vireo-dev/vireo/internal/metricprovider/httpquery"
+	"github.com/vireo-dev/vireo/internal/httpquery"
 	"github.com/vireo-dev/vireo/internal/metricprovider/influxdb"
 	"github.com/vireo-dev/vireo/internal/metricprovider/judgeprovider"
 	"github.com/vireo-dev/vireo/internal/metricprovider/prometheus"

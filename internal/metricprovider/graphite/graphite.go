@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
-	"github.com/vireo-dev/vireo/internal/metricprovider/httpquery"
+	"github.com/vireo-dev/vireo/internal/httpquery"
 )
 
 // DefaultTimeout bounds one request.

@@ -18,7 +18,7 @@ import (
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/analysis"
-	"github.com/vireo-dev/vireo/internal/metricprovider/httpquery"
+	"github.com/vireo-dev/vireo/internal/httpquery"
 )
 
 // DefaultTimeout applies when timeout is unset.

@@ -13,7 +13,7 @@ import (
 	"k8s.io/client-go/util/jsonpath"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
-	"github.com/vireo-dev/vireo/internal/metricprovider/httpquery"
+	"github.com/vireo-dev/vireo/internal/httpquery"
 )
 
 // DefaultTimeout applies when timeoutSeconds is unset.

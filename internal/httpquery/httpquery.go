@@ -1,7 +1,9 @@
-// Package httpquery sends the HTTP requests of the metric providers that talk
-// to a web service: timeouts, TLS verification that a metric may turn off,
-// authentication (headers, basic, OAuth 2 client credentials), a bounded
-// answer, and errors that say which provider asked what.
+// Package httpquery sends the outbound HTTP requests whose address a user
+// chose: the metric providers that talk to a web service, Flagger's
+// webhooks, and alert and notification services. It gives timeouts, TLS
+// verification that may be turned off, authentication (headers, basic,
+// OAuth 2 client credentials), a bounded answer, a dial guard against
+// metadata addresses, and errors that say which caller asked what.
 package httpquery
 
 import (
