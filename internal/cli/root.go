@@ -150,6 +150,7 @@ func newRoot(e *env) *cobra.Command {
 		newCreateCommand(e),
 		newSimulateCommand(e),
 		newDashboardCommand(e),
+		newNotificationsCommand(e),
 	)
 	root.AddCommand(newActionCommands(e)...)
 	return root
