@@ -1,6 +1,7 @@
 package live
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -42,6 +43,7 @@ func testLive(t *testing.T, r router) {
 	if res.afterAbort > 0 {
 		t.Errorf("%d requests reached the canary after the abort", res.afterAbort)
 	}
+	t.Logf("notifications received:\n%s", strings.Join(checkNotifications(t, s, res), "\n"))
 	if res.badFailed == 0 {
 		t.Errorf("no request failed with the bad canary: the scenario measured nothing")
 	}

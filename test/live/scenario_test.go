@@ -83,6 +83,8 @@ type result struct {
 	abortWritten time.Time
 	proxyLag     time.Duration
 	afterWrite   int // requests yellow answered after the status write
+	// began and ended bound the scenario, for the notifications it sent.
+	began, ended time.Time
 }
 
 // weightEvent is a change of the rollout's canary weight, as its status told.
@@ -99,7 +101,7 @@ var rangeWindow = regexp.MustCompile(`\[[0-9]+[smh]\]`)
 // then a canary failing half its requests that the analysis rolls back.
 func runScenario(t *testing.T, s *stack, r router, tm timing) result {
 	ctx := context.Background()
-	res := result{router: r.name}
+	res := result{router: r.name, began: time.Now()}
 	s.reset(t)
 	s.applyManifests(t, r, tm)
 	s.watchWeights(t, 60*time.Second, "canary-demo Healthy on blue", func(ro *v1alpha1.Rollout) bool {
@@ -179,6 +181,7 @@ func runScenario(t *testing.T, s *stack, r router, tm timing) result {
 	res.afterRequests = len(after)
 	res.afterAbort = count(after, func(a answer) bool { return a.color == "yellow" })
 	res.afterWrite = count(within(load, res.abortWritten, end), func(a answer) bool { return a.color == "yellow" })
+	res.ended = time.Now()
 	return res
 }
 
@@ -212,7 +215,7 @@ func (s *stack) applyManifests(t *testing.T, r router, tm timing) {
 	if tm.analysis != "" {
 		analysis = tm.analysis
 	}
-	for _, name := range []string{"services.yaml", r.manifest, analysis + ".yaml", "rollout.yaml"} {
+	for _, name := range []string{"notifications.yaml", "services.yaml", r.manifest, analysis + ".yaml", "rollout.yaml"} {
 		data, err := os.ReadFile(filepath.Join(s.root, "hack", "live", "manifests", name))
 		if err != nil {
 			t.Fatal(err)
