@@ -49,7 +49,7 @@ func main() {
 			body, _ = json.Marshal(string(body))
 		}
 		scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-		line, _ := json.Marshal(Received{At: time.Now(), Path: r.URL.Path, Auth: scheme, Body: body})
+		line, _ := json.Marshal(Received{At: time.Now().UTC(), Path: r.URL.Path, Auth: scheme, Body: body})
 		mu.Lock()
 		_, err = f.Write(append(line, '\n'))
 		mu.Unlock()
