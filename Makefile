@@ -6,7 +6,7 @@ CONTROLLER_GEN := go run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.20.1
 CRD_DIR := config/crd/bases
 GO_TEST_FLAGS ?=
 
-.PHONY: krew build web generate verify-generated fmt vet test unit-test integration-test e2e-test bench bench-live demo demo-flagger demo-quick live-up live-down cluster-up cluster-down clean
+.PHONY: image krew build web generate verify-generated fmt vet test unit-test integration-test e2e-test bench bench-live demo demo-flagger demo-quick live-up live-down cluster-up cluster-down clean
 
 build: ## bin/vireo-controller, bin/kubectl-vireo, bin/vireo-demo and bin/vireo-loadtester
 	go build -o bin/vireo-controller ./cmd/vireo-controller
@@ -48,6 +48,9 @@ bench: ## micro-benchmarks, then the rollout benchmark on the local control plan
 	VIREO_REQUIRE_CLUSTER=1 go test -count=1 -timeout 60m -run '^TestBenchAnalysis$$' -v ./test/e2e/ -args -bench-analysis=$(BENCH_ANALYSIS) -bench-schedule=$(BENCH_SCHEDULE) | grep -v '^{'
 	VIREO_REQUIRE_CLUSTER=1 go test -count=1 -timeout 30m -run '^TestBenchAbortToWeightZero$$' -v ./test/e2e/ -args -bench-abort=$(BENCH_ABORT) | grep -v '^{'
 
+
+image: ## the controller's OCI image (VERSION=v0.1.0), without a container engine: dist/image/oci and dist/image/vireo-controller.tar
+	go run ./hack/image -version $(or $(VERSION),dev) -out dist/image
 
 krew: ## the krew plugin manifest and archives of kubectl-vireo (VERSION=v0.1.0), in dist/krew
 	go run ./hack/krew -version $(or $(VERSION),v0.1.0) -out dist/krew

@@ -1,0 +1,247 @@
+// Command image builds the OCI image of vireo-controller without a
+// container engine: a static binary on an empty base, run as a non-root
+// user, with labels for its version and source. It writes an OCI image
+// layout (-out/oci) and the same layout as a tarball (-out/vireo-controller.tar,
+// which podman load and docker load take). Every timestamp is fixed and every
+// file's owner and mode set, so one commit gives one digest.
+//
+//	go run ./hack/image -version v0.1.0 -out dist/image
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+)
+
+// UID is the user the image runs as: not root, and no name needed.
+const UID = 65532
+
+// epoch is every file's and the image's time: the build is reproducible.
+var epoch = time.Unix(0, 0).UTC()
+
+func main() {
+	version := flag.String("version", "dev", "the version the binary reports and the image is labelled with")
+	revision := flag.String("revision", "", "the source revision for the label (default: git's HEAD, if any)")
+	arch := flag.String("arch", runtime.GOARCH, "the image's architecture")
+	out := flag.String("out", "dist/image", "where the layout and tarball go")
+	flag.Parse()
+	if err := build(*version, *revision, *arch, *out); err != nil {
+		fmt.Fprintln(os.Stderr, "image:", err)
+		os.Exit(1)
+	}
+}
+
+type descriptor struct {
+	MediaType   string            `json:"mediaType"`
+	Digest      string            `json:"digest"`
+	Size        int               `json:"size"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Platform    map[string]string `json:"platform,omitempty"`
+}
+
+func build(version, revision, arch, out string) error {
+	if revision == "" {
+		if b, err := exec.Command("git", "rev-parse", "HEAD").Output(); err == nil {
+			revision = strings.TrimSpace(string(b))
+		}
+	}
+	bin, err := compile(version, arch)
+	if err != nil {
+		return err
+	}
+	layer, diffID, err := rootfs(bin)
+	if err != nil {
+		return err
+	}
+	labels := map[string]string{
+		"org.opencontainers.image.title":       "vireo-controller",
+		"org.opencontainers.image.description": "Vireo: progressive delivery for Kubernetes (Argo Rollouts' and Flagger's APIs)",
+		"org.opencontainers.image.version":     version,
+		"org.opencontainers.image.revision":    revision,
+		"org.opencontainers.image.source":      "https://github.com/vireo-dev/vireo",
+		"org.opencontainers.image.created":     epoch.Format(time.RFC3339),
+	}
+	config, _ := json.Marshal(map[string]any{
+		"created":      epoch.Format(time.RFC3339),
+		"architecture": arch,
+		"os":           "linux",
+		"config": map[string]any{
+			"User":       fmt.Sprintf("%d:%d", UID, UID),
+			"Entrypoint": []string{"/vireo-controller"},
+			"WorkingDir": "/",
+			"Env":        []string{"PATH=/"},
+			"Labels":     labels,
+		},
+		"rootfs":  map[string]any{"type": "layers", "diff_ids": []string{diffID}},
+		"history": []map[string]any{{"created": epoch.Format(time.RFC3339), "created_by": "hack/image: vireo-controller " + version}},
+	})
+	blobs := map[string][]byte{}
+	put := func(mediaType string, data []byte) descriptor {
+		sum := sha256.Sum256(data)
+		d := "sha256:" + hex.EncodeToString(sum[:])
+		blobs[d] = data
+		return descriptor{MediaType: mediaType, Digest: d, Size: len(data)}
+	}
+	manifest, _ := json.Marshal(map[string]any{
+		"schemaVersion": 2,
+		"mediaType":     "application/vnd.oci.image.manifest.v1+json",
+		"config":        put("application/vnd.oci.image.config.v1+json", config),
+		"layers":        []descriptor{put("application/vnd.oci.image.layer.v1.tar+gzip", layer)},
+		"annotations":   labels,
+	})
+	md := put("application/vnd.oci.image.manifest.v1+json", manifest)
+	md.Platform = map[string]string{"architecture": arch, "os": "linux"}
+	md.Annotations = map[string]string{"org.opencontainers.image.ref.name": version, "io.containerd.image.name": "vireo-controller:" + version}
+	index, _ := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []descriptor{md}})
+	files := map[string][]byte{"oci-layout": []byte(`{"imageLayoutVersion":"1.0.0"}`), "index.json": index}
+	for d, data := range blobs {
+		files["blobs/sha256/"+strings.TrimPrefix(d, "sha256:")] = data
+	}
+	layout := filepath.Join(out, "oci")
+	if err := os.RemoveAll(layout); err != nil {
+		return err
+	}
+	for name, data := range files {
+		p := filepath.Join(layout, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			return err
+		}
+	}
+	tarball, err := tarFiles(files)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(out, "vireo-controller.tar"), tarball, 0o644); err != nil {
+		return err
+	}
+	fmt.Printf("vireo-controller:%s %s, layer %d bytes, in %s\n", version, md.Digest, len(layer), out)
+	return nil
+}
+
+// compile builds the controller: static, no paths, no build id.
+func compile(version, arch string) ([]byte, error) {
+	dir, err := os.MkdirTemp("", "vireo-image-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "vireo-controller")
+	cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false",
+		"-ldflags", "-s -w -buildid= -X github.com/vireo-dev/vireo/internal/version.Version="+version, "-o", bin, "./cmd/vireo-controller")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("building vireo-controller: %v\n%s", err, b)
+	}
+	return os.ReadFile(bin)
+}
+
+// rootfs is the one layer: the binary, /tmp, and the files a non-root
+// process expects (/etc/passwd and /etc/group naming its user), owned by
+// root except /tmp. It returns the gzipped layer and its diff id.
+func rootfs(bin []byte) ([]byte, string, error) {
+	var raw bytes.Buffer
+	tw := tar.NewWriter(&raw)
+	type entry struct {
+		name string
+		mode int64
+		dir  bool
+		data []byte
+		uid  int
+	}
+	entries := []entry{
+		{name: "etc/", mode: 0o755, dir: true},
+		{name: "etc/group", mode: 0o644, data: []byte(fmt.Sprintf("root:x:0:\nnonroot:x:%d:\n", UID))},
+		{name: "etc/passwd", mode: 0o644, data: []byte(fmt.Sprintf("root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:%d:%d:nonroot:/home/nonroot:/sbin/nologin\n", UID, UID))},
+		{name: "home/", mode: 0o755, dir: true},
+		{name: "home/nonroot/", mode: 0o700, dir: true, uid: UID},
+		{name: "tmp/", mode: 0o1777, dir: true},
+		{name: "vireo-controller", mode: 0o755, data: bin},
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].name < entries[j].name })
+	for _, e := range entries {
+		h := &tar.Header{Name: e.name, Mode: e.mode, ModTime: epoch, Uid: e.uid, Gid: e.uid, Format: tar.FormatPAX, Typeflag: tar.TypeReg, Size: int64(len(e.data))}
+		if e.dir {
+			h.Typeflag, h.Size = tar.TypeDir, 0
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return nil, "", err
+		}
+		if _, err := tw.Write(e.data); err != nil {
+			return nil, "", err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, "", err
+	}
+	sum := sha256.Sum256(raw.Bytes())
+	var gz bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	if err != nil {
+		return nil, "", err
+	}
+	if _, err := zw.Write(raw.Bytes()); err != nil {
+		return nil, "", err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, "", err
+	}
+	return gz.Bytes(), "sha256:" + hex.EncodeToString(sum[:]), nil
+}
+
+// tarFiles is the layout as a tarball, in name order, with fixed headers.
+func tarFiles(files map[string][]byte) ([]byte, error) {
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	dirs := map[string]bool{}
+	for _, n := range names {
+		for d := filepath.Dir(n); d != "."; d = filepath.Dir(d) {
+			if !dirs[d] {
+				dirs[d] = true
+			}
+		}
+	}
+	var dirList []string
+	for d := range dirs {
+		dirList = append(dirList, d)
+	}
+	sort.Strings(dirList)
+	for _, d := range dirList {
+		if err := tw.WriteHeader(&tar.Header{Name: d + "/", Mode: 0o755, ModTime: epoch, Typeflag: tar.TypeDir, Format: tar.FormatPAX}); err != nil {
+			return nil, err
+		}
+	}
+	for _, n := range names {
+		if err := tw.WriteHeader(&tar.Header{Name: n, Mode: 0o644, ModTime: epoch, Size: int64(len(files[n])), Typeflag: tar.TypeReg, Format: tar.FormatPAX}); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(files[n]); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
