@@ -45,6 +45,7 @@ bench: ## micro-benchmarks, then the rollout benchmark on the local control plan
 	go test -run '^$$' -bench . -benchmem ./internal/... ./api/...
 	hack/cluster/build
 	VIREO_REQUIRE_CLUSTER=1 go test -count=1 -timeout 60m -run '^TestBenchRollouts$$' -v ./test/e2e/ -args -bench-rollouts=$(BENCH_ROLLOUTS) | grep -v '^{'
+	VIREO_REQUIRE_CLUSTER=1 go test -count=1 -timeout 60m -run '^TestBenchRollouts$$' -v ./test/e2e/ -args -bench-rollouts=$(BENCH_ROLLOUTS) -bench-notify | grep -v '^{'
 	VIREO_REQUIRE_CLUSTER=1 go test -count=1 -timeout 60m -run '^TestBenchAnalysis$$' -v ./test/e2e/ -args -bench-analysis=$(BENCH_ANALYSIS) -bench-schedule=$(BENCH_SCHEDULE) | grep -v '^{'
 	VIREO_REQUIRE_CLUSTER=1 go test -count=1 -timeout 30m -run '^TestBenchAbortToWeightZero$$' -v ./test/e2e/ -args -bench-abort=$(BENCH_ABORT) | grep -v '^{'
 

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +23,8 @@ import (
 )
 
 var benchRollouts = flag.Int("bench-rollouts", 0, "run the rollout benchmark with this many rollouts (make bench uses 200)")
+
+var benchNotify = flag.Bool("bench-notify", false, "with -bench-rollouts: every rollout subscribes to its step and completion notifications, sent to a local webhook")
 
 // TestBenchRollouts is the rollout benchmark (make bench): N rollouts of 4
 // replicas with steps setWeight 25, pause 5s, 50, pause 5s, 75, pause 5s; all
@@ -38,7 +42,31 @@ func TestBenchRollouts(t *testing.T) {
 	if os.Getenv("VIREO_BENCH_LOG") != "" {
 		logLevel = "4" // every status patch, for finding writes to save
 	}
-	proc := c.startController(t, "--metrics-bind-address", metricsAddr, "--log-level", logLevel)
+	args := []string{"--metrics-bind-address", metricsAddr, "--log-level", logLevel}
+	manifests := manyRollouts(n, "5s")
+	var notified atomic.Int64
+	if *benchNotify {
+		hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { notified.Add(1) }))
+		t.Cleanup(hook.Close)
+		ops := c.namespace(t, "bench-notify")
+		c.must(t, fmt.Sprintf(`apiVersion: v1
+kind: ConfigMap
+metadata: {name: argo-rollouts-notification-configmap}
+data:
+  service.webhook.bench: "url: %s"
+  template.step: |
+    webhook:
+      bench: {body: '{"rollout": "{{.rollout.metadata.name}}", "step": {{.rollout.status.currentStepIndex}}}'}
+  template.completed: |
+    webhook:
+      bench: {body: '{"rollout": "{{.rollout.metadata.name}}", "image": "{{(index .rollout.spec.template.spec.containers 0).image}}"}'}
+  trigger.on-rollout-step-completed: "- send: [step]"
+  trigger.on-rollout-completed: "- send: [completed]"
+`, hook.URL), "apply", "-n", ops, "-f", "-")
+		args = append(args, "--credentials-namespace", ops)
+		manifests = strings.ReplaceAll(manifests, "metadata: {name: ro-", `metadata: {annotations: {notifications.argoproj.io/subscribe.on-rollout-step-completed.webhook.bench: "", notifications.argoproj.io/subscribe.on-rollout-completed.webhook.bench: ""}, name: ro-`)
+	}
+	proc := c.startController(t, args...)
 	if path := os.Getenv("VIREO_BENCH_LOG"); path != "" {
 		t.Cleanup(func() { _ = os.WriteFile(path, []byte(proc.log()), 0o644) })
 	}
@@ -46,7 +74,7 @@ func TestBenchRollouts(t *testing.T) {
 	ns := c.namespace(t, "bench")
 
 	start := time.Now()
-	c.must(t, manyRollouts(n, "5s"), "apply", "-n", ns, "-f", "-")
+	c.must(t, manifests, "apply", "-n", ns, "-f", "-")
 	eventually(t, 20*time.Minute, "all Healthy on blue", c.allHealthy(t, ns, n, ":blue"))
 	created := time.Since(start)
 
@@ -102,7 +130,11 @@ func TestBenchRollouts(t *testing.T) {
 
 	delays := pauses.delays()
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nRollout benchmark: %d rollouts x 4 replicas, steps 25 / pause 5s / 50 / pause 5s / 75 / pause 5s; controller defaults (QPS 100, burst 200, 10 workers)\n", n)
+	notes := "off"
+	if *benchNotify {
+		notes = fmt.Sprintf("on (%d delivered to a local webhook)", notified.Load())
+	}
+	fmt.Fprintf(&b, "\nRollout benchmark: %d rollouts x 4 replicas, steps 25 / pause 5s / 50 / pause 5s / 75 / pause 5s; controller defaults (QPS 100, burst 200, 10 workers); notifications %s\n", n, notes)
 	fmt.Fprintf(&b, "| measure | value | target |\n|---|---|---|\n")
 	fmt.Fprintf(&b, "| time to create all and reach Healthy (first version) | %.1f s | |\n", created.Seconds())
 	fmt.Fprintf(&b, "| wall time until all %d are Healthy on the new version | %.1f s | floor: 15 s of pauses |\n", n, updated.Seconds())

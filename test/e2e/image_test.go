@@ -171,7 +171,18 @@ func TestImageRunsUnderRunc(t *testing.T) {
 	var uid, gid int
 	fmt.Sscanf(img.user, "%d:%d", &uid, &gid)
 	probe := freeAddr(t)
-	kubeconfig := c.serviceAccountKubeconfig(t)
+	// The kubeconfig (a token) readable by the image's user only.
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	kc, err := os.ReadFile(c.serviceAccountKubeconfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(kubeconfig, kc, 0o400); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(kubeconfig, uid, gid); err != nil {
+		t.Fatal(err)
+	}
 	ca := c.must(t, "", "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.certificate-authority}")
 	process := cfg["process"].(map[string]any)
 	process["terminal"] = false

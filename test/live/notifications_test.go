@@ -84,11 +84,13 @@ func checkNotifications(t *testing.T, s *stack, res result) []string {
 		counts[r.Path+" "+strings.SplitN(what, ":", 2)[0]]++
 		log = append(log, fmt.Sprintf("%s  %-24s %s", r.At.Format("15:04:05.000"), r.Path, what))
 	}
+	// blue's first revision completes too (Argo raises RolloutCompleted for
+	// it), then green; yellow fails its analysis and is aborted.
 	want := map[string]int{
-		"/webhook on-rollout-completed":   1,
+		"/webhook on-rollout-completed":   2,
 		"/webhook on-analysis-run-failed": 1,
 		"/webhook on-rollout-aborted":     1,
-		"/slack/chat.postMessage slack":   2,
+		"/slack/chat.postMessage slack":   3,
 		"/teams teams":                    2,
 	}
 	for k, n := range want {
@@ -96,10 +98,14 @@ func checkNotifications(t *testing.T, s *stack, res result) []string {
 			t.Errorf("%s: %d notifications, want %d", k, counts[k], n)
 		}
 	}
-	// Every step of the promotion (8), and those yellow passed before its
-	// abort (at least its first, setWeight 20).
+	// Every step of green's promotion, between blue's completion and
+	// green's: 8, each once; and yellow's, at least its first, before the
+	// abort.
+	if green := stepsBetweenCompletions(got); green != 8 {
+		t.Errorf("%d step notifications during green's promotion, want its 8 steps", green)
+	}
 	if steps < 9 {
-		t.Errorf("%d step notifications; want the promotion's 8 and yellow's first", steps)
+		t.Errorf("%d step notifications; want green's 8 and yellow's first", steps)
 	}
 	keys := make([]string, 0, len(counts))
 	for k := range counts {
@@ -126,4 +132,26 @@ func teamsTitle(body map[string]any) string {
 	}
 	first, _ := blocks[0].(map[string]any)
 	return fmt.Sprint(first["text"])
+}
+
+// stepsBetweenCompletions counts the webhook's step notifications between
+// the first two completions.
+func stepsBetweenCompletions(got []received) int {
+	completions, steps := 0, 0
+	for _, r := range got {
+		if r.Path != "/webhook" {
+			continue
+		}
+		var body map[string]any
+		_ = json.Unmarshal(r.Body, &body)
+		switch body["trigger"] {
+		case "on-rollout-completed":
+			completions++
+		case "on-rollout-step-completed":
+			if completions == 1 {
+				steps++
+			}
+		}
+	}
+	return steps
 }
