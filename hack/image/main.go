@@ -244,4 +244,3 @@ func tarFiles(files map[string][]byte) ([]byte, error) {
 	}
 	return b.Bytes(), nil
 }
-

@@ -17,8 +17,8 @@ import (
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/analysis"
-	"github.com/vireo-dev/vireo/internal/metricprovider"
 	"github.com/vireo-dev/vireo/internal/httpquery"
+	"github.com/vireo-dev/vireo/internal/metricprovider"
 )
 
 const (

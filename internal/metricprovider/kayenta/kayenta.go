@@ -17,8 +17,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
-	"github.com/vireo-dev/vireo/internal/metricprovider"
 	"github.com/vireo-dev/vireo/internal/httpquery"
+	"github.com/vireo-dev/vireo/internal/metricprovider"
 )
 
 const (

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
-	"github.com/vireo-dev/vireo/internal/metricprovider"
 	"github.com/vireo-dev/vireo/internal/httpquery"
+	"github.com/vireo-dev/vireo/internal/metricprovider"
 )
 
 const (
