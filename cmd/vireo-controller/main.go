@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/vireo-dev/vireo/internal/controller"
+	"github.com/vireo-dev/vireo/internal/httpquery"
 	planner "github.com/vireo-dev/vireo/internal/rollout"
 	"github.com/vireo-dev/vireo/internal/version"
 )
@@ -49,6 +50,8 @@ func run(args []string) error {
 	fs.StringVar(&opts.FlaggerProvider, "flagger-provider", "istio", "router of Canaries without spec.provider (Flagger's -mesh-provider)")
 	fs.StringVar(&opts.FlaggerMetricsServer, "flagger-metrics-server", "http://prometheus:9090", "Prometheus of the Canaries' built-in metrics (Flagger's -metrics-server)")
 	fs.StringVar(&opts.CredentialsNamespace, "credentials-namespace", "", "namespace of the metric services' credentials Secrets (datadog, newrelic, wavefront-api-tokens, influxdb); default $POD_NAMESPACE, the pod's namespace in a cluster, else argo-rollouts")
+	allowLoopback := fs.Bool("allow-loopback", false, "let metric providers, webhooks and notifications reach loopback addresses (127.0.0.0/8, ::1): for a Prometheus beside the controller, and tests")
+	allowlist := fs.String("egress-allowlist", "", "CIDRs (comma-separated) that metric providers, webhooks and notifications may reach; empty: any but link-local, metadata and (without --allow-loopback) loopback addresses")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -64,6 +67,11 @@ func run(args []string) error {
 		return err
 	}
 	ctrl.SetLogger(zap.New(zap.Level(level)))
+	allowed, err := httpquery.ParseAllowlist(*allowlist)
+	if err != nil {
+		return err
+	}
+	httpquery.SetPolicy(httpquery.Policy{RefuseLoopback: !*allowLoopback, Allow: allowed})
 	if *qps <= 0 {
 		return fmt.Errorf("--qps must be positive, got %v", *qps)
 	}

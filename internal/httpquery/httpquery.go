@@ -19,6 +19,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -66,7 +67,8 @@ func Transport(skipVerify bool) *http.Transport {
 // redirects too), the addresses a template author must not reach through
 // the controller: link-local ones, where clouds serve their instance
 // metadata and credentials (169.254.169.254, fd00:ec2::254 and the like),
-// Alibaba's metadata address, and the unspecified address.
+// Alibaba's metadata address, and the unspecified address, always; and
+// what the egress policy refuses (loopback, or anything off its allowlist).
 func refuseMetadata(_, address string, _ syscall.RawConn) error {
 	host, _, err := net.SplitHostPort(address)
 	if err != nil {
@@ -80,7 +82,74 @@ func refuseMetadata(_, address string, _ syscall.RawConn) error {
 	if ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified() || metadataAddrs[ip] {
 		return fmt.Errorf("%s is a link-local or cloud metadata address, which metric providers may not reach", ip)
 	}
+	return currentPolicy().check(ip)
+}
+
+// Policy is the egress policy of the calls whose address a user chose
+// (metrics, webhooks, notifications), set once by the controller from its
+// flags. The zero Policy refuses nothing beyond link-local and metadata
+// addresses.
+type Policy struct {
+	// RefuseLoopback refuses 127.0.0.0/8 and ::1 unless Allow has them.
+	RefuseLoopback bool
+	// Allow, when not empty, is the only networks that may be reached.
+	Allow []netip.Prefix
+}
+
+func (p Policy) check(ip netip.Addr) error {
+	for _, n := range p.Allow {
+		if n.Contains(ip) {
+			return nil
+		}
+	}
+	if len(p.Allow) > 0 {
+		return fmt.Errorf("%s is not in the controller's --egress-allowlist", ip)
+	}
+	if p.RefuseLoopback && ip.IsLoopback() {
+		return fmt.Errorf("%s is a loopback address, which metric providers may not reach unless the controller runs with --allow-loopback", ip)
+	}
 	return nil
+}
+
+var policy atomic.Pointer[Policy]
+
+func currentPolicy() Policy {
+	if p := policy.Load(); p != nil {
+		return *p
+	}
+	return Policy{}
+}
+
+// SetPolicy sets the egress policy for every call from now on: the
+// connections kept open are closed, so that none was dialed under another.
+func SetPolicy(p Policy) {
+	policy.Store(&p)
+	secure.CloseIdleConnections()
+	insecure.CloseIdleConnections()
+}
+
+// ParseAllowlist reads --egress-allowlist: CIDRs (or addresses), comma-separated.
+func ParseAllowlist(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			a, err := netip.ParseAddr(f)
+			if err != nil {
+				return nil, fmt.Errorf("--egress-allowlist: %q is not an address or CIDR", f)
+			}
+			f = netip.PrefixFrom(a, a.BitLen()).String()
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("--egress-allowlist: %q is not a CIDR such as 10.0.0.0/8", f)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 var metadataAddrs = map[netip.Addr]bool{

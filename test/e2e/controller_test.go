@@ -38,8 +38,10 @@ func (c *cluster) installDefault(t *testing.T) {
 func (c *cluster) startController(t *testing.T, args ...string) *controllerProcess {
 	t.Helper()
 	probe := freeAddr(t)
+	// --allow-loopback: the tests' metric services, webhooks and receivers
+	// listen on loopback, which the controller refuses by default.
 	all := append([]string{"--kubeconfig", c.serviceAccountKubeconfig(t), "--metrics-bind-address", "0",
-		"--health-probe-bind-address", probe, "--log-level", "debug"}, args...)
+		"--health-probe-bind-address", probe, "--log-level", "debug", "--allow-loopback"}, args...)
 	p := startProcess(t, "controller", filepath.Join(c.binDir, "vireo-controller"), all...)
 	waitHTTPOK(t, "http://"+probe+"/readyz", "controller /readyz")
 	return p

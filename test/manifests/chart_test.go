@@ -11,7 +11,10 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 
 	"github.com/vireo-dev/vireo/internal/testenv"
@@ -120,6 +123,26 @@ func TestHelmChart(t *testing.T) {
 			t.Errorf("namespaced controller: replicas %d, args %v", *d.Spec.Replicas, args)
 		}
 	})
+	t.Run("egress", func(t *testing.T) {
+		objs := rendered(t, helm(t, "template", "vireo", chart, "--set", "egress.allowLoopback=true", "--set", "egress.allowlist={10.0.0.0/8,192.0.2.1/32}"))
+		var d appsv1.Deployment
+		if err := yaml.Unmarshal(objs["Deployment/vireo-controller"], &d); err != nil {
+			t.Fatal(err)
+		}
+		args := d.Spec.Template.Spec.Containers[0].Args
+		if !slices.Contains(args, "--allow-loopback") || !slices.Contains(args, "--egress-allowlist=10.0.0.0/8,192.0.2.1/32") {
+			t.Errorf("egress values: args %v", args)
+		}
+		objs = rendered(t, helm(t, "template", "vireo", chart))
+		if err := yaml.Unmarshal(objs["Deployment/vireo-controller"], &d); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range d.Spec.Template.Spec.Containers[0].Args {
+			if strings.HasPrefix(a, "--allow-loopback") || strings.HasPrefix(a, "--egress-allowlist") {
+				t.Errorf("by default the chart sets %s", a)
+			}
+		}
+	})
 	t.Run("the chart's CRDs are config/crd's", func(t *testing.T) {
 		want, _ := filepath.Glob(filepath.Join(testenv.RepoRoot(), "config", "crd", "bases", "*.yaml"))
 		for _, f := range want {
@@ -130,4 +153,32 @@ func TestHelmChart(t *testing.T) {
 			}
 		}
 	})
+}
+
+// The egress NetworkPolicy sample selects the controller's pods as
+// config/manager's Deployment labels them, and lets DNS and the API server
+// through.
+func TestEgressNetworkPolicySample(t *testing.T) {
+	var np networkingv1.NetworkPolicy
+	read(t, "config/samples/egress-networkpolicy.yaml", &np)
+	var d appsv1.Deployment
+	read(t, "config/manager/deployment.yaml", &d)
+	sel, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
+	if err != nil || sel.Empty() || !sel.Matches(labels.Set(d.Spec.Template.Labels)) {
+		t.Errorf("the policy's podSelector %v does not select the controller's pods %v", np.Spec.PodSelector, d.Spec.Template.Labels)
+	}
+	ports := map[int32]bool{}
+	for _, rule := range np.Spec.Egress {
+		for _, p := range rule.Ports {
+			ports[p.Port.IntVal] = true
+		}
+	}
+	for _, p := range []int32{53, 443, 6443, 9090} {
+		if !ports[p] {
+			t.Errorf("the egress policy does not open port %d", p)
+		}
+	}
+	if len(np.Spec.PolicyTypes) != 1 || np.Spec.PolicyTypes[0] != networkingv1.PolicyTypeEgress {
+		t.Errorf("policy types %v", np.Spec.PolicyTypes)
+	}
 }
