@@ -203,7 +203,11 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	if notifyNS == "" {
 		notifyNS = metricprovider.ControllerNamespace()
 	}
-	notes := &notifier.Notifier{Reader: mgr.GetAPIReader(), Namespace: notifyNS}
+	// It keeps an outbox (a ConfigMap) there, written through the fence.
+	notes := &notifier.Notifier{Reader: mgr.GetAPIReader(), Writer: writer, Namespace: notifyNS}
+	if f != nil {
+		notes.Fence = f
+	}
 	if err := mgr.Add(manager.RunnableFunc(notes.Start)); err != nil {
 		return nil, err
 	}

@@ -12,6 +12,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/vireo-dev/vireo/api/v1alpha1"
@@ -61,7 +64,8 @@ func TestRetriedAndNotBlocking(t *testing.T) {
 		"trigger.on-rollout-updated":   "- send: [updated]",
 		"trigger.on-rollout-completed": "- send: [completed]",
 	}}
-	n := &Notifier{Reader: fake.NewClientBuilder().WithObjects(cm).Build(), Namespace: "ops", wait: 100 * time.Millisecond}
+	fc := fake.NewClientBuilder().WithObjects(cm).Build()
+	n := &Notifier{Reader: fc, Writer: fc, Namespace: "ops", wait: 100 * time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go n.Start(ctx)
@@ -93,4 +97,76 @@ func TestRetriedAndNotBlocking(t *testing.T) {
 			t.Errorf("a Rollout without subscriptions was notified: %s", b)
 		}
 	}
+}
+
+// An Event whose delivery is still failing when the controller stops stays
+// in the outbox; the next controller delivers it (at least once), with the
+// Rollout as it is then, and empties the outbox.
+func TestOutboxSurvivesARestart(t *testing.T) {
+	h := &hook{failures: 1000}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ops", Name: notifications.ConfigMapName}, Data: map[string]string{
+		"service.webhook.ci":           "url: " + srv.URL,
+		"template.completed":           "webhook:\n  ci: {body: 'completed {{.rollout.metadata.name}}'}",
+		"trigger.on-rollout-completed": "- send: [completed]",
+	}}
+	ro := &v1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: "demo", Annotations: map[string]string{
+		notifications.SubscribePrefix + "on-rollout-completed.webhook.ci": ""}}}
+	fc := fake.NewClientBuilder().WithScheme(scheme(t)).WithObjects(cm, ro.DeepCopy()).Build()
+	outbox := func() string {
+		var box corev1.ConfigMap
+		if err := fc.Get(context.Background(), client.ObjectKey{Namespace: "ops", Name: OutboxName}, &box); err != nil {
+			return "(none: " + err.Error() + ")"
+		}
+		return box.Data[outboxKey]
+	}
+
+	first := &Notifier{Reader: fc, Writer: fc, Namespace: "ops", wait: 50 * time.Millisecond}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { first.Start(ctx); close(done) }()
+	first.Event(ro, corev1.EventTypeNormal, "RolloutCompleted")
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(outbox(), `"reason":"RolloutCompleted"`) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(outbox(), `"reason":"RolloutCompleted"`) {
+		t.Fatalf("the Event never reached the outbox: %s", outbox())
+	}
+	time.Sleep(200 * time.Millisecond) // a few failed tries
+	stop()
+	<-done
+	if len(h.received()) != 0 {
+		t.Fatal("delivered by the first controller")
+	}
+
+	h.mu.Lock()
+	h.failures = 0
+	h.mu.Unlock()
+	second := &Notifier{Reader: fc, Writer: fc, Namespace: "ops", wait: 50 * time.Millisecond}
+	ctx2, stop2 := context.WithCancel(context.Background())
+	defer stop2()
+	go second.Start(ctx2)
+	deadline = time.Now().Add(10 * time.Second)
+	for (len(h.received()) == 0 || outbox() != "[]") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := h.received(); len(got) != 1 || got[0] != "completed demo" {
+		t.Errorf("after the restart the webhook got %v", got)
+	}
+	if box := outbox(); box != "[]" {
+		t.Errorf("the outbox after delivery: %s", box)
+	}
+}
+
+func scheme(t *testing.T) *runtime.Scheme {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		t.Fatal(err)
+	}
+	if err := v1alpha1.AddToScheme(s); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
