@@ -101,5 +101,30 @@ spec:
 			})
 		}
 	}
+	// Vireo's own histograms observed something in this story: a series of
+	// NaN (a quantile of nothing) would pass the check above.
+	for _, count := range []string{"vireo_step_transition_delay_seconds_count", "vireo_measurement_lateness_seconds_count",
+		"vireo_router_verify_seconds_count", "vireo_writes_per_reconcile_count"} {
+		expr := "sum(" + count + ") > 0"
+		eventually(t, 30*time.Second, expr, func() error {
+			resp, err := http.Get(prom + "/api/v1/query?query=" + url.QueryEscape(expr))
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			var answer struct {
+				Data struct {
+					Result []json.RawMessage `json:"result"`
+				} `json:"data"`
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil {
+				return err
+			}
+			if len(answer.Data.Result) == 0 {
+				return fmt.Errorf("no observation")
+			}
+			return nil
+		})
+	}
 	t.Logf("%d panels, %d queries, each with series", len(dash.Panels), queries)
 }

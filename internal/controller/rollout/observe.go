@@ -6,12 +6,13 @@ import (
 	planner "github.com/vireo-dev/vireo/internal/rollout"
 )
 
-// observe records Vireo's own timings of a pass that was applied: how long
-// after a timed pause ended the rollout moved on, and how long the routers
-// took to hold a weight recorded unverified. It decides nothing.
-func observe(obs *planner.Observed, plan *planner.Plan) {
+// observe records Vireo's own timings of a pass that was applied (before
+// is the status it read): how long after a timed pause ended the rollout
+// moved on, and how long the routers took to hold a weight recorded
+// unverified. It decides nothing.
+func observe(obs *planner.Observed, before v1alpha1.RolloutStatus, plan *planner.Plan) {
 	ro, now := obs.Rollout, obs.Now
-	before, after := ro.Status, plan.Status
+	after := plan.Status
 	if c := ro.Spec.Strategy.Canary; c != nil && before.CurrentStepIndex != nil && after.CurrentStepIndex != nil &&
 		*after.CurrentStepIndex > *before.CurrentStepIndex && int(*before.CurrentStepIndex) < len(c.Steps) {
 		if p := c.Steps[*before.CurrentStepIndex].Pause; p != nil && p.Duration != nil {

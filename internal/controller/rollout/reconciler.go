@@ -301,6 +301,7 @@ func (r *Reconciler) gather(ctx context.Context, ro *v1alpha1.Rollout) (obs *pla
 // applyPlan performs a plan through apply.Apply, in the order rollout.Plan
 // documents, with this pass's writer as the target.
 func (r *Reconciler) applyPlan(ctx context.Context, obs *planner.Observed, plan *planner.Plan) (reconcile.Result, error) {
+	before := obs.Rollout.Status.DeepCopy() // the status write replaces it
 	out, err := apply.Apply(ctx, r.writer(obs), plan)
 	switch {
 	case err != nil:
@@ -310,7 +311,7 @@ func (r *Reconciler) applyPlan(ctx context.Context, obs *planner.Observed, plan 
 	case out.EvictionBlocked:
 		plan.RequeueAfter = sooner(plan.RequeueAfter, evictionRetry)
 	}
-	observe(obs, plan)
+	observe(obs, *before, plan)
 	return requeueAt(plan.RequeueAfter), nil
 }
 
