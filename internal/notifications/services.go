@@ -9,12 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/smtp"
-	"net/url"
 	"strings"
 	"time"
-
-	"github.com/vireo-dev/vireo/api/v1alpha1"
-	"github.com/vireo-dev/vireo/internal/httpquery"
 )
 
 // ServiceTypes are the service types Vireo sends to: Argo Rollouts'
@@ -122,28 +118,9 @@ func part(n Notification, typ string) map[string]any {
 	return p
 }
 
-// post sends a body; secretURL hides the address in errors (an incoming
-// webhook's URL is its credential).
+// post sends a body through Post.
 func post(ctx context.Context, service, method, address string, header http.Header, body []byte, insecure, secretURL bool) ([]byte, error) {
-	if header == nil {
-		header = http.Header{}
-	}
-	if header.Get("Content-Type") == "" {
-		header.Set("Content-Type", "application/json")
-	}
-	out, err := httpquery.Do(ctx, httpquery.Request{Provider: service, Method: method, URL: address, Header: header, Body: body, Insecure: insecure, Auth: &v1alpha1.Authentication{}})
-	if err != nil && secretURL {
-		host := "the configured address"
-		if u, perr := url.Parse(address); perr == nil && u.Host != "" {
-			host = u.Scheme + "://" + u.Host
-		}
-		var se *httpquery.StatusError
-		if errors.As(err, &se) {
-			return out, fmt.Errorf("%s: %s to %s answered %s", service, method, host, se.Status)
-		}
-		return out, fmt.Errorf("%s: %s to %s failed", service, method, host)
-	}
-	return out, err
+	return Post(ctx, Request{Service: service, Method: method, URL: address, Header: header, Body: body, Insecure: insecure, SecretURL: secretURL})
 }
 
 // sendWebhook: service.webhook.NAME {url, headers: [{name, value}],

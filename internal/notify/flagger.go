@@ -5,19 +5,16 @@
 package notify
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"path"
 	"strings"
 	"time"
 
-	"github.com/vireo-dev/vireo/internal/httpquery"
+	"github.com/vireo-dev/vireo/internal/notifications"
 )
 
 // Field is one name and value shown under a message.
@@ -187,8 +184,10 @@ func PostAlert(ctx context.Context, e Endpoint, a Alert) error {
 	return postJSON(ctx, addr, e.Token, e.Proxy, body)
 }
 
-// postJSON posts a JSON body; a 2xx answer is success. The token, when
-// set, is sent as a bearer token. Errors never carry the address (it is
+// postJSON posts a JSON body through the notification senders' Post (the
+// same guarded transport, proxy and errors as Argo Rollouts'
+// notifications); a 2xx answer is success. The token, when set, is sent as
+// a bearer token. Errors never carry the address beyond its host (it is
 // often the secret).
 func postJSON(ctx context.Context, address, token, proxy string, body any) error {
 	data, err := json.Marshal(body)
@@ -197,34 +196,10 @@ func postJSON(ctx context.Context, address, token, proxy string, body any) error
 	}
 	ctx, cancel := context.WithTimeout(ctx, Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, address, bytes.NewReader(data))
-	if err != nil {
-		return fmt.Errorf("building the request: invalid address")
-	}
-	req.Header.Set("Content-Type", "application/json")
+	header := http.Header{}
 	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+		header.Set("Authorization", "Bearer "+token)
 	}
-	t := httpquery.Transport(false)
-	if proxy != "" {
-		p, err := url.Parse(proxy)
-		if err != nil {
-			return fmt.Errorf("invalid proxy URL")
-		}
-		t.Proxy = http.ProxyURL(p)
-	}
-	resp, err := (&http.Client{Transport: t}).Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return fmt.Errorf("posting to %s: %w", req.URL.Host, err)
-	}
-	defer resp.Body.Close()
-	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
-		return fmt.Errorf("%s answered %s: %s", req.URL.Host, resp.Status, strings.TrimSpace(string(snippet)))
-	}
-	return nil
+	_, err = notifications.Post(ctx, notifications.Request{Service: "alert", URL: address, Header: header, Body: data, Proxy: proxy, SecretURL: true})
+	return err
 }
