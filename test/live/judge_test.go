@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,11 +18,15 @@ import (
 type judgeCase struct {
 	name      string
 	base, bad float64
+	// pause: the Rollout's failure policy is pause (vireo.dev/on-analysis-failure):
+	// a failed analysis holds the rollout for a person, who aborts it.
+	pause bool
 }
 
 // judgeOutcome is what one method did in one case.
 type judgeOutcome struct {
 	healthyAborted bool          // the equal-rates promotion to green was aborted (a false abort)
+	paused         bool          // the failed analysis paused the rollout (policy pause), not aborted it
 	aborted        bool          // the bad canary was aborted
 	took           time.Duration // from set image to the abort written
 	failed         int           // requests that failed from set image to the abort (or the end)
@@ -39,6 +44,9 @@ func playJudgeCase(t *testing.T, s *stack, c judgeCase, analysis string) judgeOu
 	s.reset(t)
 	tm := full
 	tm.analysis = analysis
+	if c.pause {
+		tm.onAnalysisFailure = "pause"
+	}
 	s.applyManifests(t, r, tm)
 	s.watchWeights(t, 60*time.Second, "canary-demo Healthy on blue", func(ro *v1alpha1.Rollout) bool {
 		return ro.Status.Phase == v1alpha1.RolloutPhaseHealthy
@@ -63,12 +71,22 @@ func playJudgeCase(t *testing.T, s *stack, c judgeCase, analysis string) judgeOu
 
 	start := time.Now()
 	s.vireo(t, "set", "image", "canary-demo", "canary-demo=vireo-demo:yellow")
-	s.watchWeights(t, 5*time.Minute, "the bad canary aborted or promoted", func(ro *v1alpha1.Rollout) bool {
+	s.watchWeights(t, 5*time.Minute, "the bad canary aborted, paused for a person, or promoted", func(ro *v1alpha1.Rollout) bool {
 		out.aborted = ro.Status.Abort
-		return ro.Status.Abort || (ro.Status.Phase == v1alpha1.RolloutPhaseHealthy && ro.Status.StableRS == ro.Status.CurrentPodHash)
+		out.paused = slices.ContainsFunc(ro.Status.PauseConditions, func(p v1alpha1.PauseCondition) bool { return p.Reason == v1alpha1.PauseReasonFailedAnalysis })
+		return ro.Status.Abort || out.paused || (ro.Status.Phase == v1alpha1.RolloutPhaseHealthy && ro.Status.StableRS == ro.Status.CurrentPodHash)
 	})
 	end := time.Now()
 	out.took = end.Sub(start)
+	if out.paused {
+		// The policy held yellow at its weight for a person; the person
+		// aborts, and every request goes back to green.
+		s.vireo(t, "abort", "canary-demo")
+		s.watchWeights(t, 2*time.Minute, "the abort after the pause", func(ro *v1alpha1.Rollout) bool {
+			w := ro.Status.Canary.Weights
+			return ro.Status.Abort && w != nil && w.Canary.Weight == 0 && w.Verified != nil && *w.Verified
+		})
+	}
 	time.Sleep(300 * time.Millisecond)
 	load := s.load(t, start, end)
 	out.requests = len(load)
@@ -106,10 +124,10 @@ func TestLiveJudgeAgainstThreshold(t *testing.T) {
 	// misses (whose promotion to green is also a healthy one at 0.5%
 	// errors); make bench-live (VIREO_JUDGE_LIVE_TABLE) plays both stories
 	// with both analyses, for the comparison table.
-	cases := []judgeCase{{"2% against 0.5%", 0.5, 2}}
+	cases := []judgeCase{{"2% against 0.5%", 0.5, 2, true}}
 	methods := []string{"judge"}
 	if os.Getenv("VIREO_JUDGE_LIVE_TABLE") != "" {
-		cases = []judgeCase{{"50% errors", 0, 50}, {"2% against 0.5%", 0.5, 2}}
+		cases = []judgeCase{{"50% errors", 0, 50, false}, {"2% against 0.5%", 0.5, 2, false}}
 		methods = []string{"success-rate", "judge"}
 	}
 	var b strings.Builder
@@ -123,15 +141,20 @@ func TestLiveJudgeAgainstThreshold(t *testing.T) {
 				healthy = "**aborted** (a false abort)"
 			}
 			aborted, took := "no: **promoted**", "-"
-			if o.aborted {
+			switch {
+			case o.paused:
+				aborted, took = "paused for a person (policy pause), then aborted", fmt.Sprintf("%.1fs", o.took.Seconds())
+			case o.aborted:
 				aborted, took = "yes", fmt.Sprintf("%.1fs", o.took.Seconds())
 			}
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %d of %d (%d) |\n", c.name, analysis, healthy, aborted, took, o.failed, o.requests, o.canaryFailed)
 			if analysis == "judge" {
 				if o.healthyAborted {
 					t.Errorf("%s: the judge aborted the promotion to green at equal error rates", c.name)
-				} else if !o.aborted {
+				} else if !o.aborted && !o.paused {
 					t.Errorf("%s: the judge let yellow through", c.name)
+				} else if c.pause != o.paused {
+					t.Errorf("%s: failure policy pause %v, but the rollout paused: %v", c.name, c.pause, o.paused)
 				}
 			}
 		}

@@ -49,6 +49,8 @@ type timing struct {
 	// analysis is the Rollout's analysis template: "" keeps success-rate
 	// (the seed's threshold analysis), "judge" swaps in judge.yaml.
 	analysis string
+	// onAnalysisFailure sets the Rollout's vireo.dev/on-analysis-failure.
+	onAnalysisFailure string
 }
 
 // stepShare is the canary's share of real requests at one weight.
@@ -255,6 +257,9 @@ func (s *stack) applyManifests(t *testing.T, r router, tm timing) {
 			unstructured.SetNestedSlice(obj, metrics, "spec", "metrics")
 		case "Rollout":
 			unstructured.SetNestedField(obj, r.routing, "spec", "strategy", "canary", "trafficRouting")
+			if tm.onAnalysisFailure != "" {
+				unstructured.SetNestedField(obj, tm.onAnalysisFailure, "metadata", "annotations", "vireo.dev/on-analysis-failure")
+			}
 			if tm.analysis != "" && tm.analysis != "success-rate" {
 				unstructured.SetNestedSlice(obj, []any{map[string]any{"templateName": tm.analysis}}, "spec", "strategy", "canary", "analysis", "templates")
 				unstructured.RemoveNestedField(obj, "spec", "strategy", "canary", "analysis", "args")
