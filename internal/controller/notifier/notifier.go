@@ -107,12 +107,15 @@ func (n *Notifier) init() {
 }
 
 // Event queues the notifications an Event on a Rollout may trigger: those
-// of a Rollout with a subscription annotation.
+// of a Rollout subscribed to the Event's trigger, or to a service's default
+// triggers (subscribe.SERVICE); other Events cost nothing.
 func (n *Notifier) Event(ro *v1alpha1.Rollout, eventType, reason string) {
 	n.init()
+	trigger := notifications.TriggerName(reason)
 	subscribed := false
 	for k := range ro.Annotations {
-		if strings.HasPrefix(k, notifications.SubscribePrefix) {
+		rest, ok := strings.CutPrefix(k, notifications.SubscribePrefix)
+		if ok && (strings.HasPrefix(rest, trigger+".") || !strings.HasPrefix(rest, "on-")) {
 			subscribed = true
 			break
 		}
