@@ -170,3 +170,22 @@ func scheme(t *testing.T) *runtime.Scheme {
 	}
 	return s
 }
+
+// Only an Event whose trigger the Rollout subscribes to (or a service's
+// default triggers) enters the outbox: the rest cost no write.
+func TestOnlySubscribedEventsAreKept(t *testing.T) {
+	n := &Notifier{}
+	ro := &v1alpha1.Rollout{ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: "demo", Annotations: map[string]string{
+		notifications.SubscribePrefix + "on-rollout-completed.slack": "ch"}}}
+	n.Event(ro, corev1.EventTypeNormal, "ScalingReplicaSet")
+	n.Event(ro, corev1.EventTypeNormal, "RolloutStepCompleted")
+	if len(n.outbox) != 0 {
+		t.Errorf("unsubscribed Events kept: %d", len(n.outbox))
+	}
+	n.Event(ro, corev1.EventTypeNormal, "RolloutCompleted")
+	ro.Annotations = map[string]string{notifications.SubscribePrefix + "slack": "ch"} // the default triggers
+	n.Event(ro, corev1.EventTypeNormal, "RolloutPaused")
+	if len(n.outbox) != 2 {
+		t.Errorf("subscribed Events kept: %d, want 2", len(n.outbox))
+	}
+}
