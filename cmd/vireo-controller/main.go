@@ -50,6 +50,8 @@ func run(args []string) error {
 	fs.StringVar(&opts.FlaggerProvider, "flagger-provider", "istio", "router of Canaries without spec.provider (Flagger's -mesh-provider)")
 	fs.StringVar(&opts.FlaggerMetricsServer, "flagger-metrics-server", "http://prometheus:9090", "Prometheus of the Canaries' built-in metrics (Flagger's -metrics-server)")
 	fs.StringVar(&opts.CredentialsNamespace, "credentials-namespace", "", "namespace of the metric services' credentials Secrets (datadog, newrelic, wavefront-api-tokens, influxdb); default $POD_NAMESPACE, the pod's namespace in a cluster, else argo-rollouts")
+	fs.StringVar(&opts.NotificationConfigMap, "notification-configmap", "argo-rollouts-notification-configmap", "the notification configuration's ConfigMap, in the credentials namespace")
+	fs.StringVar(&opts.NotificationSecret, "notification-secret", "argo-rollouts-notification-secret", "the notification configuration's Secret, in the credentials namespace")
 	allowLoopback := fs.Bool("allow-loopback", false, "let metric providers, webhooks and notifications reach loopback addresses (127.0.0.0/8, ::1): for a Prometheus beside the controller, and tests")
 	allowlist := fs.String("egress-allowlist", "", "CIDRs (comma-separated) that metric providers, webhooks and notifications may reach; empty: any but link-local, metadata and (without --allow-loopback) loopback addresses")
 	if err := fs.Parse(args); err != nil {

@@ -68,6 +68,9 @@ type Options struct {
 	// CredentialsNamespace holds metric services' credentials Secrets; the
 	// controller's own namespace when empty.
 	CredentialsNamespace string
+	// NotificationConfigMap and NotificationSecret name the notification
+	// configuration in that namespace; Argo Rollouts' names when empty.
+	NotificationConfigMap, NotificationSecret string
 	// Flagger turns the Canary controller on ("on"), off ("off"), or on
 	// when the API server serves flagger.app/v1beta1 ("auto" or empty).
 	Flagger string
@@ -204,7 +207,8 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		notifyNS = metricprovider.ControllerNamespace()
 	}
 	// It keeps an outbox (a ConfigMap) there, written through the fence.
-	notes := &notifier.Notifier{Reader: mgr.GetAPIReader(), Writer: writer, Namespace: notifyNS}
+	notes := &notifier.Notifier{Reader: mgr.GetAPIReader(), Writer: writer, Namespace: notifyNS,
+		ConfigMap: opts.NotificationConfigMap, Secret: opts.NotificationSecret}
 	if f != nil {
 		notes.Fence = f
 	}

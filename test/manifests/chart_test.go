@@ -130,6 +130,9 @@ func TestHelmChart(t *testing.T) {
 			t.Fatal(err)
 		}
 		args := d.Spec.Template.Spec.Containers[0].Args
+		if !slices.Contains(args, "--notification-configmap=argo-rollouts-notification-configmap") || !slices.Contains(args, "--notification-secret=argo-rollouts-notification-secret") {
+			t.Errorf("the notification configuration's names: args %v", args)
+		}
 		if !slices.Contains(args, "--allow-loopback") || !slices.Contains(args, "--egress-allowlist=10.0.0.0/8,192.0.2.1/32") {
 			t.Errorf("egress values: args %v", args)
 		}

@@ -67,6 +67,8 @@ type Notifier struct {
 	Writer    client.Client
 	Fence     Fence
 	Namespace string
+	// ConfigMap and Secret name the configuration (Argo's names when empty).
+	ConfigMap, Secret string
 
 	mu       sync.Mutex
 	outbox   map[string]*entry // by ID
@@ -290,12 +292,12 @@ func (n *Notifier) config(ctx context.Context) (*notifications.Config, error) {
 	}
 	n.cfgAt = time.Now()
 	var cm corev1.ConfigMap
-	if err := n.Reader.Get(ctx, client.ObjectKey{Namespace: n.Namespace, Name: notifications.ConfigMapName}, &cm); err != nil {
+	if err := n.Reader.Get(ctx, client.ObjectKey{Namespace: n.Namespace, Name: or(n.ConfigMap, notifications.ConfigMapName)}, &cm); err != nil {
 		n.cfg, n.cfgErr = nil, client.IgnoreNotFound(err)
 		return n.cfg, n.cfgErr
 	}
 	var secret corev1.Secret
-	if err := n.Reader.Get(ctx, client.ObjectKey{Namespace: n.Namespace, Name: notifications.SecretName}, &secret); err != nil && !apierrors.IsNotFound(err) {
+	if err := n.Reader.Get(ctx, client.ObjectKey{Namespace: n.Namespace, Name: or(n.Secret, notifications.SecretName)}, &secret); err != nil && !apierrors.IsNotFound(err) {
 		n.cfg, n.cfgErr = nil, err
 		return nil, err
 	}
@@ -312,7 +314,7 @@ func (n *Notifier) deliver(ctx context.Context, e *entry) {
 	defer func() { metrics.NotificationSendTime(e.Namespace, e.Name, time.Since(start)) }()
 	cfg, err := n.config(ctx)
 	if err != nil {
-		logger.Error(err, "reading the notification configuration", "configmap", n.Namespace+"/"+notifications.ConfigMapName)
+		logger.Error(err, "reading the notification configuration", "configmap", n.Namespace+"/"+or(n.ConfigMap, notifications.ConfigMapName))
 		metrics.NotificationFailed(e.Namespace, e.Name, e.Type, e.Reason)
 		n.done(e)
 		return
@@ -384,4 +386,11 @@ func (n *Notifier) send(ctx context.Context, cfg *notifications.Config, msg noti
 	}
 	metrics.NotificationFailed(e.Namespace, e.Name, e.Type, e.Reason)
 	logger.Error(errors.New(err.Error()), "notification given up", "attempts", attempts)
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

@@ -189,3 +189,17 @@ func TestOnlySubscribedEventsAreKept(t *testing.T) {
 		t.Errorf("subscribed Events kept: %d, want 2", len(n.outbox))
 	}
 }
+
+// --notification-configmap and --notification-secret name the
+// configuration.
+func TestConfigurationNames(t *testing.T) {
+	fc := fake.NewClientBuilder().WithObjects(
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ops", Name: "team-notes"}, Data: map[string]string{"service.webhook.ci": "url: $url"}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ops", Name: "team-secrets"}, Data: map[string][]byte{"url": []byte("http://x")}},
+	).Build()
+	n := &Notifier{Reader: fc, Namespace: "ops", ConfigMap: "team-notes", Secret: "team-secrets"}
+	cfg, err := n.config(context.Background())
+	if err != nil || cfg == nil || cfg.Services["webhook.ci"].Type != "webhook" || string(cfg.Secrets["url"]) != "http://x" {
+		t.Errorf("configuration from the named ConfigMap and Secret: %+v %v", cfg, err)
+	}
+}
