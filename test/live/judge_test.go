@@ -115,19 +115,26 @@ func (s *stack) waitColor(t *testing.T, color string) {
 
 // The judge against the seed's threshold analysis, live, with real requests
 // through Traefik at 100 a second: yellow at 50% errors (both catch it), and
-// yellow at 2% against the stable's 0.5% (the threshold, success rate over
-// 0.90, lets it through; the judge must not). Each story first promotes
-// green at the stable's own error rate, which must not be aborted.
+// yellow at 5% or 2% against the stable's 0.5% (the threshold, success rate
+// over 0.90, lets both through). Each story first promotes green at the
+// stable's own error rate, which must not be aborted.
+//
+// make test asserts only what holds in every run: the 10x regression (5%
+// against 0.5%), which the judge catches in the 45 s of background analysis
+// in each of 5,000 simulated runs (median 9 s). The 4x one (2% against 0.5%) it
+// catches in about 84% of them at this traffic (simulate --judge --rps 100
+// --weight 0.6 --interval 3s --duration 45s); CI saw it miss once, as it
+// should that often, so it is reported by make bench-live, not asserted.
 func TestLiveJudgeAgainstThreshold(t *testing.T) {
 	s := need(t)
 	// make test plays the judge's side of the story the threshold analysis
 	// misses (whose promotion to green is also a healthy one at 0.5%
 	// errors); make bench-live (VIREO_JUDGE_LIVE_TABLE) plays both stories
 	// with both analyses, for the comparison table.
-	cases := []judgeCase{{"2% against 0.5%", 0.5, 2, true}}
+	cases := []judgeCase{{"5% against 0.5%", 0.5, 5, true}}
 	methods := []string{"judge"}
 	if os.Getenv("VIREO_JUDGE_LIVE_TABLE") != "" {
-		cases = []judgeCase{{"50% errors", 0, 50, false}, {"2% against 0.5%", 0.5, 2, false}}
+		cases = []judgeCase{{"50% errors", 0, 50, false}, {"5% against 0.5%", 0.5, 5, false}, {"2% against 0.5%", 0.5, 2, false}}
 		methods = []string{"success-rate", "judge"}
 	}
 	var b strings.Builder
@@ -151,6 +158,8 @@ func TestLiveJudgeAgainstThreshold(t *testing.T) {
 			if analysis == "judge" {
 				if o.healthyAborted {
 					t.Errorf("%s: the judge aborted the promotion to green at equal error rates", c.name)
+				} else if !o.aborted && !o.paused && c.bad/c.base < 5 {
+					t.Logf("%s: the judge let yellow through (a 4x regression in 45 s of 100 requests/s: caught in about 84%% of runs)", c.name)
 				} else if !o.aborted && !o.paused {
 					t.Errorf("%s: the judge let yellow through", c.name)
 				} else if c.pause != o.paused {
