@@ -2,6 +2,11 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
+# The Go toolchain is the one go.mod names (its security fixes are why):
+# the go command fetches it from the module proxy once. A machine's own Go
+# with GOTOOLCHAIN=local would refuse this module.
+export GOTOOLCHAIN := go$(shell sed -n 's/^go //p' go.mod)
+
 CONTROLLER_GEN := go run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.20.1
 CRD_DIR := config/crd/bases
 GO_TEST_FLAGS ?=

@@ -2,6 +2,9 @@
 # Every value can be overridden from the environment, so two clusters can run
 # side by side: give each its own VIREO_CLUSTER_DIR and VIREO_CLUSTER_PORT_BASE.
 _repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# The Go toolchain go.mod names, fetched by the go command from the module
+# proxy (the machine's own Go may be older; see the README).
+export GOTOOLCHAIN=go$(sed -n 's/^go //p' "$_repo/go.mod")
 CLUSTER_DIR=${VIREO_CLUSTER_DIR:-$_repo/.cluster}
 CACHE_DIR=${VIREO_CACHE_DIR:-$_repo/.cache}
 BIN_DIR=$CACHE_DIR/bin

@@ -7,3 +7,5 @@ TRAEFIK_VERSION=v3.6.0       # the live stack's proxy (hack/live); newer version
 ARGO_ROLLOUTS_VERSION=v1.8.5 # Argo Rollouts' own controller, for the takeover tests (test/e2e/takeover_test.go)
 KREW_VERSION=v0.4.3          # the krew plugin manifest's test: test/manifests
 HELM_VERSION=v4.3.2          # the chart's tests (helm lint, template, install): test/manifests, test/e2e
+GOVULNCHECK_VERSION=v1.9.0   # hack/vulncheck: govulncheck, built with Vireo's toolchain
+VULNDB_VERSION=v0.0.0-20261105234957-e22db6528018 # hack/vulncheck: the golang.org/x/vulndb module (its data/osv), 2026-11-05
