@@ -125,14 +125,17 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	// What Vireo never reads is dropped before it is cached (transform.go):
+	// managedFields everywhere, and most of each pod.
 	cacheOpts := cache.Options{
+		DefaultTransform: stripManagedFields,
 		ByObject: map[client.Object]cache.ByObject{
 			&v1alpha1.Rollout{}:      {Label: sel},
 			&v1alpha1.AnalysisRun{}:  {Label: sel},
 			&v1alpha1.Experiment{}:   {Label: sel},
 			&flaggerv1beta1.Canary{}: {Label: sel},
 			&appsv1.ReplicaSet{}:     {Label: rolloutOwned},
-			&corev1.Pod{}:            {Label: rolloutOwned},
+			&corev1.Pod{}:            {Label: rolloutOwned, Transform: slimPod},
 			&batchv1.Job{}:           {Label: runOwned},
 		},
 	}
