@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/vireo-dev/vireo/internal/controller"
+	"github.com/vireo-dev/vireo/internal/controller/shard"
 	"github.com/vireo-dev/vireo/internal/httpquery"
 	planner "github.com/vireo-dev/vireo/internal/rollout"
 	"github.com/vireo-dev/vireo/internal/version"
@@ -41,7 +42,8 @@ func run(args []string) error {
 	fs.StringVar(&opts.Namespace, "namespace", "", "watch only this namespace (default: all namespaces)")
 	fs.StringVar(&opts.InstanceID, "instance-id", "", "reconcile only objects labelled "+planner.InstanceIDLabel+"=ID; without it, only objects without that label")
 	fs.BoolVar(&opts.LeaderElect, "leader-elect", false, "elect one active controller through a Lease")
-	fs.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election Lease (default: --namespace, or the pod's namespace in a cluster)")
+	fs.IntVar(&opts.Shards, "shards", 0, "split the objects among replicas in N shards, each with its own Lease (vireo-controller-shard-K), assigned by a hash of namespace and name or by the "+shard.Label+" label; replaces --leader-elect")
+	fs.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election Lease, or of the shards' Leases (default: --namespace, or the pod's namespace in a cluster)")
 	fs.StringVar(&opts.MetricsBindAddress, "metrics-bind-address", ":8090", "address of the Prometheus metrics endpoint; 0 turns it off")
 	fs.StringVar(&opts.HealthProbeBindAddress, "health-probe-bind-address", ":8080", "address of /healthz and /readyz; 0 turns them off")
 	fs.IntVar(&opts.RolloutThreads, "rollout-threads", 10, "Rollouts reconciled in parallel")
@@ -108,7 +110,7 @@ func run(args []string) error {
 		return err
 	}
 	setup.Info("starting vireo-controller", "version", version.String(),
-		"namespace", opts.Namespace, "instanceID", opts.InstanceID, "leaderElect", opts.LeaderElect)
+		"namespace", opts.Namespace, "instanceID", opts.InstanceID, "leaderElect", opts.LeaderElect, "shards", opts.Shards)
 	return mgr.Start(ctx)
 }
 

@@ -60,11 +60,17 @@ func (l *Leadership) MayWrite(ctx context.Context) error {
 	return nil
 }
 
+// replicaIdentity names this process in Leases: host, pid and a random
+// part (tests find a replica's writes in the audit log by its pid).
+func replicaIdentity() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s_%d_%s", host, os.Getpid(), rand.String(6))
+}
+
 // newLeaseLock makes the Lease lock with an identity this process knows, so
 // that Leadership can recognise itself in the Lease.
 func newLeaseLock(cfg *rest.Config, namespace string) (resourcelock.Interface, string, error) {
-	host, _ := os.Hostname()
-	identity := fmt.Sprintf("%s_%d_%s", host, os.Getpid(), rand.String(6))
+	identity := replicaIdentity()
 	cs, err := kubernetes.NewForConfig(rest.CopyConfig(cfg))
 	if err != nil {
 		return nil, "", fmt.Errorf("creating leader-election client: %w", err)

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
@@ -24,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -37,6 +39,7 @@ import (
 	"github.com/vireo-dev/vireo/internal/controller/fence"
 	"github.com/vireo-dev/vireo/internal/controller/notifier"
 	rolloutctrl "github.com/vireo-dev/vireo/internal/controller/rollout"
+	"github.com/vireo-dev/vireo/internal/controller/shard"
 	"github.com/vireo-dev/vireo/internal/metricprovider"
 	"github.com/vireo-dev/vireo/internal/metricprovider/job"
 	rolloutpkg "github.com/vireo-dev/vireo/internal/rollout"
@@ -54,7 +57,11 @@ type Options struct {
 	InstanceID string
 	// LeaderElect turns on leader election through a Lease.
 	LeaderElect bool
-	// LeaderElectionNamespace holds the Lease; defaults to Namespace, or to the
+	// Shards splits the objects among replicas (--shards): each of Shards
+	// shards has a Lease, and a replica reconciles the shards it holds.
+	// 0 or 1: no shards. It replaces LeaderElect, which it excludes.
+	Shards int
+	// LeaderElectionNamespace holds the Lease (or the shards' Leases); defaults to Namespace, or to the
 	// pod's namespace when running in a cluster.
 	LeaderElectionNamespace string
 	// MetricsBindAddress serves Prometheus metrics; "0" turns them off.
@@ -154,6 +161,30 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		RetryPeriod:                   ptr.To(retryPeriod),
 		Controller:                    config.Controller{SkipNameValidation: ptr.To(opts.SeveralPerProcess)},
 	}
+	if opts.Shards > 1 && opts.LeaderElect {
+		return nil, fmt.Errorf("--shards and --leader-elect exclude each other: with shards, each shard has its own Lease")
+	}
+	if opts.Shards < 0 {
+		return nil, fmt.Errorf("--shards %d: must be 0 or more", opts.Shards)
+	}
+	var shards *Shards
+	if opts.Shards > 1 {
+		ns := opts.LeaderElectionNamespace
+		if ns == "" {
+			ns = opts.Namespace
+		}
+		if ns, err = leaderElectionNamespace(ns); err != nil {
+			return nil, err
+		}
+		cs, err := kubernetes.NewForConfig(rest.CopyConfig(cfg))
+		if err != nil {
+			return nil, fmt.Errorf("creating the shards' Lease client: %w", err)
+		}
+		shards = newShards(cs, ns, replicaIdentity(), opts.Shards)
+		// The shards' Leases are cached, for the write fence.
+		cacheOpts.ByObject[&coordinationv1.Lease{}] = cache.ByObject{Namespaces: map[string]cache.Config{ns: {}}}
+		mgrOpts.Cache = cacheOpts
+	}
 	var leadership *Leadership
 	if opts.LeaderElect {
 		ns := opts.LeaderElectionNamespace
@@ -202,6 +233,17 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		leadership.reader = mgr.GetClient()
 		f = leadership
 	}
+	if shards != nil {
+		shards.reader = mgr.GetClient()
+		for _, l := range shards.leases {
+			l.reader = mgr.GetClient()
+		}
+		shards.synced = mgr.GetCache().WaitForCacheSync
+		if err := mgr.Add(shards); err != nil {
+			return nil, err
+		}
+		f = shards
+	}
 	writer := fence.Client(mgr.GetClient(), f)
 	// Events are counted (rollout_events_total) once the fence lets them by.
 	// Notifications (Argo Rollouts' configuration) are sent for them too.
@@ -209,29 +251,53 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	if notifyNS == "" {
 		notifyNS = metricprovider.ControllerNamespace()
 	}
-	// It keeps an outbox (a ConfigMap) there, written through the fence.
-	notes := &notifier.Notifier{Reader: mgr.GetAPIReader(), Writer: writer, Namespace: notifyNS,
-		ConfigMap: opts.NotificationConfigMap, Secret: opts.NotificationSecret}
-	if f != nil {
-		notes.Fence = f
+	// It keeps an outbox (a ConfigMap) there, written through the fence;
+	// with shards, one per shard, delivered by the replica holding it.
+	boxes := 1
+	if shards != nil {
+		boxes = shards.n
 	}
-	if err := mgr.Add(manager.RunnableFunc(notes.Start)); err != nil {
-		return nil, err
+	notes := make([]*notifier.Notifier, boxes)
+	for k := range notes {
+		notes[k] = &notifier.Notifier{Reader: mgr.GetAPIReader(), Writer: writer, Namespace: notifyNS,
+			ConfigMap: opts.NotificationConfigMap, Secret: opts.NotificationSecret}
+		switch {
+		case shards != nil:
+			notes[k].Outbox = fmt.Sprintf("%s-%d", notifier.OutboxName, k)
+			notes[k].Fence = shards.Fence(k)
+		case f != nil:
+			notes[k].Fence = f
+		}
+		if err := mgr.Add(manager.RunnableFunc(notes[k].Start)); err != nil {
+			return nil, err
+		}
 	}
-	recorder := fence.Recorder(metrics.CountingRecorder(mgr.GetEventRecorderFor("vireo-controller"), notes.Event), f)
+	notify := func(ro *v1alpha1.Rollout, eventType, reason string) {
+		notes[shard.Of(ro.Namespace, ro.Name, ro.Labels, boxes)].Event(ro, eventType, reason)
+	}
+	recorder := fence.Recorder(metrics.CountingRecorder(mgr.GetEventRecorderFor("vireo-controller"), notify), f)
 	// Argo Rollouts' metrics, the objects' state read from the cache.
 	if err := metrics.Register(mgr.GetClient()); err != nil {
 		return nil, fmt.Errorf("registering metrics: %w", err)
 	}
-	rollouts := &rolloutctrl.Reconciler{Client: writer, Recorder: recorder, Fence: f, Workers: opts.RolloutThreads, NamespaceOnly: opts.Namespace != ""}
+	resync := func(list func() client.ObjectList) <-chan event.GenericEvent {
+		if shards == nil {
+			return nil
+		}
+		return shards.Resync(list)
+	}
+	rollouts := &rolloutctrl.Reconciler{Client: writer, Recorder: recorder, Fence: f, Workers: opts.RolloutThreads, NamespaceOnly: opts.Namespace != "",
+		Resync: resync(func() client.ObjectList { return &v1alpha1.RolloutList{} })}
 	if err := rollouts.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("registering the rollout controller: %w", err)
 	}
-	runs := &analysisrunctrl.Reconciler{Client: writer, Recorder: recorder, Fence: f, Workers: opts.AnalysisThreads, CredentialsNamespace: opts.CredentialsNamespace}
+	runs := &analysisrunctrl.Reconciler{Client: writer, Recorder: recorder, Fence: f, Workers: opts.AnalysisThreads, CredentialsNamespace: opts.CredentialsNamespace,
+		Resync: resync(func() client.ObjectList { return &v1alpha1.AnalysisRunList{} })}
 	if err := runs.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("registering the analysisrun controller: %w", err)
 	}
-	experiments := &experimentctrl.Reconciler{Client: writer, Recorder: recorder, Fence: f, NamespaceOnly: opts.Namespace != ""}
+	experiments := &experimentctrl.Reconciler{Client: writer, Recorder: recorder, Fence: f, NamespaceOnly: opts.Namespace != "",
+		Resync: resync(func() client.ObjectList { return &v1alpha1.ExperimentList{} })}
 	if err := experiments.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("registering the experiment controller: %w", err)
 	}
@@ -241,6 +307,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	}
 	if flagger {
 		canaries := &canaryctrl.Reconciler{Client: writer, Fence: f, Provider: opts.FlaggerProvider, MetricsServer: opts.FlaggerMetricsServer,
+			Resync: resync(func() client.ObjectList { return &flaggerv1beta1.CanaryList{} }),
 			// Flagger's events come from "flagger"; kubectl describe shows it.
 			Recorder: fence.Recorder(mgr.GetEventRecorderFor("flagger"), f)}
 		if err := canaries.SetupWithManager(mgr); err != nil {

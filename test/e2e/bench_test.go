@@ -24,6 +24,8 @@ import (
 
 var benchRollouts = flag.Int("bench-rollouts", 0, "run the rollout benchmark with this many rollouts (make bench uses 200)")
 
+var benchReplicas = flag.Int("bench-replicas", 4, "with -bench-rollouts: replicas of each rollout (the scale profiles use 1)")
+
 var benchNotify = flag.Bool("bench-notify", false, "with -bench-rollouts: every rollout subscribes to its step and completion notifications, sent to a local webhook")
 
 // TestBenchRollouts is the rollout benchmark (make bench): N rollouts of 4
@@ -43,7 +45,7 @@ func TestBenchRollouts(t *testing.T) {
 		logLevel = "4" // every status patch, for finding writes to save
 	}
 	args := []string{"--metrics-bind-address", metricsAddr, "--log-level", logLevel}
-	manifests := manyRollouts(n, "5s")
+	manifests := strings.ReplaceAll(manyRollouts(n, "5s"), "  replicas: 4\n", fmt.Sprintf("  replicas: %d\n", *benchReplicas))
 	var notified atomic.Int64
 	if *benchNotify {
 		hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { notified.Add(1) }))
@@ -74,7 +76,7 @@ data:
 	ns := c.namespace(t, "bench")
 
 	start := time.Now()
-	c.must(t, manifests, "apply", "-n", ns, "-f", "-")
+	c.createInChunks(t, ns, manifests)
 	eventually(t, 20*time.Minute, "all Healthy on blue", c.allHealthy(t, ns, n, ":blue"))
 	created := time.Since(start)
 
@@ -134,7 +136,7 @@ data:
 	if *benchNotify {
 		notes = fmt.Sprintf("on (%d delivered to a local webhook)", notified.Load())
 	}
-	fmt.Fprintf(&b, "\nRollout benchmark: %d rollouts x 4 replicas, steps 25 / pause 5s / 50 / pause 5s / 75 / pause 5s; controller defaults (QPS 100, burst 200, 10 workers); notifications %s\n", n, notes)
+	fmt.Fprintf(&b, "\nRollout benchmark: %d rollouts x %d replicas, steps 25 / pause 5s / 50 / pause 5s / 75 / pause 5s; controller defaults (QPS 100, burst 200, 10 workers); notifications %s\n", n, *benchReplicas, notes)
 	fmt.Fprintf(&b, "| measure | value | target |\n|---|---|---|\n")
 	fmt.Fprintf(&b, "| time to create all and reach Healthy (first version) | %.1f s | |\n", created.Seconds())
 	fmt.Fprintf(&b, "| wall time until all %d are Healthy on the new version | %.1f s | floor: 15 s of pauses |\n", n, updated.Seconds())
@@ -155,6 +157,35 @@ data:
 	fmt.Print(b.String())
 	if path := os.Getenv("VIREO_BENCH_OUT"); path != "" {
 		_ = os.WriteFile(path, []byte(b.String()), 0o644)
+	}
+}
+
+// createInChunks creates a long multi-document manifest with kubectl, 200
+// documents a call and 4 calls at once (10,000 rollouts in one apply take
+// minutes).
+func (c *cluster) createInChunks(t *testing.T, ns, manifests string) {
+	t.Helper()
+	docs := strings.Split(manifests, "---\n")
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for from := 0; from < len(docs); from += 200 {
+		chunk := strings.Join(docs[from:min(from+200, len(docs))], "---\n")
+		if strings.TrimSpace(chunk) == "" {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if out, err := c.kubectl(chunk, "create", "-n", ns, "-f", "-"); err != nil {
+				t.Errorf("kubectl create: %v\n%s", err, out)
+			}
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
 	}
 }
 

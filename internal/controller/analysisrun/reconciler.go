@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -31,6 +32,7 @@ import (
 	"github.com/vireo-dev/vireo/internal/analysis"
 	"github.com/vireo-dev/vireo/internal/controller/fence"
 	"github.com/vireo-dev/vireo/internal/controller/owned"
+	"github.com/vireo-dev/vireo/internal/controller/shard"
 	"github.com/vireo-dev/vireo/internal/metricprovider"
 	"github.com/vireo-dev/vireo/internal/metricprovider/cloudwatch"
 	"github.com/vireo-dev/vireo/internal/reasons"
@@ -55,6 +57,9 @@ type Reconciler struct {
 	// replica still leads; Client and Recorder should be fenced with it too
 	// (see package fence), so that no write of a pass escapes it.
 	Fence fence.Fence
+	// Resync requeues the objects of a shard this replica takes over
+	// (--shards); nil without shards.
+	Resync <-chan event.GenericEvent
 
 	tenants share // the workers each namespace holds
 }
@@ -87,6 +92,7 @@ func (r *Reconciler) SetupWithManager(mgr manager.Manager) error {
 	return builder.ControllerManagedBy(mgr).
 		For(&v1alpha1.AnalysisRun{}).
 		Owns(&batchv1.Job{}).
+		WatchesRawSource(shard.Source(r.Resync)).
 		Named("analysisrun").
 		WithOptions(crcontroller.Options{MaxConcurrentReconciles: r.Workers}).
 		Complete(metrics.Timed(metrics.AnalysisRun, r))
@@ -106,8 +112,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if run.DeletionTimestamp != nil {
 		return reconcile.Result{}, nil // its Jobs go with it
 	}
-	if !fence.Leads(ctx, r.Fence, &run) {
-		return reconcile.Result{RequeueAfter: time.Second}, nil
+	ctx, later, ok := fence.Begin(ctx, r.Fence, &run)
+	if !ok {
+		return later, nil
 	}
 	if r.tenants.limit > 0 {
 		if !r.tenants.acquire(run.Namespace) {

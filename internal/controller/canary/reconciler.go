@@ -9,7 +9,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -22,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -31,6 +31,7 @@ import (
 	planner "github.com/vireo-dev/vireo/internal/canary"
 	"github.com/vireo-dev/vireo/internal/canary/apply"
 	"github.com/vireo-dev/vireo/internal/controller/fence"
+	"github.com/vireo-dev/vireo/internal/controller/shard"
 )
 
 // DefaultMetricsServer is Flagger's -metrics-server default.
@@ -48,6 +49,9 @@ type Reconciler struct {
 	Recorder  record.EventRecorder
 	Clock     clock.PassiveClock
 	Fence     fence.Fence
+	// Resync requeues the objects of a shard this replica takes over
+	// (--shards); nil without shards.
+	Resync <-chan event.GenericEvent
 	// Provider is the router of Canaries without spec.provider (Flagger's
 	// -mesh-provider); istio when empty.
 	Provider string
@@ -92,6 +96,7 @@ func (r *Reconciler) SetupWithManager(mgr manager.Manager) error {
 		For(&v1beta1.Canary{}).
 		Owns(&appsv1.Deployment{}).
 		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.canariesOf)).
+		WatchesRawSource(shard.Source(r.Resync)).
 		Named("canary").
 		WithOptions(crcontroller.Options{MaxConcurrentReconciles: r.Workers}).
 		Complete(r)
@@ -123,8 +128,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if c.DeletionTimestamp != nil && !controllerutil.ContainsFinalizer(&c, planner.FinalizerName) {
 		return reconcile.Result{}, nil // owned objects go with it
 	}
-	if !fence.Leads(ctx, r.Fence, &c) {
-		return reconcile.Result{RequeueAfter: time.Second}, nil
+	ctx, later, ok := fence.Begin(ctx, r.Fence, &c)
+	if !ok {
+		return later, nil
 	}
 	o, router, err := r.gather(ctx, &c)
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"time"
 
 	"github.com/vireo-dev/vireo/internal/controller/metrics"
 
@@ -27,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -37,6 +37,7 @@ import (
 	"github.com/vireo-dev/vireo/internal/analysis/templates"
 	"github.com/vireo-dev/vireo/internal/controller/fence"
 	"github.com/vireo-dev/vireo/internal/controller/owned"
+	"github.com/vireo-dev/vireo/internal/controller/shard"
 	planner "github.com/vireo-dev/vireo/internal/experiment"
 	"github.com/vireo-dev/vireo/internal/reasons"
 )
@@ -53,6 +54,9 @@ type Reconciler struct {
 	Workers int
 	// Fence: as the Rollout reconciler's.
 	Fence fence.Fence
+	// Resync requeues the objects of a shard this replica takes over
+	// (--shards); nil without shards.
+	Resync <-chan event.GenericEvent
 	// NamespaceOnly says the controller may read only its own namespace.
 	NamespaceOnly bool
 }
@@ -79,6 +83,7 @@ func (r *Reconciler) SetupWithManager(mgr manager.Manager) error {
 		Owns(&corev1.Service{}).
 		Owns(&v1alpha1.AnalysisRun{}).
 		Watches(&v1alpha1.AnalysisTemplate{}, handler.EnqueueRequestsFromMapFunc(r.waitingIn)).
+		WatchesRawSource(shard.Source(r.Resync)).
 		Named("experiment").
 		WithOptions(crcontroller.Options{MaxConcurrentReconciles: r.Workers}).
 		Complete(metrics.Timed(metrics.Experiment, r))
@@ -110,8 +115,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if ex.DeletionTimestamp != nil {
 		return reconcile.Result{}, nil // owned objects go with it
 	}
-	if !fence.Leads(ctx, r.Fence, &ex) {
-		return reconcile.Result{RequeueAfter: time.Second}, nil
+	ctx, later, ok := fence.Begin(ctx, r.Fence, &ex)
+	if !ok {
+		return later, nil
 	}
 	sets, taken, err := r.replicaSets(ctx, &ex)
 	if err != nil {

@@ -9,17 +9,32 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 )
 
 // Fence says whether this replica may write now. nil means it may.
 type Fence interface {
 	MayWrite(ctx context.Context) error
+}
+
+// Sharded is a Fence that splits the objects among replicas (--shards):
+// a replica reconciles and writes only for the shards it holds.
+type Sharded interface {
+	Fence
+	// Claim says whether this replica holds obj's shard; when it does, the
+	// context returned carries the shard, against whose Lease MayWrite
+	// then checks the pass's writes.
+	Claim(ctx context.Context, obj client.Object) (context.Context, bool)
+	// MayWriteFor checks a write about obj made without such a context
+	// (an Event).
+	MayWriteFor(obj runtime.Object) error
 }
 
 // ErrFenced wraps the Fence's refusal of a write.
@@ -147,34 +162,52 @@ type fencedRecorder struct {
 	f Fence
 }
 
+// may says whether an Event about obj may be written.
+func (e *fencedRecorder) may(obj runtime.Object) bool {
+	if s, ok := e.f.(Sharded); ok {
+		return s.MayWriteFor(obj) == nil
+	}
+	return e.f.MayWrite(context.Background()) == nil
+}
+
 func (e *fencedRecorder) Event(obj runtime.Object, typ, reason, msg string) {
-	if e.f.MayWrite(context.Background()) == nil {
+	if e.may(obj) {
 		e.r.Event(obj, typ, reason, msg)
 	}
 }
 
 func (e *fencedRecorder) Eventf(obj runtime.Object, typ, reason, format string, args ...any) {
-	if e.f.MayWrite(context.Background()) == nil {
+	if e.may(obj) {
 		e.r.Eventf(obj, typ, reason, format, args...)
 	}
 }
 
 func (e *fencedRecorder) AnnotatedEventf(obj runtime.Object, annotations map[string]string, typ, reason, format string, args ...any) {
-	if e.f.MayWrite(context.Background()) == nil {
+	if e.may(obj) {
 		e.r.AnnotatedEventf(obj, annotations, typ, reason, format, args...)
 	}
 }
 
-// Leads reports whether a pass over obj may begin: f is nil, or lets this
-// replica write. When it may not, it says why in the log, so that a replica
-// that waits is never silent about it.
-func Leads(ctx context.Context, f Fence, obj client.Object) bool {
+// Begin says whether a pass over obj may begin, and gives the context its
+// writes are made in. With shards, an object of a shard another replica
+// holds is left alone (ok false, and no requeue: its own replica
+// reconciles it; a shard taken over is resynced whole). Then f must let
+// this replica write; when it does not, Begin says why in the log, so a
+// replica that waits is never silent about it, and asks to look again in
+// a second.
+func Begin(ctx context.Context, f Fence, obj client.Object) (context.Context, reconcile.Result, bool) {
 	if f == nil {
-		return true
+		return ctx, reconcile.Result{}, true
+	}
+	if s, ok := f.(Sharded); ok {
+		var held bool
+		if ctx, held = s.Claim(ctx, obj); !held {
+			return ctx, reconcile.Result{}, false
+		}
 	}
 	if err := f.MayWrite(ctx); err != nil {
 		log.FromContext(ctx).Info("not acting: leadership not confirmed", "object", klog.KObj(obj), "reason", err.Error())
-		return false
+		return ctx, reconcile.Result{RequeueAfter: time.Second}, false
 	}
-	return true
+	return ctx, reconcile.Result{}, true
 }

@@ -69,6 +69,9 @@ type Notifier struct {
 	Namespace string
 	// ConfigMap and Secret name the configuration (Argo's names when empty).
 	ConfigMap, Secret string
+	// Outbox names the outbox ConfigMap; OutboxName when empty (with
+	// shards, each shard has its own, delivered by the replica holding it).
+	Outbox string
 
 	mu       sync.Mutex
 	outbox   map[string]*entry // by ID
@@ -83,6 +86,9 @@ type Notifier struct {
 	// wait is how long the first retry waits (tests shorten it).
 	wait time.Duration
 }
+
+// boxName is the outbox ConfigMap's name.
+func (n *Notifier) boxName() string { return or(n.Outbox, OutboxName) }
 
 // entry is one Event waiting for its notifications, as the outbox stores
 // it; rollout is the Rollout as the Event saw it (read again after a
@@ -156,7 +162,7 @@ func (n *Notifier) Start(ctx context.Context) error {
 		}
 	}
 	if err := n.load(ctx); err != nil {
-		logger.Error(err, "reading the notification outbox; its Events are not delivered", "configmap", n.Namespace+"/"+OutboxName)
+		logger.Error(err, "reading the notification outbox; its Events are not delivered", "configmap", n.Namespace+"/"+n.boxName())
 	}
 	go func() {
 		for {
@@ -186,13 +192,13 @@ func (n *Notifier) Start(ctx context.Context) error {
 // delivered again (at least once), with the Rollouts as they are now.
 func (n *Notifier) load(ctx context.Context) error {
 	var cm corev1.ConfigMap
-	if err := n.Reader.Get(ctx, client.ObjectKey{Namespace: n.Namespace, Name: OutboxName}, &cm); err != nil {
+	if err := n.Reader.Get(ctx, client.ObjectKey{Namespace: n.Namespace, Name: n.boxName()}, &cm); err != nil {
 		return client.IgnoreNotFound(err)
 	}
 	var list []*entry
 	if data := cm.Data[outboxKey]; data != "" {
 		if err := json.Unmarshal([]byte(data), &list); err != nil {
-			return fmt.Errorf("%s: %w", OutboxName, err)
+			return fmt.Errorf("%s: %w", n.boxName(), err)
 		}
 	}
 	for _, e := range list {
@@ -255,10 +261,10 @@ func (n *Notifier) flush(ctx context.Context) error {
 
 func (n *Notifier) store(ctx context.Context, data string) error {
 	var cm corev1.ConfigMap
-	err := n.Reader.Get(ctx, client.ObjectKey{Namespace: n.Namespace, Name: OutboxName}, &cm)
+	err := n.Reader.Get(ctx, client.ObjectKey{Namespace: n.Namespace, Name: n.boxName()}, &cm)
 	switch {
 	case apierrors.IsNotFound(err):
-		cm = corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: n.Namespace, Name: OutboxName,
+		cm = corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: n.Namespace, Name: n.boxName(),
 			Labels: map[string]string{"app.kubernetes.io/managed-by": "vireo"}}, Data: map[string]string{outboxKey: data}}
 		return n.Writer.Create(ctx, &cm)
 	case err != nil:

@@ -37,6 +37,7 @@ import (
 	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/controller/fence"
 	"github.com/vireo-dev/vireo/internal/controller/owned"
+	"github.com/vireo-dev/vireo/internal/controller/shard"
 	"github.com/vireo-dev/vireo/internal/reasons"
 	planner "github.com/vireo-dev/vireo/internal/rollout"
 	"github.com/vireo-dev/vireo/internal/rollout/apply"
@@ -57,6 +58,9 @@ type Reconciler struct {
 	// and Recorder should be fenced with it too (see package fence): then
 	// every write of a pass, to any object, is checked where it is made.
 	Fence fence.Fence
+	// Resync requeues the objects of a shard this replica takes over
+	// (--shards); nil without shards.
+	Resync <-chan event.GenericEvent
 	// NamespaceOnly says the controller may read only its own namespace:
 	// ClusterAnalysisTemplates are then read uncached (and mostly refused).
 	NamespaceOnly bool
@@ -130,6 +134,7 @@ func (r *Reconciler) SetupWithManager(mgr manager.Manager) error {
 		b = b.Watches(&v1alpha1.ClusterAnalysisTemplate{}, handler.EnqueueRequestsFromMapFunc(r.rolloutsMatching(templateIndex, clusterKey, false)))
 	}
 	return b.
+		WatchesRawSource(shard.Source(r.Resync)).
 		Named("rollout").
 		WithOptions(crcontroller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		Complete(metrics.Timed(metrics.Rollout, r))
@@ -217,8 +222,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if ro.DeletionTimestamp != nil {
 		return reconcile.Result{}, nil // owned objects go with it
 	}
-	if !fence.Leads(ctx, r.Fence, &ro) {
-		return reconcile.Result{RequeueAfter: time.Second}, nil
+	ctx, later, ok := fence.Begin(ctx, r.Fence, &ro)
+	if !ok {
+		return later, nil
 	}
 	obs, wait, err := r.gather(ctx, &ro)
 	switch {
