@@ -11,7 +11,7 @@ CONTROLLER_GEN := go run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.20.1
 CRD_DIR := config/crd/bases
 GO_TEST_FLAGS ?=
 
-.PHONY: bench-scale image krew build web generate verify-generated fmt vet test unit-test integration-test e2e-test bench bench-live demo demo-flagger demo-quick live-up live-down cluster-up cluster-down clean
+.PHONY: bench-chaos bench-scale image krew build web generate verify-generated fmt vet test unit-test integration-test e2e-test bench bench-live demo demo-flagger demo-quick live-up live-down cluster-up cluster-down clean
 
 build: ## bin/vireo-controller, bin/kubectl-vireo, bin/vireo-demo and bin/vireo-loadtester
 	go build -o bin/vireo-controller ./cmd/vireo-controller
@@ -60,6 +60,10 @@ bench-scale: ## the scale profiles: 1,000 and 10,000 rollouts of 1 replica; then
 	VIREO_REQUIRE_CLUSTER=1 go test -count=1 -timeout 90m -run '^TestBenchRollouts$$' -v ./test/e2e/ -args -bench-rollouts=1000 -bench-replicas=1 | grep -v '^{'
 	VIREO_REQUIRE_CLUSTER=1 VIREO_CLUSTER_NODES=24 go test -count=1 -timeout 300m -run '^TestBenchRollouts$$' -v ./test/e2e/ -args -bench-rollouts=10000 -bench-replicas=1 | grep -v '^{'
 	VIREO_REQUIRE_CLUSTER=1 VIREO_CLUSTER_NODES=8 go test -count=1 -timeout 90m -run '^TestShardsFailover$$' -v ./test/e2e/ -args -shard-rollouts=1000 | grep -v -E '^\s*[{IE]'
+
+bench-chaos: ## the chaos suite at full size: 50 rollouts through each fault, 100 controller SIGKILLs; prints the recovery table
+	hack/cluster/build
+	VIREO_REQUIRE_CLUSTER=1 go test -count=1 -timeout 90m -run '^TestChaosFaults$$' -v ./test/e2e/ -args -chaos-rollouts=50 -chaos-kills=100 | grep -E '^\s*\||^(--- |ok|FAIL)'
 
 image: ## the controller's OCI image (VERSION=v0.1.0), without a container engine: dist/image/oci and dist/image/vireo-controller.tar
 	go run ./hack/image -version $(or $(VERSION),dev) -out dist/image

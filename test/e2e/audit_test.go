@@ -82,7 +82,8 @@ func (c *cluster) rbacDenials() []string {
 			} `json:"responseStatus"`
 		}
 		if json.Unmarshal(sc.Bytes(), &e) != nil || e.ResponseStatus.Code != 403 ||
-			!strings.Contains(e.User.Username, "vireo") || !strings.Contains(e.ResponseStatus.Message, "cannot") {
+			!strings.Contains(e.User.Username, "vireo") || !strings.Contains(e.ResponseStatus.Message, "cannot") ||
+			apiserverRestarts.justRestarted(e.StageTimestamp) {
 			continue
 		}
 		key := e.Verb + " " + e.ObjectRef.Resource

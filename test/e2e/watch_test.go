@@ -68,6 +68,13 @@ func watchObjects(t *testing.T, wc client.WithWatch, list client.ObjectList, ns 
 		rv := ""
 		for {
 			for ev := range w.ResultChan() {
+				if ev.Type == watch.Error {
+					// Most often 410 Gone: the version is older than the API
+					// server keeps (it restarted). Start again from a list;
+					// what changed in between is seen as its latest state.
+					rv = ""
+					continue
+				}
 				if obj, ok := ev.Object.(client.Object); ok {
 					rv = obj.GetResourceVersion()
 					if ev.Type != watch.Bookmark {
