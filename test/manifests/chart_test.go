@@ -89,6 +89,15 @@ func TestHelmChart(t *testing.T) {
 				t.Errorf("controller args %v lack %s", args, a)
 			}
 		}
+		// shards in place of leader election.
+		sharded := rendered(t, helm(t, "template", "vireo", chart, "--namespace", "vireo-system", "--set", "shards=4,replicas=3"))
+		var sd appsv1.Deployment
+		if err := yaml.Unmarshal(sharded["Deployment/vireo-controller"], &sd); err != nil {
+			t.Fatal(err)
+		}
+		if a := sd.Spec.Template.Spec.Containers[0].Args; !slices.Contains(a, "--shards=4") || slices.Contains(a, "--leader-elect") {
+			t.Errorf("with shards=4 the controller args are %v, want --shards=4 and no --leader-elect", a)
+		}
 		crds := 0
 		for k := range objs {
 			if strings.HasPrefix(k, "CustomResourceDefinition/") {
