@@ -13,6 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	cw "github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -21,6 +24,7 @@ import (
 	planner "github.com/vireo-dev/vireo/internal/canary"
 	"github.com/vireo-dev/vireo/internal/httpquery"
 	"github.com/vireo-dev/vireo/internal/metricprovider"
+	"github.com/vireo-dev/vireo/internal/metricprovider/cloudwatch"
 	"github.com/vireo-dev/vireo/internal/metricprovider/datadog"
 	"github.com/vireo-dev/vireo/internal/metricprovider/graphite"
 	"github.com/vireo-dev/vireo/internal/metricprovider/influxdb"
@@ -35,6 +39,11 @@ type Checker struct {
 	// Backoff is the first wait between two tries of a webhook (1 s when
 	// zero); it doubles up to 30 s.
 	Backoff time.Duration
+	// AWSConfig loads the AWS configuration of a cloudwatch MetricTemplate
+	// for its region (the SDK's usual chain when nil); CloudWatchOptions
+	// adjust its client (tests point it at a local CloudWatch).
+	AWSConfig         func(ctx context.Context, region string) (aws.Config, error)
+	CloudWatchOptions []func(*cw.Options)
 }
 
 // Payload is the body of a webhook call, as Flagger sends it.
@@ -226,6 +235,8 @@ func (k *Checker) query(ctx context.Context, q *planner.MetricQuery, secret map[
 			return nil, nil
 		}
 		return *answer.Results[0].Result, nil
+	case "cloudwatch":
+		return k.cloudWatch(ctx, q)
 	case "graphite":
 		if len(secret["username"]) > 0 {
 			return nil, errors.New("graphite with a username and password is not served by Vireo yet")
@@ -233,7 +244,51 @@ func (k *Checker) query(ctx context.Context, q *planner.MetricQuery, secret map[
 		metric.Provider.Graphite = &v1alpha1.GraphiteMetric{Address: p.Address, Query: q.Query}
 		return graphite.Provider{}.Query(ctx, metric)
 	}
-	return nil, fmt.Errorf("metric provider %q is not served by Vireo yet (prometheus, datadog, newrelic, influxdb, graphite and %s are)", p.Type, planner.JudgeProvider)
+	return nil, fmt.Errorf("metric provider %q is not served by Vireo yet (prometheus, datadog, newrelic, influxdb, graphite, cloudwatch and %s are)", p.Type, planner.JudgeProvider)
+}
+
+// cloudWatch runs a cloudwatch MetricTemplate as Flagger does: the query is
+// a JSON list of GetMetricData queries (the AWS API's field names), asked
+// over the last ten intervals in provider.region; the value is the first
+// result's first (newest) value. It goes through Vireo's CloudWatch client.
+func (k *Checker) cloudWatch(ctx context.Context, q *planner.MetricQuery) (any, error) {
+	region := q.Provider.Region
+	if region == "" {
+		return nil, errors.New("the cloudwatch MetricTemplate needs provider.region")
+	}
+	var queries []v1alpha1.CloudWatchMetricDataQuery
+	// encoding/json matches field names regardless of case, so Flagger's
+	// Id, MetricStat, Period ... fill Vireo's id, metricStat, period ...
+	if err := json.Unmarshal([]byte(q.Query), &queries); err != nil {
+		return nil, fmt.Errorf("the cloudwatch query is not a JSON list of MetricDataQuery: %v", err)
+	}
+	iv, err := time.ParseDuration(q.Interval)
+	if err != nil || iv <= 0 {
+		iv = time.Minute
+	}
+	load := k.AWSConfig
+	if load == nil {
+		load = func(ctx context.Context, region string) (aws.Config, error) {
+			return awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(region))
+		}
+	}
+	prov := cloudwatch.Provider{ClientOptions: k.CloudWatchOptions,
+		Config: func(ctx context.Context) (aws.Config, error) { return load(ctx, region) }}
+	metric := &v1alpha1.Metric{Name: q.Name, Provider: v1alpha1.MetricProvider{CloudWatch: &v1alpha1.CloudWatchMetric{
+		Interval: v1alpha1.DurationString((10 * iv).String()), MetricDataQueries: queries}}}
+	v, err := prov.Query(ctx, metric)
+	if err != nil {
+		return nil, err
+	}
+	results, _ := v.([]map[string]any)
+	if len(results) == 0 {
+		return nil, nil
+	}
+	values, _ := results[0]["Values"].([]float64)
+	if len(values) == 0 {
+		return nil, nil
+	}
+	return values[0], nil
 }
 
 // fixedSecret hands a provider one Secret's data whatever it asks for: the
