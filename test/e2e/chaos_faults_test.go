@@ -91,6 +91,68 @@ func (r *restartLog) justRestarted(at time.Time) bool {
 	return false
 }
 
+// replicaSet is a set of controller processes with leader election, kept
+// at its size.
+type replicaSet struct {
+	c     *cluster
+	size  int
+	args  []string
+	procs map[int]*controllerProcess // by pid
+}
+
+func newReplicaSet(c *cluster, t *testing.T, size int, args ...string) *replicaSet {
+	r := &replicaSet{c: c, size: size, args: args, procs: map[int]*controllerProcess{}}
+	r.refill(t)
+	return r
+}
+
+// refill forgets the replicas that exited and starts new ones up to size.
+func (r *replicaSet) refill(t *testing.T) {
+	t.Helper()
+	for pid, p := range r.procs {
+		select {
+		case <-p.exited:
+			p.done = true
+			delete(r.procs, pid)
+		default:
+		}
+	}
+	for len(r.procs) < r.size {
+		p := r.c.startController(t, r.args...)
+		r.procs[p.cmd.Process.Pid] = p
+	}
+}
+
+// leader is the pid the leader-election Lease names, 0 if none alive.
+func (r *replicaSet) leader(t *testing.T) int {
+	h := r.c.jsonpath(t, systemNamespace, "lease/vireo-controller-leader", ".spec.holderIdentity")
+	if m := pidInIdentity.FindStringSubmatch(h); m != nil {
+		pid, _ := strconv.Atoi(m[1])
+		if r.procs[pid] != nil {
+			return pid
+		}
+	}
+	return 0
+}
+
+// killLeader SIGKILLs the leader (waiting until there is one) and starts a
+// new standby in its place.
+func (r *replicaSet) killLeader(t *testing.T) {
+	t.Helper()
+	var pid int
+	eventually(t, 60*time.Second, "a live leader", func() error {
+		if pid = r.leader(t); pid == 0 {
+			return fmt.Errorf("no live replica holds the Lease")
+		}
+		return nil
+	})
+	if err := r.procs[pid].stop(syscall.SIGKILL, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	delete(r.procs, pid)
+	r.refill(t)
+}
+
 // changeRecorder keeps, per rollout, when each new status of it was seen.
 type changeRecorder struct {
 	mu   sync.Mutex
@@ -172,7 +234,8 @@ spec:
       prometheus: {address: %q, query: up, timeout: 2}
 `, prom.URL), "apply", "-n", ns, "-f", "-")
 
-	proc := c.startController(t)
+	// Three replicas with leader election, as a production install runs.
+	replicas := newReplicaSet(c, t, 3, "--leader-elect", "--leader-election-namespace", systemNamespace)
 	c.createInChunks(t, ns, manyRollouts(n, "2"))
 	eventually(t, 3*time.Minute, "all Healthy on blue", c.allHealthy(t, ns, n, ":blue"))
 	wc := c.watchClient(t)
@@ -229,13 +292,10 @@ spec:
 	rounds := []round{
 		{name: "kube-apiserver killed and restarted", gap: true, inject: func() { c.restartDaemon(t, "kube-apiserver") }},
 		{name: "etcd killed and restarted", gap: true, inject: func() { c.restartDaemon(t, "etcd") }},
-		{name: fmt.Sprintf("controller SIGKILLed %d times at random moments", *chaosKills), inject: func() {
+		{name: fmt.Sprintf("the leader SIGKILLed %d times at random moments (3 replicas; a standby takes over once the Lease expires)", *chaosKills), inject: func() {
 			for k := range *chaosKills {
 				time.Sleep(time.Duration(200+(k*7919)%1800) * time.Millisecond)
-				if err := proc.stop(syscall.SIGKILL, 10*time.Second); err != nil {
-					t.Fatal(err)
-				}
-				proc = c.startController(t)
+				replicas.killLeader(t)
 			}
 		}},
 		{name: "Prometheus answering in 4 s for 2 s (timeout 2 s: an error under the limit, then answers)", mode: "slow", inject: func() {
@@ -275,6 +335,7 @@ spec:
 			eventually(t, 4*time.Minute, r.name+": all Healthy on "+color, c.allHealthy(t, ns, n, ":"+color))
 		}
 		done := time.Since(ended)
+		replicas.refill(t) // a replica deposed by the fault (its Lease not renewed in time) exits: start another
 		var moved []time.Duration
 		bad, unseen := 0, 0
 		for k := range n {
