@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"maps"
 	"sort"
 	"strings"
@@ -371,4 +373,97 @@ func PrimaryHPA(c *v1beta1.Canary, hpa *autoscalingv2.HorizontalPodAutoscaler) *
 		},
 		Spec: spec,
 	}
+}
+
+// KEDA's ScaledObject, which an autoscalerRef may name in place of an HPA.
+const (
+	ScaledObjectKind    = "ScaledObject"
+	ScaledObjectVersion = "keda.sh/v1alpha1"
+	// PausedReplicasAnnotation holds a ScaledObject's workload at this
+	// many replicas while it is set (KEDA's).
+	PausedReplicasAnnotation = "autoscaling.keda.sh/paused-replicas"
+)
+
+// PrimaryScaledObject is the copy of the target's ScaledObject that scales
+// the primary, as Flagger makes it: scaleTargetRef names the primary; the
+// polling, cooldown, bounds (primaryScalerReplicas' where set), advanced
+// settings (a named HPA gets "-primary"), triggers, fallback and idle count
+// are the target's; each trigger's query names the primary, or is
+// primaryScalerQueries' for a trigger of that name.
+func PrimaryScaledObject(c *v1beta1.Canary, so *unstructured.Unstructured) *unstructured.Unstructured {
+	target, _, _ := unstructured.NestedMap(so.Object, "spec")
+	spec := map[string]any{}
+	ref := map[string]any{"name": PrimaryName(c)}
+	if old, ok := target["scaleTargetRef"].(map[string]any); ok {
+		for _, k := range []string{"kind", "apiVersion", "envSourceContainerName"} {
+			if v, ok := old[k]; ok {
+				ref[k] = v
+			}
+		}
+	}
+	spec["scaleTargetRef"] = ref
+	for _, k := range []string{"pollingInterval", "cooldownPeriod", "minReplicaCount", "maxReplicaCount", "fallback", "idleReplicaCount"} {
+		if v, ok := target[k]; ok {
+			spec[k] = runtime.DeepCopyJSONValue(v)
+		}
+	}
+	advanced, _ := runtime.DeepCopyJSONValue(orMap(target["advanced"])).(map[string]any)
+	hpa := orMap(advanced["horizontalPodAutoscalerConfig"])
+	if name, _ := hpa["name"].(string); name != "" {
+		hpa["name"] = name + PrimarySuffix
+	}
+	advanced["horizontalPodAutoscalerConfig"] = hpa
+	spec["advanced"] = advanced
+	if triggers, ok := target["triggers"].([]any); ok {
+		out := make([]any, 0, len(triggers))
+		for _, t := range triggers {
+			tr, _ := runtime.DeepCopyJSONValue(t).(map[string]any)
+			meta, _ := tr["metadata"].(map[string]any)
+			if q, ok := meta["query"].(string); ok {
+				if queries := c.Spec.AutoscalerRef.PrimaryScalerQueries; queries != nil {
+					if name, _ := tr["name"].(string); queries[name] != "" {
+						meta["query"] = queries[name]
+					}
+				} else {
+					meta["query"] = primaryQuery(q, c.Spec.TargetRef.Name)
+				}
+			}
+			out = append(out, tr)
+		}
+		spec["triggers"] = out
+	}
+	if r := c.Spec.AutoscalerRef.PrimaryScalerReplicas; r != nil {
+		if r.MinReplicas != nil {
+			spec["minReplicaCount"] = int64(*r.MinReplicas)
+		}
+		if r.MaxReplicas != nil {
+			spec["maxReplicaCount"] = int64(*r.MaxReplicas)
+		}
+	}
+	out := &unstructured.Unstructured{Object: map[string]any{"spec": spec}}
+	out.SetAPIVersion(ScaledObjectVersion)
+	out.SetKind(ScaledObjectKind)
+	out.SetName(so.GetName() + PrimarySuffix)
+	out.SetNamespace(c.Namespace)
+	out.SetLabels(withoutToolkit(so.GetLabels()))
+	out.SetAnnotations(withoutToolkit(so.GetAnnotations()))
+	out.SetOwnerReferences([]metav1.OwnerReference{ownerRef(c)})
+	return out
+}
+
+// primaryQuery points a trigger's query at the primary: both "NAME" and
+// "NAME-canary" become "NAME-primary" (Flagger's best effort; users with
+// other queries name them in primaryScalerQueries).
+func primaryQuery(q, target string) string {
+	const hold = "\x00canary\x00" // no query contains it
+	q = strings.ReplaceAll(q, target+"-canary", hold)
+	q = strings.ReplaceAll(q, target, target+PrimarySuffix)
+	return strings.ReplaceAll(q, hold, target+PrimarySuffix)
+}
+
+func orMap(v any) map[string]any {
+	if m, ok := v.(map[string]any); ok {
+		return m
+	}
+	return map[string]any{}
 }

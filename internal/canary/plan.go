@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
 
 	"github.com/vireo-dev/vireo/api/flagger/v1beta1"
@@ -36,6 +37,10 @@ type Observed struct {
 	// TargetHPA is the autoscalerRef's HorizontalPodAutoscaler; nil when
 	// there is none or it does not exist.
 	TargetHPA *autoscalingv2.HorizontalPodAutoscaler
+	// TargetScaledObject is the autoscalerRef's KEDA ScaledObject
+	// (keda.sh/v1alpha1); nil when there is none, it does not exist, or
+	// the cluster serves no KEDA.
+	TargetScaledObject *unstructured.Unstructured
 	// Configs are the checksums of the tracked ConfigMaps and Secrets the
 	// target reads ("configmap/NAME"), of those that exist and are not
 	// excluded by their flagger.app/config-tracking annotation.
@@ -77,6 +82,12 @@ type Plan struct {
 	Primary *appsv1.Deployment
 	// PrimaryHPA is created or updated to this spec when set.
 	PrimaryHPA *autoscalingv2.HorizontalPodAutoscaler
+	// PrimaryScaledObject is created or updated to this spec when set.
+	PrimaryScaledObject *unstructured.Unstructured
+	// PauseTargetScaler pauses (true) or resumes (false) the target's
+	// ScaledObject, through KEDA's paused-replicas annotation, as the
+	// target is scaled to zero or up; nil leaves it.
+	PauseTargetScaler *bool
 	// Services are made to match (ports, selector, labels, annotations).
 	Services []*corev1.Service
 	// TargetReplicas scales the target when set.
@@ -137,6 +148,11 @@ func Decide(o Observed) Plan {
 	d.decide()
 	if d.asked {
 		return Plan{Run: d.p.Run}
+	}
+	// KEDA scales the target while its ScaledObject runs: it is paused
+	// whenever the target goes to zero and resumed when it comes back.
+	if d.o.TargetScaledObject != nil && d.p.TargetReplicas != nil {
+		d.p.PauseTargetScaler = ptr.To(*d.p.TargetReplicas == 0)
 	}
 	if !equality.Semantic.DeepEqual(d.status, c.Status) {
 		d.p.Status = &d.status
@@ -395,6 +411,9 @@ func (d *decider) decide() {
 	if c.Spec.AutoscalerRef != nil && d.o.TargetHPA != nil {
 		d.p.PrimaryHPA = PrimaryHPA(c, d.o.TargetHPA)
 		defer d.holdPrimaryScale()
+	}
+	if c.Spec.AutoscalerRef != nil && d.o.TargetScaledObject != nil {
+		d.p.PrimaryScaledObject = PrimaryScaledObject(c, d.o.TargetScaledObject)
 	}
 	initializing := d.status.Phase == v1beta1.PhaseInitializing
 	if initializing {
@@ -824,6 +843,10 @@ func (d *decider) scaleFromZero() int32 {
 	case d.o.TargetHPA != nil:
 		if m := d.o.TargetHPA.Spec.MinReplicas; m != nil && *m > 1 {
 			n = *m
+		}
+	case d.o.TargetScaledObject != nil:
+		if m, ok, _ := unstructured.NestedInt64(d.o.TargetScaledObject.Object, "spec", "minReplicaCount"); ok && m > 1 {
+			n = int32(m)
 		}
 	}
 	return n

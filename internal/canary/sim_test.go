@@ -13,6 +13,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
 
 	"github.com/vireo-dev/vireo/api/flagger/v1beta1"
@@ -124,6 +125,24 @@ func withHPA(w *sim.World) *sim.World {
 	return w
 }
 
+// withScaledObject makes the seed's autoscaler a KEDA ScaledObject with a
+// Prometheus trigger that names the target.
+func withScaledObject(w *sim.World) *sim.World {
+	w.Canary.Spec.AutoscalerRef = &v1beta1.AutoscalerReference{APIVersion: "keda.sh/v1alpha1", Kind: "ScaledObject", Name: "podinfo-so"}
+	w.ScaledObject = &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject",
+		"metadata": map[string]any{"name": "podinfo-so", "namespace": "test"},
+		"spec": map[string]any{
+			"scaleTargetRef":  map[string]any{"name": "podinfo"},
+			"minReplicaCount": int64(2), "maxReplicaCount": int64(6),
+			"triggers": []any{map[string]any{"type": "prometheus", "metadata": map[string]any{
+				"serverAddress": "http://prometheus.istio-system:9090", "threshold": "100",
+				"query": `sum(rate(istio_requests_total{destination_workload="podinfo"}[1m]))`}}},
+		},
+	}}
+	return w
+}
+
 func TestSimulations(t *testing.T) {
 	m := func(d time.Duration) time.Duration { return d }
 	cases := []struct {
@@ -135,6 +154,15 @@ func TestSimulations(t *testing.T) {
 		{
 			name:  "seed003-promotion",
 			setup: func(t *testing.T) *sim.World { return withHPA(newWorld(t, seed003())) },
+			until: 15 * time.Minute,
+			at:    map[time.Duration]func(*sim.World){m(2 * time.Minute): setImage("stefanprodan/podinfo:3.1.1")},
+		},
+		{
+			// KEDA: the primary gets its own ScaledObject, whose query names
+			// the primary; the target's is paused while the target is at
+			// zero and resumed for the analysis.
+			name:  "keda-scaledobject-promotion",
+			setup: func(t *testing.T) *sim.World { return withScaledObject(newWorld(t, seed003())) },
 			until: 15 * time.Minute,
 			at:    map[time.Duration]func(*sim.World){m(2 * time.Minute): setImage("stefanprodan/podinfo:3.1.1")},
 		},

@@ -92,6 +92,13 @@ func IstioCRDs(t testing.TB) string {
 	return CRDDir(t, file, []string{"virtualservices.networking.istio.io", "destinationrules.networking.istio.io"}, nil)
 }
 
+// KEDACRDs is the directory of KEDA's ScaledObject CRD (keda.sh/v1alpha1).
+func KEDACRDs(t testing.TB) string {
+	t.Helper()
+	file := ModuleFile(t, KEDAModule, "config/crd/bases/keda.sh_scaledobjects.yaml")
+	return CRDDir(t, file, []string{"scaledobjects.keda.sh"}, nil)
+}
+
 // AmbassadorCRDs is the directory of Emissary's Mapping CRD at
 // getambassador.io/v3alpha1. Emissary converts between its versions with a
 // webhook that does not run here, and its v1 and v2 schemas are not

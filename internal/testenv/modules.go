@@ -21,6 +21,9 @@ const (
 	// APISIXModule is the APISIX ingress controller: v1.7.0 is the newest
 	// version the module proxy serves.
 	APISIXModule = "github.com/apache/apisix-ingress-controller@v1.7.0"
+	// KEDAModule carries KEDA's CRDs (a Canary's autoscalerRef may name a
+	// ScaledObject).
+	KEDAModule = "github.com/kedacore/keda/v2@v2.16.1"
 )
 
 // ModuleFile is the path of a file inside a Go module (module@version),

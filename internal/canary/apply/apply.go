@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/vireo-dev/vireo/api/flagger/v1beta1"
 	"github.com/vireo-dev/vireo/internal/canary"
@@ -22,6 +23,12 @@ type Target interface {
 	// WritePrimary creates the primary or updates it to d's spec.
 	WritePrimary(ctx context.Context, d *appsv1.Deployment) error
 	WritePrimaryHPA(ctx context.Context, h *autoscalingv2.HorizontalPodAutoscaler) error
+	// WritePrimaryScaledObject creates the primary's KEDA ScaledObject or
+	// updates it to so's spec.
+	WritePrimaryScaledObject(ctx context.Context, so *unstructured.Unstructured) error
+	// PauseTargetScaler sets (true) or removes (false) KEDA's
+	// paused-replicas annotation on the target's ScaledObject.
+	PauseTargetScaler(ctx context.Context, paused bool) error
 	WriteServices(ctx context.Context, svcs []*corev1.Service) error
 	// ReconcileRouter makes the router's objects match the Canary,
 	// keeping the weights they hold.
@@ -41,7 +48,7 @@ type Target interface {
 }
 
 // Apply writes a plan in this order: an added finalizer, primary configs, primary, primary
-// HPA, Services, router objects, routes, target replicas, status, a removed finalizer,
+// HPA, primary ScaledObject, Services, router objects, routes, the target's ScaledObject paused or resumed, target replicas, status, a removed finalizer,
 // events, alerts, post-rollout hooks. Traffic thus leaves the canary before it is scaled
 // down, and the primary exists before any Service selects it. A failed
 // write ends the pass; the next pass plans again from what it reads.
@@ -69,6 +76,11 @@ func Apply(ctx context.Context, t Target, p canary.Plan) (conflict bool, err err
 			return false, err
 		}
 	}
+	if p.PrimaryScaledObject != nil {
+		if err := t.WritePrimaryScaledObject(ctx, p.PrimaryScaledObject); err != nil {
+			return false, err
+		}
+	}
 	if len(p.Services) > 0 {
 		if err := t.WriteServices(ctx, p.Services); err != nil {
 			return false, err
@@ -81,6 +93,13 @@ func Apply(ctx context.Context, t Target, p canary.Plan) (conflict bool, err err
 	}
 	if p.Routes != nil {
 		if err := t.SetRoutes(ctx, *p.Routes); err != nil {
+			return false, err
+		}
+	}
+	// The target's ScaledObject is resumed before the target is scaled up
+	// (paused, KEDA would hold it at zero), and paused as it goes to zero.
+	if p.PauseTargetScaler != nil {
+		if err := t.PauseTargetScaler(ctx, *p.PauseTargetScaler); err != nil {
 			return false, err
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
 
 	"github.com/vireo-dev/vireo/api/flagger/v1beta1"
@@ -34,10 +35,13 @@ type World struct {
 	Primary    *appsv1.Deployment
 	HPA        *autoscalingv2.HorizontalPodAutoscaler
 	PrimaryHPA *autoscalingv2.HorizontalPodAutoscaler
-	Services   map[string]*corev1.Service
-	Routes     canary.Routes
-	Configs    map[string]string
-	Templates  map[string]*v1beta1.MetricTemplate
+	// ScaledObject is the target's KEDA ScaledObject, PrimaryScaledObject
+	// the primary's copy.
+	ScaledObject, PrimaryScaledObject *unstructured.Unstructured
+	Services                          map[string]*corev1.Service
+	Routes                            canary.Routes
+	Configs                           map[string]string
+	Templates                         map[string]*v1beta1.MetricTemplate
 	// DefaultProvider is the controller's --flagger-provider (istio).
 	DefaultProvider string
 	// Answer is the script of the checks (Healthy when nil).
@@ -102,6 +106,9 @@ func (w *World) observe() canary.Observed {
 	}
 	if w.Primary != nil {
 		o.Primary = w.Primary.DeepCopy()
+	}
+	if w.ScaledObject != nil {
+		o.TargetScaledObject = w.ScaledObject.DeepCopy()
 	}
 	if w.HPA != nil {
 		o.TargetHPA = w.HPA.DeepCopy()
@@ -212,6 +219,38 @@ func (w *World) WritePrimaryHPA(_ context.Context, h *autoscalingv2.HorizontalPo
 		w.Logf("hpa %s minReplicas %d -> %d", h.Name, a, b)
 	}
 	w.PrimaryHPA = h
+	return nil
+}
+
+func (w *World) WritePrimaryScaledObject(_ context.Context, so *unstructured.Unstructured) error {
+	if w.PrimaryScaledObject == nil {
+		name, _, _ := unstructured.NestedString(so.Object, "spec", "scaleTargetRef", "name")
+		w.Logf("create scaledobject %s -> %s", so.GetName(), name)
+	}
+	w.PrimaryScaledObject = so.DeepCopy()
+	return nil
+}
+
+func (w *World) PauseTargetScaler(_ context.Context, paused bool) error {
+	if w.ScaledObject == nil {
+		return nil
+	}
+	_, was := w.ScaledObject.GetAnnotations()[canary.PausedReplicasAnnotation]
+	if was == paused {
+		return nil
+	}
+	a := w.ScaledObject.GetAnnotations()
+	if a == nil {
+		a = map[string]string{}
+	}
+	if paused {
+		a[canary.PausedReplicasAnnotation] = "0"
+		w.Logf("pause scaledobject %s", w.ScaledObject.GetName())
+	} else {
+		delete(a, canary.PausedReplicasAnnotation)
+		w.Logf("resume scaledobject %s", w.ScaledObject.GetName())
+	}
+	w.ScaledObject.SetAnnotations(a)
 	return nil
 }
 

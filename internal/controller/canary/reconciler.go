@@ -14,6 +14,8 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -186,6 +188,19 @@ func (r *Reconciler) gather(ctx context.Context, c *v1beta1.Canary) (planner.Obs
 			o.TargetHPA = &hpa
 		case !apierrors.IsNotFound(err):
 			return o, nil, fmt.Errorf("reading HorizontalPodAutoscaler %s of canary %s: %w", ref.Name, klog.KObj(c), err)
+		}
+	}
+	if ref := c.Spec.AutoscalerRef; ref != nil && ref.Kind == planner.ScaledObjectKind && ref.Name != "" {
+		so := &unstructured.Unstructured{}
+		so.SetAPIVersion(planner.ScaledObjectVersion)
+		so.SetKind(planner.ScaledObjectKind)
+		err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: ref.Name}, so)
+		switch {
+		case err == nil:
+			o.TargetScaledObject = so
+		// Without KEDA's CRD, as without the object, there is nothing to copy.
+		case !apierrors.IsNotFound(err) && !meta.IsNoMatchError(err):
+			return o, nil, fmt.Errorf("reading ScaledObject %s of canary %s: %w", ref.Name, klog.KObj(c), err)
 		}
 	}
 	if o.Target != nil {

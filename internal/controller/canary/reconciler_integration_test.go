@@ -88,7 +88,7 @@ func (p *prom) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestSeed003AgainstRealAPIServer(t *testing.T) {
-	env := testenv.Start(t, testenv.IstioCRDs(t))
+	env := testenv.Start(t, testenv.IstioCRDs(t), testenv.KEDACRDs(t))
 	c := env.Client
 	ctx := context.Background()
 	hk := &hooks{deny: map[string]bool{}}
@@ -218,6 +218,50 @@ func TestSeed003AgainstRealAPIServer(t *testing.T) {
 		}
 		settle(t, cn.Namespace, "podinfo")
 	}
+
+	t.Run("a KEDA ScaledObject: a primary copy, and the target's paused at zero", func(t *testing.T) {
+		r, _, _, cn := setup(t)
+		ns := cn.Namespace
+		so := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject",
+			"metadata": map[string]any{"name": "podinfo-so", "namespace": ns},
+			"spec": map[string]any{"scaleTargetRef": map[string]any{"name": "podinfo"}, "minReplicaCount": int64(2), "maxReplicaCount": int64(6),
+				"triggers": []any{map[string]any{"type": "prometheus", "metadata": map[string]any{"serverAddress": "http://prometheus:9090",
+					"threshold": "100", "query": `sum(rate(istio_requests_total{destination_workload="podinfo"}[1m]))`}}}},
+		}}
+		must(t, c.Create(ctx, so))
+		cn.Spec.AutoscalerRef = &v1beta1.AutoscalerReference{APIVersion: "keda.sh/v1alpha1", Kind: "ScaledObject", Name: "podinfo-so"}
+		must(t, c.Update(ctx, cn))
+		initialize(t, r, cn)
+		get := func(name string) *unstructured.Unstructured {
+			t.Helper()
+			u := &unstructured.Unstructured{}
+			u.SetAPIVersion("keda.sh/v1alpha1")
+			u.SetKind("ScaledObject")
+			must(t, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, u))
+			return u
+		}
+		primary := get("podinfo-so-primary")
+		target, _, _ := unstructured.NestedString(primary.Object, "spec", "scaleTargetRef", "name")
+		triggers, _, _ := unstructured.NestedSlice(primary.Object, "spec", "triggers")
+		query := triggers[0].(map[string]any)["metadata"].(map[string]any)["query"]
+		if target != "podinfo-primary" || !metav1.IsControlledBy(primary, cn) || !strings.Contains(fmt.Sprint(query), `"podinfo-primary"`) {
+			t.Errorf("primary ScaledObject scales %q, query %v, owners %v", target, query, primary.GetOwnerReferences())
+		}
+		if a := get("podinfo-so").GetAnnotations()[planner.PausedReplicasAnnotation]; a != "0" {
+			t.Errorf("the target's ScaledObject is not paused at zero after initialization: %q", a)
+		}
+		setImage(t, ns, "stefanprodan/podinfo:3.1.1")
+		pass(t, r, cn)
+		if _, paused := get("podinfo-so").GetAnnotations()[planner.PausedReplicasAnnotation]; paused || cn.Status.Phase != v1beta1.PhaseProgressing {
+			t.Errorf("a new revision: phase %s, the target's ScaledObject still paused %v", cn.Status.Phase, paused)
+		}
+		var d appsv1.Deployment
+		must(t, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "podinfo"}, &d))
+		if n := ptr.Deref(d.Spec.Replicas, 0); n != 2 {
+			t.Errorf("the target scaled to %d for the analysis, want the ScaledObject's minimum 2", n)
+		}
+	})
 
 	t.Run("initialization makes Flagger's objects", func(t *testing.T) {
 		r, _, events, cn := setup(t)

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
@@ -140,6 +141,47 @@ func (w *writer) WritePrimaryHPA(ctx context.Context, h *autoscalingv2.Horizonta
 		c.Spec = h.Spec
 		return true
 	}, &autoscalingv2.HorizontalPodAutoscaler{})
+}
+
+func (w *writer) WritePrimaryScaledObject(ctx context.Context, so *unstructured.Unstructured) error {
+	cur := &unstructured.Unstructured{}
+	cur.SetGroupVersionKind(so.GroupVersionKind())
+	return w.upsert(ctx, w.reader, so, func(obj client.Object) bool {
+		c := obj.(*unstructured.Unstructured)
+		if equality.Semantic.DeepEqual(c.Object["spec"], so.Object["spec"]) {
+			return false
+		}
+		c.Object["spec"] = so.Object["spec"]
+		return true
+	}, cur)
+}
+
+// PauseTargetScaler sets or removes KEDA's paused-replicas annotation on
+// the target's ScaledObject (the user's object: only that annotation).
+func (w *writer) PauseTargetScaler(ctx context.Context, paused bool) error {
+	ref := w.canary.Spec.AutoscalerRef
+	if ref == nil || ref.Kind != planner.ScaledObjectKind {
+		return nil
+	}
+	so := &unstructured.Unstructured{}
+	so.SetAPIVersion(planner.ScaledObjectVersion)
+	so.SetKind(planner.ScaledObjectKind)
+	if err := w.reader.Get(ctx, client.ObjectKey{Namespace: w.canary.Namespace, Name: ref.Name}, so); err != nil {
+		return fmt.Errorf("reading ScaledObject %s.%s: %w", ref.Name, w.canary.Namespace, err)
+	}
+	a := so.GetAnnotations()
+	if _, has := a[planner.PausedReplicasAnnotation]; has == paused {
+		return nil
+	}
+	value := any(nil) // a merge patch removes a key set to null
+	if paused {
+		value = "0"
+	}
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]any{planner.PausedReplicasAnnotation: value}}})
+	if err := w.client.Patch(ctx, so, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		return fmt.Errorf("pausing (%v) ScaledObject %s.%s: %w", paused, ref.Name, w.canary.Namespace, err)
+	}
+	return nil
 }
 
 func (w *writer) WriteServices(ctx context.Context, svcs []*corev1.Service) error {
