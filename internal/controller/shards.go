@@ -273,24 +273,22 @@ func (l *patientLock) Get(ctx context.Context) (*resourcelock.LeaderElectionReco
 var errPatient = errors.New("leaving a free shard to a replica that holds fewer, for now")
 
 func (l *patientLock) Create(ctx context.Context, ler resourcelock.LeaderElectionRecord) error {
-	if !l.s.mayTake(l.k, l.freeSince) {
-		return errPatient
-	}
-	if err := l.Interface.Create(ctx, ler); err != nil {
-		l.s.gaveUp(l.k)
-		return err
-	}
-	return nil
+	return l.take(func() error { return l.Interface.Create(ctx, ler) })
 }
 
 func (l *patientLock) Update(ctx context.Context, ler resourcelock.LeaderElectionRecord) error {
 	if l.s.holdsOrTaking(l.k) || ler.HolderIdentity != l.Identity() {
 		return l.Interface.Update(ctx, ler) // a renewal, or the release on exit
 	}
+	return l.take(func() error { return l.Interface.Update(ctx, ler) })
+}
+
+// take writes the Lease to take the shard, if Shards.mayTake allows it now.
+func (l *patientLock) take(write func() error) error {
 	if !l.s.mayTake(l.k, l.freeSince) {
 		return errPatient
 	}
-	if err := l.Interface.Update(ctx, ler); err != nil {
+	if err := write(); err != nil {
 		l.s.gaveUp(l.k)
 		return err
 	}

@@ -84,23 +84,7 @@ data:
 	pauses := recordPauseExpiry(t, wc, ns)
 	cpu0 := cpuSeconds(t, pid)
 	t0 := time.Now()
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 16)
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(i int) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			ro := &v1alpha1.Rollout{}
-			ro.Namespace, ro.Name = ns, fmt.Sprintf("ro-%03d", i)
-			patch := client.RawPatch(types.JSONPatchType, []byte(`[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"argoproj/rollouts-demo:green"}]`))
-			if err := wc.Patch(context.Background(), ro, patch); err != nil {
-				t.Errorf("patching %s: %v", ro.Name, err)
-			}
-		}(i)
-	}
-	wg.Wait()
+	setImages(t, wc, ns, n, "green")
 	eventually(t, 30*time.Minute, "all Healthy on green", c.allHealthy(t, ns, n, ":green"))
 	updated := time.Since(t0)
 	cpu := cpuSeconds(t, pid) - cpu0
@@ -158,6 +142,29 @@ data:
 	if path := os.Getenv("VIREO_BENCH_OUT"); path != "" {
 		_ = os.WriteFile(path, []byte(b.String()), 0o644)
 	}
+}
+
+// setImages gives rollouts ro-000 .. of a namespace the demo image of a
+// colour, 16 patches at a time (every rollout starts its update at once).
+func setImages(t *testing.T, wc client.WithWatch, ns string, n int, color string) {
+	t.Helper()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			ro := &v1alpha1.Rollout{}
+			ro.Namespace, ro.Name = ns, fmt.Sprintf("ro-%03d", i)
+			patch := client.RawPatch(types.JSONPatchType, fmt.Appendf(nil, `[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"argoproj/rollouts-demo:%s"}]`, color))
+			if err := wc.Patch(context.Background(), ro, patch); err != nil {
+				t.Errorf("patching %s: %v", ro.Name, err)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // createInChunks creates a long multi-document manifest with kubectl, 200

@@ -241,25 +241,7 @@ spec:
 	wc := c.watchClient(t)
 	changes := recordChanges(t, wc, ns)
 
-	setAll := func(color string) {
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 16)
-		for i := range n {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				ro := &v1alpha1.Rollout{}
-				ro.Namespace, ro.Name = ns, fmt.Sprintf("ro-%03d", i)
-				patch := client.RawPatch(types.JSONPatchType, fmt.Appendf(nil, `[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"argoproj/rollouts-demo:%s"}]`, color))
-				if err := wc.Patch(context.Background(), ro, patch); err != nil {
-					t.Errorf("patching %s: %v", ro.Name, err)
-				}
-			}()
-		}
-		wg.Wait()
-	}
+	setAll := func(color string) { setImages(t, wc, ns, n, color) }
 	analysisOn := func(on bool) {
 		// For the Prometheus rounds, the first pause becomes an analysis
 		// step: the rollout waits for its verdict, so a failing Prometheus

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"path/filepath"
@@ -10,19 +9,14 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	"github.com/vireo-dev/vireo/api/v1alpha1"
 	"github.com/vireo-dev/vireo/internal/controller/shard"
 )
 
-var shardRollouts = flag.Int("shard-rollouts", 60, "rollouts in the shard failover test (make bench-shards: 1000)")
+var shardRollouts = flag.Int("shard-rollouts", 60, "rollouts in the shard failover test (make bench-scale: 1000)")
 
 // startControllers starts n controller processes at once, as a
 // Deployment's pods start, and waits until each is ready.
@@ -94,23 +88,7 @@ func TestShardsFailover(t *testing.T) {
 	wc := c.watchClient(t)
 	steps := recordSteps(t, wc, ns)
 	start := time.Now()
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 16)
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			ro := &v1alpha1.Rollout{}
-			ro.Namespace, ro.Name = ns, fmt.Sprintf("ro-%03d", i)
-			patch := client.RawPatch(types.JSONPatchType, []byte(`[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"argoproj/rollouts-demo:green"}]`))
-			if err := wc.Patch(context.Background(), ro, patch); err != nil {
-				t.Errorf("patching %s: %v", ro.Name, err)
-			}
-		}()
-	}
-	wg.Wait()
+	setImages(t, wc, ns, n, "green")
 
 	// Mid-update (in the first 5 s pause), the holder of shard 0 dies.
 	time.Sleep(3 * time.Second)
