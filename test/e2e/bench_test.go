@@ -110,9 +110,14 @@ data:
 	rec0, idleFrom := scrapeReconciles(t, metricsAddr), time.Now()
 	time.Sleep(time.Minute)
 	idleReconciles := scrapeReconciles(t, metricsAddr) - rec0
-	idleWrites := len(c.auditWrites(t, func(e auditEvent) bool {
+	idle := c.auditWrites(t, func(e auditEvent) bool {
 		return byPid(pid)(e) && e.ObjectRef.Namespace == ns && !e.StageTimestamp.Before(idleFrom)
-	}))
+	})
+	idleWrites := len(idle)
+	idleByKind := map[string]int{}
+	for _, w := range idle {
+		idleByKind[w.Verb+" "+w.ObjectRef.Resource+"/"+w.ObjectRef.Subresource]++
+	}
 
 	delays := pauses.delays()
 	var b strings.Builder
@@ -129,7 +134,7 @@ data:
 	fmt.Fprintf(&b, "| API writes during the update (events included; refused ones too) | %d (%d refused) | |\n", len(writes), rejected)
 	fmt.Fprintf(&b, "| API writes per step transition (%d transitions) | %.2f | <= 3 |\n", transitions, float64(len(writes))/float64(transitions))
 	fmt.Fprintf(&b, "| idle: reconciles per rollout per minute | %.3f | <= 1 |\n", idleReconciles/float64(n))
-	fmt.Fprintf(&b, "| idle: writes per rollout per minute | %.3f | 0 |\n", float64(idleWrites)/float64(n))
+	fmt.Fprintf(&b, "| idle: writes per rollout per minute | %.3f %v | 0 |\n", float64(idleWrites)/float64(n), idleByKind)
 	fmt.Fprintf(&b, "| pause expiry to next step's status write: p50 / p99 / max (%d pauses) | %s / %s / %s | p99 <= 1 s |\n",
 		len(delays), pct(delays, 50), pct(delays, 99), pct(delays, 100))
 	var kinds []string
