@@ -263,8 +263,11 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 			ConfigMap: opts.NotificationConfigMap, Secret: opts.NotificationSecret}
 		switch {
 		case shards != nil:
+			// Its outbox is written outside any reconcile pass, so against
+			// its own shard's Lease, not the pass's.
 			notes[k].Outbox = fmt.Sprintf("%s-%d", notifier.OutboxName, k)
 			notes[k].Fence = shards.Fence(k)
+			notes[k].Writer = fence.Client(mgr.GetClient(), notes[k].Fence)
 		case f != nil:
 			notes[k].Fence = f
 		}

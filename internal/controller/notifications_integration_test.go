@@ -24,8 +24,22 @@ import (
 // argo-rollouts-notification-configmap from its namespace, and an Event on
 // a subscribed Rollout reaches the webhook, rendered from the Rollout, with
 // the Secret's token in its header; the metrics count it.
+//
+// With shards, the same: each shard's outbox is written through its own
+// shard's fence, by the replica that holds it.
 func TestNotificationsFromEvents(t *testing.T) {
 	env := testenv.Start(t)
+	t.Run("one controller", func(t *testing.T) {
+		notificationsFromEvents(t, env, func(ops string) controller.Options { return controller.Options{} })
+	})
+	t.Run("shards", func(t *testing.T) {
+		notificationsFromEvents(t, env, func(ops string) controller.Options {
+			return controller.Options{Shards: 2, LeaderElectionNamespace: ops}
+		})
+	})
+}
+
+func notificationsFromEvents(t *testing.T, env *testenv.Env, options func(ops string) controller.Options) {
 	c := env.Client
 	ops := namespace(t, c, "vireo-ops")
 	ns := namespace(t, c, "notify")
@@ -50,13 +64,15 @@ func TestNotificationsFromEvents(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	startManagerServing(t, env, controller.Options{MetricsBindAddress: addr, CredentialsNamespace: ops})
+	opts := options(ops)
+	opts.MetricsBindAddress, opts.CredentialsNamespace = addr, ops
+	startManagerServing(t, env, opts)
 
 	ro := rollout(ns, "notified", nil)
 	ro.Spec.Replicas = ptr.To[int32](1)
 	ro.Annotations = map[string]string{notifications.SubscribePrefix + "on-rollout-updated.webhook.ci": ""}
 	create(t, c, ro)
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(45 * time.Second) // with shards, a second shard is taken after 5 s
 	for {
 		mu.Lock()
 		n := len(got)
