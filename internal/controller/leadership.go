@@ -83,15 +83,19 @@ func newLeaseLock(cfg *rest.Config, namespace string) (resourcelock.Interface, s
 	return lock, identity, nil
 }
 
-// leaderElectionNamespace is the Lease's namespace: the one given, else the
+// leaseNamespace is where the leader-election Lease (or the shards'
+// Leases) lives: --leader-election-namespace, else --namespace, else the
 // pod's own when running in a cluster.
-func leaderElectionNamespace(given string) (string, error) {
-	if given != "" {
-		return given, nil
+func leaseNamespace(opts Options) (string, error) {
+	if opts.LeaderElectionNamespace != "" {
+		return opts.LeaderElectionNamespace, nil
+	}
+	if opts.Namespace != "" {
+		return opts.Namespace, nil
 	}
 	data, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 	if err != nil {
-		return "", fmt.Errorf("--leader-elect needs --leader-election-namespace (or --namespace) outside a cluster")
+		return "", fmt.Errorf("--leader-elect and --shards need --leader-election-namespace (or --namespace) outside a cluster")
 	}
 	return strings.TrimSpace(string(data)), nil
 }

@@ -169,11 +169,8 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	}
 	var shards *Shards
 	if opts.Shards > 1 {
-		ns := opts.LeaderElectionNamespace
-		if ns == "" {
-			ns = opts.Namespace
-		}
-		if ns, err = leaderElectionNamespace(ns); err != nil {
+		ns, err := leaseNamespace(opts)
+		if err != nil {
 			return nil, err
 		}
 		cs, err := kubernetes.NewForConfig(rest.CopyConfig(cfg))
@@ -187,11 +184,8 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	}
 	var leadership *Leadership
 	if opts.LeaderElect {
-		ns := opts.LeaderElectionNamespace
-		if ns == "" {
-			ns = opts.Namespace
-		}
-		if ns, err = leaderElectionNamespace(ns); err != nil {
+		ns, err := leaseNamespace(opts)
+		if err != nil {
 			return nil, err
 		}
 		lock, identity, err := newLeaseLock(cfg, ns)
