@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -44,6 +45,7 @@ type Checker struct {
 	// adjust its client (tests point it at a local CloudWatch).
 	AWSConfig         func(ctx context.Context, region string) (aws.Config, error)
 	CloudWatchOptions []func(*cw.Options)
+	awsConfigs        sync.Map // region -> cloudwatch.CachedConfig
 }
 
 // Payload is the body of a webhook call, as Flagger sends it.
@@ -268,9 +270,7 @@ func (k *Checker) cloudWatch(ctx context.Context, q *planner.MetricQuery) (any, 
 	}
 	load := k.AWSConfig
 	if load == nil {
-		load = func(ctx context.Context, region string) (aws.Config, error) {
-			return awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(region))
-		}
+		load = k.cachedAWSConfig
 	}
 	prov := cloudwatch.Provider{ClientOptions: k.CloudWatchOptions,
 		Config: func(ctx context.Context) (aws.Config, error) { return load(ctx, region) }}
@@ -289,6 +289,14 @@ func (k *Checker) cloudWatch(ctx context.Context, q *planner.MetricQuery) (any, 
 		return nil, nil
 	}
 	return values[0], nil
+}
+
+// cachedAWSConfig loads the AWS configuration of a region once (the
+// Argo provider's cache, one per region), so that credentials from web
+// identity or an instance role are not fetched again at every check.
+func (k *Checker) cachedAWSConfig(ctx context.Context, region string) (aws.Config, error) {
+	load, _ := k.awsConfigs.LoadOrStore(region, cloudwatch.CachedConfig(awsconfig.WithRegion(region)))
+	return load.(func(context.Context) (aws.Config, error))(ctx)
 }
 
 // fixedSecret hands a provider one Secret's data whatever it asks for: the

@@ -45,8 +45,8 @@ type Provider struct {
 // CachedConfig loads the AWS configuration once and keeps it, so that its
 // credentials cache (web identity, instance role) serves every measurement
 // instead of fetching credentials again each time. A failed load is tried
-// again on the next call.
-func CachedConfig() func(ctx context.Context) (aws.Config, error) {
+// again on the next call. opts adjust the loading (a region).
+func CachedConfig(opts ...func(*awsconfig.LoadOptions) error) func(ctx context.Context) (aws.Config, error) {
 	var (
 		mu     sync.Mutex
 		cfg    aws.Config
@@ -58,7 +58,7 @@ func CachedConfig() func(ctx context.Context) (aws.Config, error) {
 		if loaded {
 			return cfg, nil
 		}
-		c, err := awsconfig.LoadDefaultConfig(ctx)
+		c, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 		if err != nil {
 			return c, err
 		}
