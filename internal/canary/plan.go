@@ -25,6 +25,9 @@ type Routes struct {
 	// Mirror: the canary also gets a copy of the primary's requests (its
 	// answers are dropped).
 	Mirror bool
+	// Sticky are the session-affinity routes (Plan.Sticky), when the
+	// Canary asks for them.
+	Sticky *Sticky
 }
 
 // Observed is everything a pass reads.
@@ -96,6 +99,10 @@ type Plan struct {
 	Router bool
 	// Routes are written to the router when set.
 	Routes *Routes
+	// Sticky are the session-affinity routes for the weight in force after
+	// this pass; the router's objects and Routes are both written with
+	// them.
+	Sticky *Sticky
 	// Status replaces the Canary's status when set.
 	Status *v1beta1.CanaryStatus
 	Events []Event
@@ -153,6 +160,13 @@ func Decide(o Observed) Plan {
 	// whenever the target goes to zero and resumed when it comes back.
 	if d.o.TargetScaledObject != nil && d.p.TargetReplicas != nil {
 		d.p.PauseTargetScaler = ptr.To(*d.p.TargetReplicas == 0)
+	}
+	if (d.p.Router || d.p.Routes != nil) && d.o.Target != nil {
+		weight := d.o.Routes.Canary
+		if d.p.Routes != nil {
+			weight = d.p.Routes.Canary
+		}
+		d.p.Sticky = d.sticky(weight)
 	}
 	if !equality.Semantic.DeepEqual(d.status, c.Status) {
 		d.p.Status = &d.status

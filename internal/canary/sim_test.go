@@ -404,6 +404,32 @@ func TestSimulations(t *testing.T) {
 			}},
 		},
 		{
+			// Session affinity: the canary's answers set its cookie while it
+			// holds weight, and a sticky route sends that cookie to it; at
+			// promotion the cookie becomes the previous one, which the
+			// sticky route tells browsers to drop. A second release draws
+			// a new cookie, and its rollback expires it.
+			name: "session-affinity-istio",
+			setup: func(t *testing.T) *sim.World {
+				c := seed003()
+				c.UID = "4b0c6c0e-0b5f-4f43-9a44-3d1c2f6d9a10"
+				c.Spec.Analysis.SessionAffinity = &v1beta1.SessionAffinity{CookieName: "flagger-cookie", PrimaryCookieName: "primary-cookie", MaxAge: 7200, Path: "/", HTTPOnly: true, SameSite: "Lax"}
+				w := newWorld(t, c)
+				w.Answer = func(w *sim.World, c canary.Check) canary.Result {
+					if c.Kind == canary.MetricCheck && c.Metric.Name == "request-success-rate" && w.Target.Spec.Template.Spec.Containers[0].Image == "stefanprodan/podinfo:3.1.2" && w.Routes.Canary >= 20 {
+						return canary.Result{OK: true, Value: 91.5}
+					}
+					return healthy(w, c)
+				}
+				return w
+			},
+			until: 30 * time.Minute,
+			at: map[time.Duration]func(*sim.World){
+				m(2 * time.Minute):  setImage("stefanprodan/podinfo:3.1.1"),
+				m(15 * time.Minute): setImage("stefanprodan/podinfo:3.1.2"),
+			},
+		},
+		{
 			name: "invalid-spec",
 			setup: func(t *testing.T) *sim.World {
 				c := seed003()

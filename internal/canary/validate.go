@@ -58,6 +58,7 @@ func Validate(c *v1beta1.Canary, defaultProvider string) field.ErrorList {
 		if p := Provider(c, defaultProvider); a.Mirror && p != "istio" {
 			errs = append(errs, field.Invalid(spec.Child("analysis", "mirror"), true, fmt.Sprintf("the %s provider cannot mirror requests in Vireo (istio can)", p)))
 		}
+		errs = append(errs, validateSessionAffinity(a, Provider(c, defaultProvider), spec.Child("analysis", "sessionAffinity"))...)
 		if a.MirrorWeight > TotalWeight {
 			errs = append(errs, field.Invalid(spec.Child("analysis", "mirrorWeight"), a.MirrorWeight, "must be between 0 and 100"))
 		}
@@ -163,4 +164,43 @@ func validateDuration(s string, p *field.Path, required bool) field.ErrorList {
 		return field.ErrorList{field.Invalid(p, s, "must be a duration in seconds or minutes, such as 1m or 30s")}
 	}
 	return nil
+}
+
+// validateSessionAffinity: the cookies go into the router's header matches
+// and Set-Cookie values, so their names are tokens and their attributes
+// cannot end the header.
+func validateSessionAffinity(a *v1beta1.CanaryAnalysis, provider string, p *field.Path) field.ErrorList {
+	sa := a.SessionAffinity
+	if sa == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	if !slices.Contains(StickyProviders, provider) {
+		errs = append(errs, field.Invalid(p, "", fmt.Sprintf("the %s provider cannot pin sessions by cookie in Vireo (%s can)", provider, strings.Join(StickyProviders, ", "))))
+	}
+	switch {
+	case sa.CookieName == "":
+		errs = append(errs, field.Required(p.Child("cookieName"), "the name of the canary cookie"))
+	case !cookieToken.MatchString(sa.CookieName):
+		errs = append(errs, field.Invalid(p.Child("cookieName"), sa.CookieName, "must be a cookie name: letters, digits and !#$%&'*+-.^_`|~"))
+	}
+	switch {
+	case sa.PrimaryCookieName == "":
+	case !cookieToken.MatchString(sa.PrimaryCookieName):
+		errs = append(errs, field.Invalid(p.Child("primaryCookieName"), sa.PrimaryCookieName, "must be a cookie name: letters, digits and !#$%&'*+-.^_`|~"))
+	case sa.PrimaryCookieName == sa.CookieName:
+		errs = append(errs, field.Invalid(p.Child("primaryCookieName"), sa.PrimaryCookieName, "must differ from cookieName"))
+	}
+	if sa.MaxAge < 0 {
+		errs = append(errs, field.Invalid(p.Child("maxAge"), sa.MaxAge, "must not be negative"))
+	}
+	for _, f := range []struct{ name, v string }{{"domain", sa.Domain}, {"path", sa.Path}} {
+		if !cookieAttribute.MatchString(f.v) {
+			errs = append(errs, field.Invalid(p.Child(f.name), f.v, "must not hold ';', spaces or control characters"))
+		}
+	}
+	if sa.SameSite != "" && !slices.Contains([]string{"Strict", "Lax", "None"}, sa.SameSite) {
+		errs = append(errs, field.NotSupported(p.Child("sameSite"), sa.SameSite, []string{"Strict", "Lax", "None"}))
+	}
+	return errs
 }

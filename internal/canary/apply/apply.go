@@ -31,8 +31,9 @@ type Target interface {
 	PauseTargetScaler(ctx context.Context, paused bool) error
 	WriteServices(ctx context.Context, svcs []*corev1.Service) error
 	// ReconcileRouter makes the router's objects match the Canary,
-	// keeping the weights they hold.
-	ReconcileRouter(ctx context.Context) error
+	// keeping the weights they hold, with the session-affinity routes
+	// given (nil: none).
+	ReconcileRouter(ctx context.Context, sticky *canary.Sticky) error
 	SetRoutes(ctx context.Context, r canary.Routes) error
 	ScaleTarget(ctx context.Context, replicas int32) error
 	// SetFinalizer adds or removes the Canary's finalizer.
@@ -87,12 +88,14 @@ func Apply(ctx context.Context, t Target, p canary.Plan) (conflict bool, err err
 		}
 	}
 	if p.Router {
-		if err := t.ReconcileRouter(ctx); err != nil {
+		if err := t.ReconcileRouter(ctx, p.Sticky); err != nil {
 			return false, err
 		}
 	}
 	if p.Routes != nil {
-		if err := t.SetRoutes(ctx, *p.Routes); err != nil {
+		r := *p.Routes
+		r.Sticky = p.Sticky
+		if err := t.SetRoutes(ctx, r); err != nil {
 			return false, err
 		}
 	}

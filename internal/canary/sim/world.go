@@ -40,8 +40,10 @@ type World struct {
 	ScaledObject, PrimaryScaledObject *unstructured.Unstructured
 	Services                          map[string]*corev1.Service
 	Routes                            canary.Routes
-	Configs                           map[string]string
-	Templates                         map[string]*v1beta1.MetricTemplate
+	// Sticky are the session-affinity routes the router holds.
+	Sticky    *canary.Sticky
+	Configs   map[string]string
+	Templates map[string]*v1beta1.MetricTemplate
 	// DefaultProvider is the controller's --flagger-provider (istio).
 	DefaultProvider string
 	// Answer is the script of the checks (Healthy when nil).
@@ -146,6 +148,9 @@ func (w *World) invariants() {
 	}
 	if w.Routes.Primary+w.Routes.Canary != canary.TotalWeight {
 		broke("routes %+v do not sum to 100", w.Routes)
+	}
+	if st := w.Sticky; st != nil && (st.Canary != "") != (w.Routes.Canary > 0) {
+		broke("canary cookie %q with %d%% of the traffic on the canary", st.Canary, w.Routes.Canary)
 	}
 	switch s.Phase {
 	case v1beta1.PhaseTerminated:
@@ -264,7 +269,30 @@ func (w *World) WriteServices(_ context.Context, svcs []*corev1.Service) error {
 	return nil
 }
 
-func (w *World) ReconcileRouter(context.Context) error { return nil }
+func (w *World) ReconcileRouter(_ context.Context, s *canary.Sticky) error {
+	w.setSticky(s)
+	return nil
+}
+
+// setSticky logs the session-affinity routes when they change.
+func (w *World) setSticky(s *canary.Sticky) {
+	if ptr.Deref(s, canary.Sticky{}) == ptr.Deref(w.Sticky, canary.Sticky{}) {
+		return
+	}
+	w.Sticky = s
+	switch {
+	case s == nil:
+		w.Logf("sticky routes removed")
+	case s.Canary != "" && s.Primary != "":
+		w.Logf("sticky routes: %q to the canary, %q to the primary; answers set %q and %q", s.Canary, s.Primary, s.SetCanary, s.SetPrimary)
+	case s.Canary != "":
+		w.Logf("sticky route: %q to the canary; its answers set %q", s.Canary, s.SetCanary)
+	case s.Expire != "":
+		w.Logf("sticky route: %q answered %q", s.Expire, s.SetExpire)
+	default:
+		w.Logf("sticky route: none matched yet")
+	}
+}
 
 func (w *World) SetFinalizer(_ context.Context, present bool) error {
 	w.Logf("finalizer %v", present)
@@ -280,6 +308,9 @@ func (w *World) SetFinalizer(_ context.Context, present bool) error {
 }
 
 func (w *World) SetRoutes(_ context.Context, r canary.Routes) error {
+	sticky := r.Sticky
+	r.Sticky = nil
+	defer w.setSticky(sticky)
 	if r != w.Routes {
 		mirror := ""
 		if r.Mirror {

@@ -31,8 +31,11 @@ func (r *gatewayRouter) Routes(ctx context.Context, c *v1beta1.Canary) (planner.
 	if err != nil || u == nil {
 		return planner.Routes{Primary: planner.TotalWeight}, err
 	}
+	// The last rule that sends to the canary holds the weights: the only
+	// one, the A/B rule (ahead of the primary's), or the weighted rule
+	// behind the sticky ones.
 	rules, _, _ := unstructured.NestedSlice(u.Object, "spec", "rules")
-	for _, rule := range rules {
+	for _, rule := range slices.Backward(rules) {
 		refs, _ := rule.(map[string]any)["backendRefs"].([]any)
 		var out planner.Routes
 		found := false
@@ -52,11 +55,12 @@ func (r *gatewayRouter) Routes(ctx context.Context, c *v1beta1.Canary) (planner.
 	return planner.Routes{Primary: planner.TotalWeight}, nil
 }
 
-func (r *gatewayRouter) Reconcile(ctx context.Context, c *v1beta1.Canary) error {
+func (r *gatewayRouter) Reconcile(ctx context.Context, c *v1beta1.Canary, sticky *planner.Sticky) error {
 	w, err := r.Routes(ctx, c)
 	if err != nil {
 		return err
 	}
+	w.Sticky = sticky
 	return r.SetRoutes(ctx, c, w)
 }
 
@@ -76,8 +80,13 @@ func (r *gatewayRouter) SetRoutes(ctx context.Context, c *v1beta1.Canary, w plan
 func httpRouteSpec(c *v1beta1.Canary, w planner.Routes) map[string]any {
 	s := &c.Spec.Service
 	_, primary, canary := planner.ServiceNames(c)
-	backend := func(name string, weight int) any {
-		return map[string]any{"group": "", "kind": "Service", "name": name, "port": int64(s.Port), "weight": int64(weight)}
+	backend := func(name string, weight int, setCookie ...string) any {
+		out := map[string]any{"group": "", "kind": "Service", "name": name, "port": int64(s.Port), "weight": int64(weight)}
+		if len(setCookie) > 0 && setCookie[0] != "" {
+			out["filters"] = []any{map[string]any{"type": "ResponseHeaderModifier", "responseHeaderModifier": map[string]any{
+				"add": []any{map[string]any{"name": planner.SetCookieHeader, "value": setCookie[0]}}}}}
+		}
+		return out
 	}
 	matches := routeMatches(s.Match)
 	rule := func(m []any, refs ...any) map[string]any {
@@ -91,6 +100,23 @@ func httpRouteSpec(c *v1beta1.Canary, w planner.Routes) map[string]any {
 		return out
 	}
 	rules := []any{rule(matches, backend(primary, w.Primary), backend(canary, w.Canary))}
+	if st := w.Sticky; st != nil {
+		// The weighted rule's backends set the cookies; sticky rules ahead
+		// of it match them.
+		var sticky []any
+		if st.Canary != "" {
+			sticky = append(sticky, rule(cookieMatches(matches, st.Canary), backend(primary, 0), backend(canary, planner.TotalWeight)))
+		}
+		if st.Primary != "" {
+			sticky = append(sticky, rule(cookieMatches(matches, st.Primary), backend(primary, planner.TotalWeight), backend(canary, 0)))
+		}
+		if st.Expire != "" {
+			r := rule(cookieMatches(matches, st.Expire), backend(primary, w.Primary), backend(canary, w.Canary))
+			r["filters"] = addResponseFilter(r["filters"], planner.SetCookieHeader, st.SetExpire)
+			sticky = append(sticky, r)
+		}
+		rules = append(sticky, rule(matches, backend(primary, w.Primary, st.SetPrimary), backend(canary, w.Canary, st.SetCanary)))
+	}
 	if a := c.Spec.Analysis; a != nil && len(a.Match) > 0 {
 		var ab []any
 		for _, m := range a.Match {
@@ -129,6 +155,38 @@ func httpRouteSpec(c *v1beta1.Canary, w planner.Routes) map[string]any {
 		spec["hostnames"] = toAny(s.Hosts)
 	}
 	return spec
+}
+
+// cookieMatches are the matches each also asking for a cookie in the
+// Cookie header.
+func cookieMatches(matches []any, cookie string) []any {
+	out := make([]any, 0, len(matches))
+	for _, m := range matches {
+		next := toMap(m)
+		headers, _ := next["headers"].([]any)
+		next["headers"] = append(headers, map[string]any{"name": planner.CookieHeader, "type": "RegularExpression", "value": planner.CookieMatch(cookie)})
+		out = append(out, next)
+	}
+	return out
+}
+
+// addResponseFilter adds a header to a rule's answers: into the Service's
+// ResponseHeaderModifier when it has one (a filter type may appear once in
+// a rule), else as a filter of its own.
+func addResponseFilter(filters any, name, value string) []any {
+	list, _ := toAny(filters).([]any)
+	header := map[string]any{"name": name, "value": value}
+	for _, f := range list {
+		fm, _ := f.(map[string]any)
+		if fm["type"] != "ResponseHeaderModifier" {
+			continue
+		}
+		mod, _ := fm["responseHeaderModifier"].(map[string]any)
+		add, _ := mod["add"].([]any)
+		mod["add"] = append(add, header)
+		return list
+	}
+	return append(list, map[string]any{"type": "ResponseHeaderModifier", "responseHeaderModifier": map[string]any{"add": []any{header}}})
 }
 
 // routeMatches turns the Service's Istio-style matches into HTTPRoute

@@ -58,7 +58,7 @@ func (r *nginxRouter) Routes(ctx context.Context, c *v1beta1.Canary) (planner.Ro
 
 // Reconcile makes INGRESS-canary a copy of the user's Ingress with the
 // apex Service's backends on NAME-canary; its weight stays.
-func (r *nginxRouter) Reconcile(ctx context.Context, c *v1beta1.Canary) error {
+func (r *nginxRouter) Reconcile(ctx context.Context, c *v1beta1.Canary, _ *planner.Sticky) error {
 	var src networkingv1.Ingress
 	if err := r.client.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.Spec.IngressRef.Name}, &src); err != nil {
 		return fmt.Errorf("ingress %s.%s get query error: %w", c.Spec.IngressRef.Name, c.Namespace, err)

@@ -22,8 +22,10 @@ type Router interface {
 	// Routes reads the weights the router holds; 100/0 before it holds any.
 	Routes(ctx context.Context, c *v1beta1.Canary) (planner.Routes, error)
 	// Reconcile makes the router's objects match the Canary, keeping the
-	// weights they hold.
-	Reconcile(ctx context.Context, c *v1beta1.Canary) error
+	// weights they hold, with the session-affinity routes given (routers
+	// that cannot pin sessions ignore them: the planner refuses
+	// sessionAffinity for their providers).
+	Reconcile(ctx context.Context, c *v1beta1.Canary, sticky *planner.Sticky) error
 	// SetRoutes writes the weights.
 	SetRoutes(ctx context.Context, c *v1beta1.Canary, r planner.Routes) error
 }
@@ -52,7 +54,7 @@ type noRouter struct{}
 func (noRouter) Routes(context.Context, *v1beta1.Canary) (planner.Routes, error) {
 	return planner.Routes{Primary: planner.TotalWeight}, nil
 }
-func (noRouter) Reconcile(context.Context, *v1beta1.Canary) error { return nil }
+func (noRouter) Reconcile(context.Context, *v1beta1.Canary, *planner.Sticky) error { return nil }
 func (noRouter) SetRoutes(context.Context, *v1beta1.Canary, planner.Routes) error {
 	return nil
 }
@@ -95,12 +97,13 @@ func (r *istioRouter) Routes(ctx context.Context, c *v1beta1.Canary) (planner.Ro
 	return weightsOf(c, vs.Object), nil
 }
 
-// weightsOf reads the weights of the first HTTP route that sends to the
-// canary.
+// weightsOf reads the weights of the last HTTP route that sends to the
+// canary: the only one, the A/B route (ahead of the primary's), or the
+// weighted route behind the sticky ones.
 func weightsOf(c *v1beta1.Canary, vs map[string]any) planner.Routes {
 	_, primary, canary := planner.ServiceNames(c)
 	https, _, _ := unstructured.NestedSlice(vs, "spec", "http")
-	for _, h := range https {
+	for _, h := range slices.Backward(https) {
 		route, _ := h.(map[string]any)["route"].([]any)
 		var out planner.Routes
 		_, out.Mirror = h.(map[string]any)["mirror"]
@@ -136,7 +139,7 @@ func toInt(v any) int {
 	return 0
 }
 
-func (r *istioRouter) Reconcile(ctx context.Context, c *v1beta1.Canary) error {
+func (r *istioRouter) Reconcile(ctx context.Context, c *v1beta1.Canary, sticky *planner.Sticky) error {
 	_, primary, canary := planner.ServiceNames(c)
 	for _, name := range []string{canary, primary} {
 		spec := map[string]any{"host": name}
@@ -151,6 +154,7 @@ func (r *istioRouter) Reconcile(ctx context.Context, c *v1beta1.Canary) error {
 	if err != nil {
 		return err
 	}
+	cur.Sticky = sticky
 	apex, _, _ := planner.ServiceNames(c)
 	labels, annotations := map[string]string{}, map[string]string{}
 	if m := c.Spec.Service.Apex; m != nil {
@@ -221,16 +225,21 @@ func virtualServiceSpec(c *v1beta1.Canary, w planner.Routes) map[string]any {
 	if s.Delegation {
 		hosts, gateways = nil, nil
 	}
-	dest := func(host string, weight int) map[string]any {
+	dest := func(host string, weight int, setCookie ...string) map[string]any {
 		d := map[string]any{"host": host}
 		if s.PortDiscovery && (len(s.Gateways) > 0 && s.Gateways[0] != "mesh" || s.Delegation) {
 			d["port"] = map[string]any{"number": int64(s.Port)}
 		}
-		return map[string]any{"destination": d, "weight": int64(weight)}
+		out := map[string]any{"destination": d, "weight": int64(weight)}
+		if len(setCookie) > 0 && setCookie[0] != "" {
+			out["headers"] = map[string]any{"response": map[string]any{"add": map[string]any{planner.SetCookieHeader: setCookie[0]}}}
+		}
+		return out
 	}
+	mirror := w.Mirror
 	route := func(match any, dests ...map[string]any) map[string]any {
 		h := map[string]any{"route": toSlice(dests)}
-		if w.Mirror && len(dests) > 1 {
+		if mirror && len(dests) > 1 {
 			d := map[string]any{"host": canary}
 			if s.PortDiscovery && (len(s.Gateways) > 0 && s.Gateways[0] != "mesh" || s.Delegation) {
 				d["port"] = map[string]any{"number": int64(s.Port)}
@@ -272,6 +281,31 @@ func virtualServiceSpec(c *v1beta1.Canary, w planner.Routes) map[string]any {
 		match = toAny(s.Match)
 	}
 	http := []any{route(match, dest(primary, w.Primary), dest(canary, w.Canary))}
+	if st := w.Sticky; st != nil {
+		// The weighted route sets the cookies; sticky routes ahead of it
+		// match them. The mirror stays on the weighted route.
+		weighted := route(match, dest(primary, w.Primary, st.SetPrimary), dest(canary, w.Canary, st.SetCanary))
+		mirror = false
+		var sticky []any
+		named := func(name string, h map[string]any) map[string]any {
+			h["name"] = name
+			return h
+		}
+		if st.Canary != "" {
+			sticky = append(sticky, named(planner.StickyRouteName,
+				route(withCookie(s.Match, st.Canary), dest(primary, 0), dest(canary, planner.TotalWeight))))
+		}
+		if st.Primary != "" {
+			sticky = append(sticky, named(planner.StickyPrimaryRouteName,
+				route(withCookie(s.Match, st.Primary), dest(primary, planner.TotalWeight), dest(canary, 0))))
+		}
+		if st.Expire != "" {
+			h := named(planner.StickyRouteName, route(withCookie(s.Match, st.Expire), dest(primary, w.Primary), dest(canary, w.Canary)))
+			addResponseHeader(h, planner.SetCookieHeader, st.SetExpire)
+			sticky = append(sticky, h)
+		}
+		http = append(sticky, weighted)
+	}
 	if a := c.Spec.Analysis; a != nil && len(a.Match) > 0 {
 		http = []any{
 			route(toAny(mergeMatch(a.Match, s.Match)), dest(primary, w.Primary), dest(canary, w.Canary)),
@@ -286,6 +320,47 @@ func virtualServiceSpec(c *v1beta1.Canary, w planner.Routes) map[string]any {
 		spec["gateways"] = toAny(gateways)
 	}
 	return spec
+}
+
+// withCookie is the Service's matches (or one match) each also asking for
+// a cookie in the Cookie header.
+func withCookie(base []v1beta1.HTTPMatchRequest, cookie string) []any {
+	if len(base) == 0 {
+		base = []v1beta1.HTTPMatchRequest{{}}
+	}
+	var out []any
+	for _, b := range base {
+		m := toMap(b)
+		headers, _ := m["headers"].(map[string]any)
+		if headers == nil {
+			headers = map[string]any{}
+		}
+		headers[planner.CookieHeader] = map[string]any{"regex": planner.CookieMatch(cookie)}
+		m["headers"] = headers
+		out = append(out, m)
+	}
+	return out
+}
+
+// addResponseHeader adds a header to a route's answers, beside the
+// Service's own header operations.
+func addResponseHeader(route map[string]any, name, value string) {
+	headers, _ := route["headers"].(map[string]any)
+	if headers == nil {
+		headers = map[string]any{}
+	} else {
+		headers = toMap(headers) // the Service's operations are shared between routes
+	}
+	response, _ := headers["response"].(map[string]any)
+	if response == nil {
+		response = map[string]any{}
+	}
+	add, _ := response["add"].(map[string]any)
+	if add == nil {
+		add = map[string]any{}
+	}
+	add[name] = value
+	response["add"], headers["response"], route["headers"] = add, response, headers
 }
 
 // mergeMatch crosses the A/B rules with the Service's own matches: each

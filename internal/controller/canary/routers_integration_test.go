@@ -99,7 +99,18 @@ func routeWeights(u *unstructured.Unstructured) string {
 	return out
 }
 
-func routerCase(t *testing.T, env *testenv.Env, ns, provider string, gvk schema.GroupVersionKind, obj string, read func(*unstructured.Unstructured) string, initial, step string) {
+// fixture is a Canary over the Deployment web in its own namespace, with
+// a reconciler on a fake clock.
+type fixture struct {
+	t   *testing.T
+	c   client.Client
+	ns  string
+	cn  *v1beta1.Canary
+	r   *Reconciler
+	clk *testclock.FakePassiveClock
+}
+
+func newFixture(t *testing.T, env *testenv.Env, ns, provider string, edit func(*v1beta1.Canary)) *fixture {
 	c := env.Client
 	ctx := context.Background()
 	must(t, c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
@@ -134,32 +145,65 @@ func routerCase(t *testing.T, env *testenv.Env, ns, provider string, gvk schema.
 			Analysis:   &v1beta1.CanaryAnalysis{Interval: "30s", Threshold: 2, StepWeight: 25, MaxWeight: 50},
 		},
 	}
+	if edit != nil {
+		edit(cn)
+	}
 	must(t, c.Create(ctx, cn))
 	clk := testclock.NewFakePassiveClock(time.Now().Truncate(time.Second))
 	r := &Reconciler{Client: c, APIReader: c, Recorder: record.NewFakeRecorder(100), Clock: clk, Provider: "istio",
 		Checker: &Checker{Reader: c}}
-	pass := func() {
-		t.Helper()
-		if _, err := r.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(cn)}); err != nil {
-			t.Fatalf("reconcile: %v", err)
-		}
-		must(t, c.Get(ctx, client.ObjectKeyFromObject(cn), cn))
+	return &fixture{t: t, c: c, ns: ns, cn: cn, r: r, clk: clk}
+}
+
+// pass reconciles once and reads the Canary back.
+func (f *fixture) pass() {
+	f.t.Helper()
+	ctx := context.Background()
+	if _, err := f.r.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(f.cn)}); err != nil {
+		f.t.Fatalf("reconcile: %v", err)
 	}
-	settle := func(name string) {
-		t.Helper()
-		var d appsv1.Deployment
-		must(t, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &d))
-		n := ptr.Deref(d.Spec.Replicas, 1)
-		d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: n, UpdatedReplicas: n, ReadyReplicas: n, AvailableReplicas: n}
-		must(t, c.Status().Update(ctx, &d))
-	}
-	object := func() *unstructured.Unstructured {
-		t.Helper()
-		u := &unstructured.Unstructured{}
-		u.SetGroupVersionKind(gvk)
-		must(t, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: obj}, u))
-		return u
-	}
+	must(f.t, f.c.Get(ctx, client.ObjectKeyFromObject(f.cn), f.cn))
+}
+
+// settle reports a Deployment's replicas all updated and available.
+func (f *fixture) settle(name string) {
+	f.t.Helper()
+	ctx := context.Background()
+	var d appsv1.Deployment
+	must(f.t, f.c.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: name}, &d))
+	n := ptr.Deref(d.Spec.Replicas, 1)
+	d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: n, UpdatedReplicas: n, ReadyReplicas: n, AvailableReplicas: n}
+	must(f.t, f.c.Status().Update(ctx, &d))
+}
+
+func (f *fixture) object(gvk schema.GroupVersionKind, name string) *unstructured.Unstructured {
+	f.t.Helper()
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(gvk)
+	must(f.t, f.c.Get(context.Background(), client.ObjectKey{Namespace: f.ns, Name: name}, u))
+	return u
+}
+
+// setImage changes the target's image: a new revision.
+func (f *fixture) setImage(image string) {
+	f.t.Helper()
+	ctx := context.Background()
+	var d appsv1.Deployment
+	must(f.t, f.c.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: "web"}, &d))
+	d.Spec.Template.Spec.Containers[0].Image = image
+	must(f.t, f.c.Update(ctx, &d))
+}
+
+// tick moves the clock one interval on and reconciles.
+func (f *fixture) tick() {
+	f.clk.SetTime(f.clk.Now().Add(30 * time.Second))
+	f.pass()
+}
+
+func routerCase(t *testing.T, env *testenv.Env, ns, provider string, gvk schema.GroupVersionKind, obj string, read func(*unstructured.Unstructured) string, initial, step string) {
+	f := newFixture(t, env, ns, provider, nil)
+	cn, pass, settle := f.cn, f.pass, f.settle
+	object := func() *unstructured.Unstructured { return f.object(gvk, obj) }
 	services := func() string { return read(object()) }
 	pass()
 	settle("web-primary")
@@ -175,20 +219,15 @@ func routerCase(t *testing.T, env *testenv.Env, ns, provider string, gvk schema.
 	if object().GetResourceVersion() != rv {
 		t.Errorf("an idle pass rewrote the %s", gvk.Kind)
 	}
-	var d appsv1.Deployment
-	must(t, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "web"}, &d))
-	d.Spec.Template.Spec.Containers[0].Image = "web:2"
-	must(t, c.Update(ctx, &d))
+	f.setImage("web:2")
 	pass()
 	settle("web")
-	clk.SetTime(clk.Now().Add(30 * time.Second))
-	pass()
+	f.tick()
 	if got := services(); got != step {
 		t.Errorf("%s at the first step: %s, want %s", gvk.Kind, got, step)
 	}
 	for i := 0; i < 6 && cn.Status.Phase != v1beta1.PhaseSucceeded; i++ {
-		clk.SetTime(clk.Now().Add(30 * time.Second))
-		pass()
+		f.tick()
 		settle("web-primary")
 	}
 	if cn.Status.Phase != v1beta1.PhaseSucceeded {

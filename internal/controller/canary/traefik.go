@@ -71,7 +71,7 @@ func (r *traefikRouter) Routes(ctx context.Context, c *v1beta1.Canary) (planner.
 	return out, nil
 }
 
-func (r *traefikRouter) Reconcile(ctx context.Context, c *v1beta1.Canary) error {
+func (r *traefikRouter) Reconcile(ctx context.Context, c *v1beta1.Canary, _ *planner.Sticky) error {
 	w, err := r.Routes(ctx, c)
 	if err != nil {
 		return err

@@ -216,7 +216,9 @@ func (w *writer) WriteServices(ctx context.Context, svcs []*corev1.Service) erro
 	return nil
 }
 
-func (w *writer) ReconcileRouter(ctx context.Context) error { return w.router.Reconcile(ctx, w.canary) }
+func (w *writer) ReconcileRouter(ctx context.Context, sticky *planner.Sticky) error {
+	return w.router.Reconcile(ctx, w.canary, sticky)
+}
 
 func (w *writer) SetRoutes(ctx context.Context, r planner.Routes) error {
 	return w.router.SetRoutes(ctx, w.canary, r)
