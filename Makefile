@@ -11,7 +11,7 @@ CONTROLLER_GEN := go run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.20.1
 CRD_DIR := config/crd/bases
 GO_TEST_FLAGS ?=
 
-.PHONY: bench-chaos bench-scale image krew build web generate verify-generated fmt vet test unit-test integration-test e2e-test bench bench-live demo demo-flagger demo-quick live-up live-down cluster-up cluster-down clean
+.PHONY: bench-chaos bench-scale image image-loadtester krew build web generate verify-generated fmt vet test unit-test integration-test e2e-test bench bench-live demo demo-flagger demo-quick live-up live-down cluster-up cluster-down clean
 
 build: ## bin/vireo-controller, bin/kubectl-vireo, bin/vireo-demo and bin/vireo-loadtester
 	go build -o bin/vireo-controller ./cmd/vireo-controller
@@ -67,6 +67,10 @@ bench-chaos: ## the chaos suite at full size: 50 rollouts through each fault, 10
 
 image: ## the controller's OCI image (VERSION=v0.1.0), without a container engine: dist/image/oci and dist/image/vireo-controller.tar
 	go run ./hack/image -version $(or $(VERSION),dev) -out dist/image
+
+image-loadtester: ## the loadtester's OCI image (hey, curl, bash, kubectl, helm beside it): dist/image-loadtester
+	@hack/cluster/build && hack/cluster/build helm
+	go run ./hack/image -name vireo-loadtester -version $(or $(VERSION),dev) -out dist/image-loadtester
 
 krew: ## the krew plugin manifest and archives of kubectl-vireo (VERSION=v0.1.0), in dist/krew
 	go run ./hack/krew -version $(or $(VERSION),v0.1.0) -out dist/krew

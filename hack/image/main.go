@@ -1,11 +1,20 @@
-// Command image builds the OCI image of vireo-controller without a
-// container engine: a static binary on an empty base, run as a non-root
-// user, with labels for its version and source. It writes an OCI image
-// layout (-out/oci) and the same layout as a tarball (-out/vireo-controller.tar,
-// which podman load and docker load take). Every timestamp is fixed and every
-// file's owner and mode set, so one commit gives one digest.
+// Command image builds Vireo's OCI images without a container engine, run
+// as a non-root user, with labels for their version and source. It writes
+// an OCI image layout (-out/oci) and the same layout as a tarball
+// (-out/NAME.tar, which podman load and docker load take). Every timestamp
+// is fixed and every file's owner and mode set, so one commit (and, for the
+// loadtester, one set of host packages) gives one digest.
 //
-//	go run ./hack/image -version v0.1.0 -out dist/image
+//   - vireo-controller: the static controller on an empty base.
+//
+//   - vireo-loadtester: the static loadtester with the tools Flagger users'
+//     webhooks call: hey (built from the module proxy), kubectl and helm
+//     (from hack/cluster/build's cache), curl and bash (the host's, with the
+//     libraries they load), busybox's sh, grep, sed, awk and friends, and
+//     the host's CA certificates.
+//
+//     go run ./hack/image -version v0.1.0 -out dist/image
+//     go run ./hack/image -name vireo-loadtester -out dist/image-loadtester
 package main
 
 import (
@@ -37,8 +46,9 @@ func main() {
 	revision := flag.String("revision", "", "the source revision for the label (default: git's HEAD, if any)")
 	arch := flag.String("arch", runtime.GOARCH, "the image's architecture")
 	out := flag.String("out", "dist/image", "where the layout and tarball go")
+	name := flag.String("name", "vireo-controller", "the image: vireo-controller or vireo-loadtester")
 	flag.Parse()
-	if err := build(*version, *revision, *arch, *out); err != nil {
+	if err := build(*name, *version, *revision, *arch, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "image:", err)
 		os.Exit(1)
 	}
@@ -52,23 +62,49 @@ type descriptor struct {
 	Platform    map[string]string `json:"platform,omitempty"`
 }
 
-func build(version, revision, arch, out string) error {
+// images are what each image holds beyond the base: its files, and the
+// environment and description of its config.
+var images = map[string]struct {
+	description string
+	env         []string
+	files       func(version, arch string) ([]entry, error)
+}{
+	"vireo-controller": {
+		description: "Vireo: progressive delivery for Kubernetes (Argo Rollouts' and Flagger's APIs)",
+		env:         []string{"PATH=/"},
+		files: func(version, arch string) ([]entry, error) {
+			bin, err := compile(version, arch, "vireo-controller")
+			return []entry{{name: "vireo-controller", mode: 0o755, data: bin}}, err
+		},
+	},
+	"vireo-loadtester": {
+		description: "Vireo's load tester: Flagger's loadtester webhooks, with hey, curl, kubectl, helm and a shell",
+		env:         []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/home/nonroot"},
+		files:       loadtesterFiles,
+	},
+}
+
+func build(name, version, revision, arch, out string) error {
+	img, ok := images[name]
+	if !ok {
+		return fmt.Errorf("-name %q: not an image (vireo-controller, vireo-loadtester)", name)
+	}
 	if revision == "" {
 		if b, err := exec.Command("git", "rev-parse", "HEAD").Output(); err == nil {
 			revision = strings.TrimSpace(string(b))
 		}
 	}
-	bin, err := compile(version, arch)
+	files, err := img.files(version, arch)
 	if err != nil {
 		return err
 	}
-	layer, diffID, err := rootfs(bin)
+	layer, diffID, err := rootfs(files)
 	if err != nil {
 		return err
 	}
 	labels := map[string]string{
-		"org.opencontainers.image.title":       "vireo-controller",
-		"org.opencontainers.image.description": "Vireo: progressive delivery for Kubernetes (Argo Rollouts' and Flagger's APIs)",
+		"org.opencontainers.image.title":       name,
+		"org.opencontainers.image.description": img.description,
 		"org.opencontainers.image.version":     version,
 		"org.opencontainers.image.revision":    revision,
 		"org.opencontainers.image.source":      "https://github.com/vireo-dev/vireo",
@@ -80,13 +116,13 @@ func build(version, revision, arch, out string) error {
 		"os":           "linux",
 		"config": map[string]any{
 			"User":       fmt.Sprintf("%d:%d", UID, UID),
-			"Entrypoint": []string{"/vireo-controller"},
+			"Entrypoint": []string{"/" + name},
 			"WorkingDir": "/",
-			"Env":        []string{"PATH=/"},
+			"Env":        img.env,
 			"Labels":     labels,
 		},
 		"rootfs":  map[string]any{"type": "layers", "diff_ids": []string{diffID}},
-		"history": []map[string]any{{"created": epoch.Format(time.RFC3339), "created_by": "hack/image: vireo-controller " + version}},
+		"history": []map[string]any{{"created": epoch.Format(time.RFC3339), "created_by": "hack/image: " + name + " " + version}},
 	})
 	blobs := map[string][]byte{}
 	put := func(mediaType string, data []byte) descriptor {
@@ -104,18 +140,18 @@ func build(version, revision, arch, out string) error {
 	})
 	md := put("application/vnd.oci.image.manifest.v1+json", manifest)
 	md.Platform = map[string]string{"architecture": arch, "os": "linux"}
-	md.Annotations = map[string]string{"org.opencontainers.image.ref.name": version, "io.containerd.image.name": "vireo-controller:" + version}
+	md.Annotations = map[string]string{"org.opencontainers.image.ref.name": version, "io.containerd.image.name": name + ":" + version}
 	index, _ := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []descriptor{md}})
-	files := map[string][]byte{"oci-layout": []byte(`{"imageLayoutVersion":"1.0.0"}`), "index.json": index}
+	layoutFiles := map[string][]byte{"oci-layout": []byte(`{"imageLayoutVersion":"1.0.0"}`), "index.json": index}
 	for d, data := range blobs {
-		files["blobs/sha256/"+strings.TrimPrefix(d, "sha256:")] = data
+		layoutFiles["blobs/sha256/"+strings.TrimPrefix(d, "sha256:")] = data
 	}
 	layout := filepath.Join(out, "oci")
 	if err := os.RemoveAll(layout); err != nil {
 		return err
 	}
-	for name, data := range files {
-		p := filepath.Join(layout, name)
+	for file, data := range layoutFiles {
+		p := filepath.Join(layout, file)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return err
 		}
@@ -123,47 +159,51 @@ func build(version, revision, arch, out string) error {
 			return err
 		}
 	}
-	tarball, err := tarFiles(files)
+	tarball, err := tarFiles(layoutFiles)
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(out, "vireo-controller.tar"), tarball, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(out, name+".tar"), tarball, 0o644); err != nil {
 		return err
 	}
-	fmt.Printf("vireo-controller:%s %s, layer %d bytes, in %s\n", version, md.Digest, len(layer), out)
+	fmt.Printf("%s:%s %s, layer %d bytes, in %s\n", name, version, md.Digest, len(layer), out)
 	return nil
 }
 
-// compile builds the controller: static, no paths, no build id.
-func compile(version, arch string) ([]byte, error) {
+// compile builds one of Vireo's commands: static, no paths, no build id.
+func compile(version, arch, command string) ([]byte, error) {
 	dir, err := os.MkdirTemp("", "vireo-image-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "vireo-controller")
+	bin := filepath.Join(dir, command)
 	cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false",
-		"-ldflags", "-s -w -buildid= -X github.com/vireo-dev/vireo/internal/version.Version="+version, "-o", bin, "./cmd/vireo-controller")
+		"-ldflags", "-s -w -buildid= -X github.com/vireo-dev/vireo/internal/version.Version="+version, "-o", bin, "./cmd/"+command)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("building vireo-controller: %v\n%s", err, b)
+		return nil, fmt.Errorf("building %s: %v\n%s", command, err, b)
 	}
 	return os.ReadFile(bin)
 }
 
-// rootfs is the one layer: the binary, /tmp, and the files a non-root
-// process expects (/etc/passwd and /etc/group naming its user), owned by
-// root except /tmp. It returns the gzipped layer and its diff id.
-func rootfs(bin []byte) ([]byte, string, error) {
+// entry is one file, directory or symbolic link of the layer.
+type entry struct {
+	name string
+	mode int64
+	dir  bool
+	data []byte
+	link string // a symbolic link to this
+	uid  int
+}
+
+// rootfs is the one layer: the image's files, /tmp, and the files a
+// non-root process expects (/etc/passwd and /etc/group naming its user),
+// owned by root except /tmp and the user's home, with a directory entry for
+// every parent. It returns the gzipped layer and its diff id.
+func rootfs(files []entry) ([]byte, string, error) {
 	var raw bytes.Buffer
 	tw := tar.NewWriter(&raw)
-	type entry struct {
-		name string
-		mode int64
-		dir  bool
-		data []byte
-		uid  int
-	}
 	entries := []entry{
 		{name: "etc/", mode: 0o755, dir: true},
 		{name: "etc/group", mode: 0o644, data: []byte(fmt.Sprintf("root:x:0:\nnonroot:x:%d:\n", UID))},
@@ -171,13 +211,28 @@ func rootfs(bin []byte) ([]byte, string, error) {
 		{name: "home/", mode: 0o755, dir: true},
 		{name: "home/nonroot/", mode: 0o700, dir: true, uid: UID},
 		{name: "tmp/", mode: 0o1777, dir: true},
-		{name: "vireo-controller", mode: 0o755, data: bin},
+	}
+	entries = append(entries, files...)
+	have := map[string]bool{}
+	for _, e := range entries {
+		have[strings.TrimSuffix(e.name, "/")] = true
+	}
+	for _, e := range entries {
+		for d := filepath.Dir(strings.TrimSuffix(e.name, "/")); d != "."; d = filepath.Dir(d) {
+			if !have[d] {
+				have[d] = true
+				entries = append(entries, entry{name: d + "/", mode: 0o755, dir: true})
+			}
+		}
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].name < entries[j].name })
 	for _, e := range entries {
 		h := &tar.Header{Name: e.name, Mode: e.mode, ModTime: epoch, Uid: e.uid, Gid: e.uid, Format: tar.FormatPAX, Typeflag: tar.TypeReg, Size: int64(len(e.data))}
-		if e.dir {
+		switch {
+		case e.dir:
 			h.Typeflag, h.Size = tar.TypeDir, 0
+		case e.link != "":
+			h.Typeflag, h.Size, h.Linkname, h.Mode = tar.TypeSymlink, 0, e.link, 0o777
 		}
 		if err := tw.WriteHeader(h); err != nil {
 			return nil, "", err
