@@ -5,16 +5,15 @@
 // is fixed and every file's owner and mode set, so one commit (and, for the
 // loadtester, one set of host packages) gives one digest.
 //
-//   - vireo-controller: the static controller on an empty base.
+//	go run ./hack/image -version v0.1.0 -out dist/image
+//	go run ./hack/image -name vireo-loadtester -out dist/image-loadtester
 //
-//   - vireo-loadtester: the static loadtester with the tools Flagger users'
-//     webhooks call: hey (built from the module proxy), kubectl and helm
-//     (from hack/cluster/build's cache), curl and bash (the host's, with the
-//     libraries they load), busybox's sh, grep, sed, awk and friends, and
-//     the host's CA certificates.
-//
-//     go run ./hack/image -version v0.1.0 -out dist/image
-//     go run ./hack/image -name vireo-loadtester -out dist/image-loadtester
+// vireo-controller is the static controller on an empty base.
+// vireo-loadtester is the static loadtester with the tools Flagger users'
+// webhooks call: hey (built from the module proxy), kubectl and helm (from
+// hack/cluster/build's cache), curl and bash (the host's, with the
+// libraries they load), busybox's sh, grep, sed, awk and friends, and the
+// host's CA certificates.
 package main
 
 import (
