@@ -47,6 +47,9 @@ type MetricQuery struct {
 	Namespace string
 	// Interval is the metric's interval (datadog reads ten of them back).
 	Interval string
+	// CanaryNamespace is the Canary's namespace: the only one whose
+	// Kubernetes objects a query may read (keptn).
+	CanaryNamespace string
 }
 
 // Result is a Check's answer.

@@ -982,7 +982,7 @@ func (d *decider) metricQuery(m *v1beta1.CanaryMetric) (*MetricQuery, string) {
 		if err != nil {
 			return nil, fmt.Sprintf("Metric template %s query render error: %v", key(m.TemplateRef.Name, ns), err)
 		}
-		return &MetricQuery{Name: m.Name, Query: q, Provider: t.Spec.Provider, Namespace: ns, Interval: model.Interval}, ""
+		return &MetricQuery{Name: m.Name, Query: q, Provider: t.Spec.Provider, Namespace: ns, Interval: model.Interval, CanaryNamespace: d.c.Namespace}, ""
 	}
 	query := m.Query
 	if query == "" {

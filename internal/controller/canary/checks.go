@@ -35,8 +35,12 @@ import (
 
 // Checker runs the checks a plan asks for: webhooks and metric queries.
 type Checker struct {
-	// Reader reads the Secrets of MetricTemplates' secretRef.
+	// Reader reads the Secrets of MetricTemplates' secretRef, and Keptn's
+	// metrics and analyses.
 	Reader client.Reader
+	// Writer creates and deletes Keptn Analyses (keptn templates asking
+	// for an analysis).
+	Writer client.Writer
 	// Backoff is the first wait between two tries of a webhook (1 s when
 	// zero); it doubles up to 30 s.
 	Backoff time.Duration
@@ -239,6 +243,10 @@ func (k *Checker) query(ctx context.Context, q *planner.MetricQuery, secret map[
 		return *answer.Results[0].Result, nil
 	case "cloudwatch":
 		return k.cloudWatch(ctx, q)
+	case "dynatrace":
+		return dynatrace(ctx, q, secret)
+	case "keptn":
+		return k.keptn(ctx, q)
 	case "graphite":
 		if len(secret["username"]) > 0 {
 			return nil, errors.New("graphite with a username and password is not served by Vireo yet")
@@ -246,7 +254,49 @@ func (k *Checker) query(ctx context.Context, q *planner.MetricQuery, secret map[
 		metric.Provider.Graphite = &v1alpha1.GraphiteMetric{Address: p.Address, Query: q.Query}
 		return graphite.Provider{}.Query(ctx, metric)
 	}
-	return nil, fmt.Errorf("metric provider %q is not served by Vireo yet (prometheus, datadog, newrelic, influxdb, graphite, cloudwatch and %s are)", p.Type, planner.JudgeProvider)
+	return nil, fmt.Errorf("metric provider %q is not served by Vireo yet (prometheus, datadog, newrelic, influxdb, graphite, cloudwatch, dynatrace, keptn and %s are)", p.Type, planner.JudgeProvider)
+}
+
+// dynatrace runs a dynatrace MetricTemplate as Flagger does: the query is
+// a metric selector, asked of the metrics API v2 at provider.address with
+// the Secret's dynatrace_token, at resolution Inf over the last ten
+// intervals; the value is the first value of the last series.
+func dynatrace(ctx context.Context, q *planner.MetricQuery, secret map[string][]byte) (any, error) {
+	address := strings.TrimRight(q.Provider.Address, "/")
+	if address == "" {
+		return nil, errors.New("the dynatrace MetricTemplate needs provider.address (https://ENVIRONMENT.live.dynatrace.com)")
+	}
+	token := string(secret["dynatrace_token"])
+	if token == "" {
+		return nil, errors.New("the dynatrace MetricTemplate's secretRef needs dynatrace_token")
+	}
+	iv, err := time.ParseDuration(q.Interval)
+	if err != nil || iv <= 0 {
+		iv = time.Minute
+	}
+	now := time.Now().UnixMilli()
+	params := url.Values{"metricSelector": {q.Query}, "resolution": {"Inf"},
+		"from": {strconv.FormatInt(now-10*iv.Milliseconds(), 10)}, "to": {strconv.FormatInt(now, 10)}}
+	var answer struct {
+		Result []struct {
+			Data []struct {
+				Values []*float64 `json:"values"`
+			} `json:"data"`
+		} `json:"result"`
+	}
+	err = httpquery.JSON(ctx, httpquery.Request{Provider: "dynatrace", Method: http.MethodGet, Timeout: 5 * time.Second,
+		URL: address + "/api/v2/metrics/query?" + params.Encode(), Header: http.Header{"Authorization": {"Api-Token " + token}}}, &answer)
+	if err != nil {
+		return nil, err
+	}
+	if len(answer.Result) == 0 || len(answer.Result[0].Data) == 0 {
+		return nil, nil
+	}
+	values := answer.Result[0].Data[len(answer.Result[0].Data)-1].Values
+	if len(values) == 0 || values[0] == nil {
+		return nil, nil
+	}
+	return *values[0], nil
 }
 
 // cloudWatch runs a cloudwatch MetricTemplate as Flagger does: the query is

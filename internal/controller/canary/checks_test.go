@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -43,6 +44,19 @@ func TestMetricTemplateProviders(t *testing.T) {
 				return
 			}
 			fmt.Fprint(w, `{"results":[{"result":99.25}]}`)
+		case "/api/v2/metrics/query": // Dynatrace
+			q := r.URL.Query()
+			if r.Header.Get("Authorization") != "Api-Token dt0c01.x" || q.Get("resolution") != "Inf" || q.Get("metricSelector") != "builtin:service.errors.total.rate" {
+				http.Error(w, "forbidden", http.StatusForbidden)
+				return
+			}
+			from, _ := strconv.ParseInt(q.Get("from"), 10, 64)
+			to, _ := strconv.ParseInt(q.Get("to"), 10, 64)
+			if to-from != 600000 {
+				http.Error(w, "window "+fmt.Sprint(to-from), http.StatusBadRequest)
+				return
+			}
+			fmt.Fprint(w, `{"totalCount":2,"result":[{"metricId":"builtin:service.errors.total.rate","data":[{"values":[0.5]},{"values":[1.75]}]}]}`)
 		case "/render": // Graphite
 			fmt.Fprint(w, `[{"target":"errors","datapoints":[[3.5,1],[null,2]]}]`)
 		case "/prom/api/v1/query":
@@ -60,6 +74,7 @@ func TestMetricTemplateProviders(t *testing.T) {
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "test", Name: "dd"}, Data: map[string][]byte{"datadog_api_key": []byte("api"), "datadog_application_key": []byte("app")}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "test", Name: "influx"}, Data: map[string][]byte{"token": []byte("tok"), "org": []byte("acme")}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "test", Name: "prom"}, Data: map[string][]byte{"username": []byte("u"), "password": []byte("p")}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "test", Name: "dt"}, Data: map[string][]byte{"dynatrace_token": []byte("dt0c01.x")}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "test", Name: "nr"}, Data: map[string][]byte{"newrelic_account_id": []byte("42"), "newrelic_query_key": []byte("nrkey")}},
 	).Build()
 	k := &Checker{Reader: secrets}
@@ -72,6 +87,7 @@ func TestMetricTemplateProviders(t *testing.T) {
 		{"graphite", srv.URL, "", "target=errors&from=-1min", planner.Result{OK: true, Value: 3.5}},
 		{"newrelic", srv.URL, "nr", "SELECT percentage(count(*), WHERE httpResponseCode != '500') FROM Transaction", planner.Result{OK: true, Value: 99.25}},
 		{"prometheus", srv.URL + "/prom", "prom", "up", planner.Result{NoValues: true, Err: "no values found"}},
+		{"dynatrace", srv.URL, "dt", "builtin:service.errors.total.rate", planner.Result{OK: true, Value: 1.75}},
 	} {
 		t.Run(tc.typ, func(t *testing.T) {
 			p := v1beta1.MetricTemplateProvider{Type: tc.typ, Address: tc.address}

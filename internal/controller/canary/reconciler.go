@@ -92,7 +92,7 @@ func (r *Reconciler) SetupWithManager(mgr manager.Manager) error {
 		r.Workers = 5
 	}
 	if r.Checker == nil {
-		r.Checker = &Checker{Reader: r.APIReader}
+		r.Checker = &Checker{Reader: r.APIReader, Writer: r.Client}
 	}
 	return builder.ControllerManagedBy(mgr).
 		For(&v1beta1.Canary{}).
