@@ -114,6 +114,16 @@ func WriteCanary(w io.Writer, v *CanaryView, now time.Time, color bool) error {
 		if a.Iterations > 0 {
 			field("Iterations", fmt.Sprintf("%d/%d", st.Iterations, a.Iterations))
 		}
+		if a.SessionAffinity != nil {
+			switch {
+			case st.SessionAffinityCookie != "":
+				field("Sticky", "cookie "+st.SessionAffinityCookie+" keeps its users on the canary")
+			case st.PreviousSessionAffinityCookie != "":
+				field("Sticky", "cookie "+st.PreviousSessionAffinityCookie+" of the last release is being dropped")
+			default:
+				field("Sticky", "no cookie yet: one is set while the canary holds weight")
+			}
+		}
 	}
 	if !st.LastTransitionTime.IsZero() {
 		field("Last change", age(now, st.LastTransitionTime.Time)+" ago")

@@ -83,6 +83,22 @@ load-test             webhook rollout      answer ≤ 202
 		!strings.Contains(got, "request-duration      metric  612    ✖ Halt podinfo.test advancement request duration 612ms > 500ms  10s") {
 		t.Errorf("the last checks:\n%s", got)
 	}
+	// Session affinity: the cookie in force, then the one being dropped.
+	for _, tc := range []struct{ cookie, previous, want string }{
+		{"flagger-cookie=bXMMPZlsIw", "", "Sticky:        cookie flagger-cookie=bXMMPZlsIw keeps its users on the canary\n"},
+		{"", "flagger-cookie=bXMMPZlsIw", "Sticky:        cookie flagger-cookie=bXMMPZlsIw of the last release is being dropped\n"},
+	} {
+		sticky := cn.DeepCopy()
+		sticky.Spec.Analysis.SessionAffinity = &v1beta1.SessionAffinity{CookieName: "flagger-cookie"}
+		sticky.Status.SessionAffinityCookie, sticky.Status.PreviousSessionAffinityCookie = tc.cookie, tc.previous
+		b.Reset()
+		if err := WriteCanary(&b, &CanaryView{Canary: sticky}, now, false); err != nil {
+			t.Fatal(err)
+		}
+		if got := b.String(); !strings.Contains(got, tc.want) {
+			t.Errorf("sticky: want %q in\n%s", tc.want, got)
+		}
+	}
 	b.Reset()
 	other := cn.DeepCopy()
 	other.Name, other.Namespace, other.Status = "web", "shop", v1beta1.CanaryStatus{Phase: v1beta1.PhaseSucceeded}
